@@ -1,0 +1,28 @@
+"""Orchestration: what runs where and what is recorded.
+
+spec (what was asked) → plan (studies and cells) → search (one Tuner, Optuna behind a
+DAG-aware searcher) → trial (fine-tune, evaluate, track) → report.
+"""
+
+from sweeper.launch import LaunchResult, launch
+from sweeper.plan import Cell, Plan, StudyKey, make_plan
+from sweeper.report import Report, build_report
+from sweeper.scales import SCALES, Scale, get_scale
+from sweeper.spec import SpecError, SweepSpec, build_spec
+
+__all__ = [
+    "SCALES",
+    "Cell",
+    "LaunchResult",
+    "Plan",
+    "Report",
+    "Scale",
+    "SpecError",
+    "StudyKey",
+    "SweepSpec",
+    "build_report",
+    "build_spec",
+    "get_scale",
+    "launch",
+    "make_plan",
+]

@@ -1,0 +1,228 @@
+"""`xsweep launch`, start to end: spec → plan → sweep run → one Tuner → summary.
+
+Nothing is written to MLflow until the spec and the plan have been validated, and every
+run this launch opened ends FINISHED or FAILED, whatever happens.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+import ray
+from mlflow.tracking import MlflowClient
+from ray import tune
+from ray.tune.experiment import Trial
+from ray.tune.logger import JsonLoggerCallback
+
+from sweeper.plan import Plan, make_plan
+from sweeper.pretrained import build_tiny_model
+from sweeper.progress import SweepProgress
+from sweeper.scales import SCALES, TINY_MODEL
+from sweeper.search import SweepContext, SweepSearcher
+from sweeper.spec import SpecError, SweepSpec
+from sweeper.tracking import (
+    EXPERIMENT_KIND_TAG,
+    SWEEP,
+    TrackedRun,
+    artifact_location,
+    local_store_dir,
+    retrying,
+)
+from sweeper.trial import RUNS_PREFIX, run_trial
+from tasks import get_task, load_split
+
+log = logging.getLogger(__name__)
+
+SPEC_TAG = "spec_fingerprint"
+
+
+@dataclass(frozen=True)
+class LaunchResult:
+    experiment_id: str
+    sweep_run_id: str
+    finished: int
+    failed: int
+    blocked: int
+    already_done: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and self.blocked == 0
+
+
+def default_study_storage(tracking_uri: str) -> str:
+    """Optuna's own SQLite database beside MLflow's (never the same database)."""
+    store = local_store_dir(tracking_uri) or Path.cwd()
+    return f"sqlite:///{store / 'optuna.db'}"
+
+
+def _existing_sweeps(client: MlflowClient, experiment_id: str) -> list:
+    return retrying(
+        lambda: client.search_runs(
+            [experiment_id], filter_string=f"tags.phase = '{SWEEP}'", order_by=["attribute.start_time DESC"]
+        )
+    )
+
+
+def _fail_running_runs(client: MlflowClient, experiment_id: str, sweep_run_id: str) -> int:
+    """Mark runs a dead process left RUNNING as FAILED; return how many."""
+    stale = retrying(
+        lambda: client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.sweep_run_id = '{sweep_run_id}' and attributes.status = 'RUNNING'",
+        )
+    )
+    for run in stale:
+        if run.info.run_id == sweep_run_id:
+            continue
+        retrying(lambda run=run: client.set_terminated(run.info.run_id, "FAILED"))
+    return len(stale)
+
+
+def _pretrained_encoders(plan: Plan, sweep_run: TrackedRun) -> dict[str, tuple[str, str]]:
+    """Per scale, the encoder trials start from. The tiny model is built here, once, and
+    stored with the sweep run so every node can fetch it."""
+    encoders = {}
+    for scale_name in plan.spec.scales:
+        scale = SCALES[scale_name]
+        if scale.model != TINY_MODEL:
+            encoders[scale_name] = (scale.model, scale.revision)
+            continue
+        texts = []
+        for source in plan.sources():
+            task = get_task(source.folder)
+            rows = load_split(source, plan.spec.data)
+            texts += [text for column in ("text_a", "text_b") if column in task.columns
+                      for text in rows[task.columns[column]]]
+        with tempfile.TemporaryDirectory(prefix="xsweep-tiny-") as tmp:
+            sweep_run.log_artifacts(build_tiny_model(texts, tmp), "pretrained/tiny")
+        encoders[scale_name] = (f"{RUNS_PREFIX}{sweep_run.run_id}/pretrained/tiny", scale.revision)
+    return encoders
+
+
+def _resources(config: dict) -> dict[str, float]:
+    return {"CPU": 1, "GPU": SCALES[config["trial"]["scale"]].gpus}
+
+
+def _check_gpus(spec: SweepSpec, local: bool) -> None:
+    """On a local Ray a trial asking for more GPUs than exist would wait forever."""
+    available = int(ray.cluster_resources().get("GPU", 0))
+    short = [s for s in spec.scales if SCALES[s].gpus > available]
+    if local and short:
+        raise SpecError(
+            f"--scales: {', '.join(short)} need GPUs and this machine has {available}; "
+            "valid here: tiny (or pass --address of a GPU cluster)"
+        )
+
+
+def _trial_name(trial: Trial) -> str:
+    """The MLflow run name, made safe for a folder: tiny_mnli→xnli_s0."""
+    return f"{trial.config['trial']['run_name'].replace('/', '_')}_{trial.trial_id}"
+
+
+def _quiet_libraries() -> None:
+    """xsweep tracks in MLflow; Tune keeps only its JSON results (for its own analysis)."""
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def launch(
+    spec: SweepSpec,
+    tracking_uri: str,
+    address: str | None = None,
+    study_storage: str | None = None,
+    storage_path: str | None = None,
+) -> LaunchResult:
+    plan = make_plan(spec)
+    _quiet_libraries()
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    _check_gpus(spec, local=address is None)
+    client = MlflowClient(tracking_uri)
+    experiment = retrying(lambda: client.get_experiment_by_name(spec.name))
+    if experiment is not None:
+        for previous in _existing_sweeps(client, experiment.experiment_id):
+            if previous.data.tags.get(SPEC_TAG) != spec.fingerprint():
+                raise SpecError(
+                    f"--name: sweep {spec.name!r} exists with a different spec; choose another name"
+                )
+            if previous.info.status == "FINISHED":
+                return LaunchResult(experiment.experiment_id, previous.info.run_id, 0, 0, 0, True)
+            _fail_running_runs(client, experiment.experiment_id, previous.info.run_id)
+        experiment_id = experiment.experiment_id
+    else:
+        experiment_id = retrying(
+            lambda: client.create_experiment(
+                spec.name,
+                artifact_location=artifact_location(tracking_uri, spec.name),
+                tags={EXPERIMENT_KIND_TAG: "custom_model_development"},
+            )
+        )
+
+    sweep_run = TrackedRun.start(
+        client, experiment_id, spec.name, {"phase": SWEEP, SWEEP: spec.name, SPEC_TAG: spec.fingerprint()}
+    )
+    status = "FAILED"
+    try:
+        retrying(lambda: client.set_tag(sweep_run.run_id, "sweep_run_id", sweep_run.run_id))
+        sweep_run.log_params(
+            {
+                "scales": ",".join(spec.scales),
+                "intermediates": ",".join(spec.intermediates),
+                "targets": ",".join(spec.targets),
+                "trials": spec.trials,
+                "seeds": spec.seeds,
+                "data": spec.data,
+                **{f"languages/{t}": " ".join(langs) for t, langs in plan.languages.items()},
+            }
+        )
+        context = SweepContext(
+            name=spec.name,
+            experiment_id=experiment_id,
+            sweep_run_id=sweep_run.run_id,
+            tracking_uri=tracking_uri,
+            study_storage=study_storage or default_study_storage(tracking_uri),
+            encoders=_pretrained_encoders(plan, sweep_run),
+        )
+        searcher = SweepSearcher(plan, context)
+        progress = SweepProgress(plan.total_trials)
+        tuner = tune.Tuner(
+            tune.with_resources(run_trial, _resources),
+            tune_config=tune.TuneConfig(
+                search_alg=searcher,
+                num_samples=plan.total_trials,
+                # Every trial holds at least one CPU; Ray's placement caps concurrency further.
+                max_concurrent_trials=max(1, int(ray.cluster_resources().get("CPU", 1))),
+                reuse_actors=True,
+                trial_name_creator=_trial_name,
+                trial_dirname_creator=_trial_name,
+            ),
+            run_config=tune.RunConfig(
+                name=f"{spec.name}-{sweep_run.run_id[:8]}",
+                storage_path=storage_path or str(Path.cwd() / ".xsweep" / "tune"),
+                callbacks=[progress, JsonLoggerCallback()],
+                verbose=0,
+            ),
+        )
+        with progress:
+            tuner.fit()
+        result = LaunchResult(
+            experiment_id,
+            sweep_run.run_id,
+            finished=len(searcher.finished_cells),
+            failed=len(searcher.failed_cells),
+            blocked=len(searcher.blocked_cells) + len(searcher.waiting_cells),
+        )
+        sweep_run.log_metrics(
+            {"cells/finished": result.finished, "cells/failed": result.failed, "cells/blocked": result.blocked}
+        )
+        status = "FINISHED" if result.ok else "FAILED"
+        return result
+    finally:
+        _fail_running_runs(client, experiment_id, sweep_run.run_id)
+        sweep_run.finish(status)

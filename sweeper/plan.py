@@ -1,0 +1,133 @@
+"""The plan: every study and every cell of a sweep, each with a deterministic key."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass
+
+from sweeper.scales import SCALES, TINY_MODEL
+from sweeper.spec import SpecError, SweepSpec
+from sweeper.tracking import INTERMEDIATE, NONE, TARGET_SEARCH
+from tasks import Source, fingerprint, get_task, is_present, languages_present
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StudyKey:
+    """One Optuna study: the learning-rate search of one (scale, phase, task)."""
+
+    scale: str
+    phase: str  # INTERMEDIATE or TARGET_SEARCH
+    task: str
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One final target run: (scale, intermediate, target, seed)."""
+
+    scale: str
+    intermediate: str
+    target: str
+    seed: int
+    key: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    spec: SweepSpec
+    studies: tuple[StudyKey, ...]
+    cells: tuple[Cell, ...]
+    # The languages each target is evaluated on: those asked for whose data exists.
+    languages: dict[str, tuple[str, ...]]
+    skipped_languages: dict[str, tuple[str, ...]]
+
+    @property
+    def total_trials(self) -> int:
+        return len(self.studies) * self.spec.trials + len(self.cells)
+
+    def sources(self) -> list[Source]:
+        """Every split the sweep reads (the tiny model's tokenizer trains on their text)."""
+        found: list[Source] = []
+        for name in (*self.spec.intermediates, *self.spec.targets):
+            found += _task_sources(name, self.languages.get(name, ("en",)))
+        present = [source for source in found if is_present(source, self.spec.data)]
+        return list(dict.fromkeys(present))
+
+
+def _task_sources(name: str, languages: tuple[str, ...]) -> list[Source]:
+    task = get_task(name)
+    return [
+        task.train,
+        *(task.dev[lang] for lang in languages if lang in task.dev),
+        *(task.test[lang] for lang in languages if lang in task.test),
+    ]
+
+
+def cell_key(fields: dict) -> str:
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def make_plan(spec: SweepSpec) -> Plan:
+    """Expand ``spec`` into studies and cells; raise ``SpecError`` where data is missing."""
+    languages: dict[str, tuple[str, ...]] = {}
+    skipped: dict[str, tuple[str, ...]] = {}
+    for name in spec.targets:
+        task = get_task(name)
+        wanted = [lang for lang in spec.languages or task.languages if lang in task.languages]
+        present = tuple(languages_present(task, spec.data, wanted))
+        if not is_present(task.train, spec.data) or not present or "en" not in present:
+            raise SpecError(
+                f"--data: {name} needs its English training and dev data; "
+                f"expected {task.train.local_path(spec.data)} and {task.dev['en'].local_path(spec.data)}"
+            )
+        languages[name] = present
+        skipped[name] = tuple(lang for lang in wanted if lang not in present)
+        if skipped[name]:
+            log.warning("%s: no data for %s; evaluating %s", name, " ".join(skipped[name]), " ".join(present))
+    for name in spec.intermediates:
+        task = get_task(name)
+        if not (is_present(task.train, spec.data) and is_present(task.dev["en"], spec.data)):
+            raise SpecError(
+                f"--data: intermediate {name} has no data; expected {task.train.local_path(spec.data)}"
+            )
+
+    data_fingerprints = {
+        name: fingerprint(_task_sources(name, languages.get(name, ("en",))), spec.data)
+        for name in (*spec.intermediates, *spec.targets)
+    }
+    plan_sources = [
+        source
+        for name in (*spec.intermediates, *spec.targets)
+        for source in _task_sources(name, languages.get(name, ("en",)))
+    ]
+    # The tiny model's tokenizer is trained on all of the sweep's text.
+    tiny_data = fingerprint(plan_sources, spec.data)
+    studies = [StudyKey(s, INTERMEDIATE, i) for s in spec.scales for i in spec.intermediates]
+    studies += [StudyKey(s, TARGET_SEARCH, t) for s in spec.scales for t in spec.targets]
+
+    cells = []
+    for scale_name in spec.scales:
+        scale = SCALES[scale_name]
+        for intermediate in (NONE, *spec.intermediates):
+            for target in spec.targets:
+                for seed in spec.seed_values:
+                    fields = {
+                        "scale": asdict(scale),
+                        "model_data": tiny_data if scale.model == TINY_MODEL else None,
+                        "intermediate": intermediate,
+                        "intermediate_data": data_fingerprints.get(intermediate),
+                        "intermediate_recipe": None
+                        if intermediate == NONE
+                        else asdict(get_task(intermediate).recipe),
+                        "target": target,
+                        "target_data": data_fingerprints[target],
+                        "target_recipe": asdict(get_task(target).recipe),
+                        "languages": languages[target],
+                        "trials": spec.trials,
+                        "seed": seed,
+                    }
+                    cells.append(Cell(scale_name, intermediate, target, seed, cell_key(fields)))
+    return Plan(spec, tuple(studies), tuple(cells), languages, skipped)

@@ -1,0 +1,303 @@
+"""xsweep's Tune searcher: Optuna studies behind it, the sweep's trial DAG in front of it.
+
+One Tuner runs the whole sweep. This searcher hands Tune only trials whose inputs exist:
+learning-rate trials of every study at once, and a cell's target run as soon as its
+(scale, intermediate) checkpoint and its (scale, target) learning rate are chosen. While
+nothing is ready it answers "not now" (None), never "finished", so there is no barrier
+between stages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import pickle
+from dataclasses import dataclass, field
+
+import optuna
+from mlflow.artifacts import get_artifact_repository
+from mlflow.tracking import MlflowClient
+from ray.tune.search import Searcher
+
+from sweeper.plan import Cell, Plan, StudyKey
+from sweeper.scales import SCALES
+from sweeper.tracking import (
+    INTERMEDIATE,
+    NONE,
+    SWEEP,
+    TARGET,
+    TARGET_SEARCH,
+    retrying,
+)
+from sweeper.trial import RUNS_PREFIX, TrialSpec
+from tasks import get_task
+
+log = logging.getLogger(__name__)
+
+# Few trials per study: model after a few trials, not after Optuna's default ten.
+STARTUP_TRIALS = 2
+LEARNING_RATE = "learning_rate"
+
+
+@dataclass(frozen=True)
+class SweepContext:
+    """Where the sweep's trials write, and what they start from."""
+
+    name: str
+    experiment_id: str
+    sweep_run_id: str
+    tracking_uri: str
+    study_storage: str
+    # Per scale: the pretrained encoder (runs:/... or a hub id) and its revision.
+    encoders: dict[str, tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    run_id: str
+    learning_rate: float
+    score: float
+
+
+@dataclass
+class StudyState:
+    key: StudyKey
+    name: str
+    n_trials: int
+    handed_out: int = 0
+    done: int = 0
+    outcomes: list[Outcome] = field(default_factory=list)
+    selected: Outcome | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.done == self.n_trials
+
+
+class SweepSearcher(Searcher):
+    def __init__(self, plan: Plan, context: SweepContext) -> None:
+        super().__init__(metric="objective", mode="max")
+        self.plan = plan
+        self.context = context
+        self.studies = {
+            key: StudyState(key, self._study_name(key), plan.spec.trials) for key in plan.studies
+        }
+        self.waiting_cells: list[Cell] = list(plan.cells)
+        self.blocked_cells: list[Cell] = []
+        self.finished_cells: list[Cell] = []
+        self.failed_cells: list[Cell] = []
+        # Tune trial id -> (study, Optuna trial number), or the cell it runs.
+        self._in_flight: dict[str, tuple[StudyState, int] | Cell] = {}
+        self._round_robin = 0
+        # Live handles, opened on first use. Tune pickles its searcher; these are not pickled.
+        self._live: dict[str, object] = {}
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_live": {}}
+
+    def save(self, checkpoint_path: str) -> None:
+        """Tune saves its searcher beside the experiment; the studies live in Optuna's storage."""
+        with open(checkpoint_path, "wb") as handle:
+            pickle.dump(self.__getstate__(), handle)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "rb") as handle:
+            self.__dict__.update(pickle.load(handle))
+
+    @property
+    def client(self) -> MlflowClient:
+        return self._live.setdefault("client", MlflowClient(self.context.tracking_uri))
+
+    def _study(self, state: StudyState) -> optuna.Study:
+        if state.name not in self._live:
+            self._live[state.name] = self._open_study(state.key, state.name)
+        return self._live[state.name]
+
+    # -- Tune's side -------------------------------------------------------------------
+
+    def suggest(self, trial_id: str) -> dict | str | None:
+        spec = self._next_study_trial(trial_id) or self._next_cell(trial_id)
+        if spec is not None:
+            return spec.to_config()
+        if self.all_handed_out:
+            return Searcher.FINISHED
+        return None
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        entry = self._in_flight.pop(trial_id)
+        ok = not error and result is not None and "objective" in result
+        if isinstance(entry, Cell):
+            (self.finished_cells if ok else self.failed_cells).append(entry)
+            return
+        state, number = entry
+        study = self._study(state)
+        if ok:
+            study.tell(number, result["objective"])
+            lr = study.trials[number].params[LEARNING_RATE]
+            state.outcomes.append(Outcome(result["run_id"], lr, result["objective"]))
+        else:
+            study.tell(number, state=optuna.trial.TrialState.FAIL)
+        state.done += 1
+        if state.complete:
+            self._select(state)
+
+    # -- the DAG -----------------------------------------------------------------------
+
+    @property
+    def all_handed_out(self) -> bool:
+        studies_out = all(s.handed_out == s.n_trials for s in self.studies.values())
+        return studies_out and not self.waiting_cells
+
+    def _study_name(self, key: StudyKey) -> str:
+        return f"{self.context.name}/{self.context.sweep_run_id[:8]}/{key.scale}/{key.phase}/{key.task}"
+
+    def _open_study(self, key: StudyKey, name: str) -> optuna.Study:
+        scale = SCALES[key.scale]
+        seed = int(hashlib.sha256(name.encode()).hexdigest()[:8], 16)
+        study = optuna.create_study(
+            study_name=name,
+            storage=self.context.study_storage,
+            direction="maximize",
+            sampler=optuna.samplers.TPESampler(
+                n_startup_trials=STARTUP_TRIALS, seed=seed, constant_liar=True
+            ),
+            load_if_exists=True,
+        )
+        # The recipe's learning rate is always tried first.
+        study.enqueue_trial({LEARNING_RATE: scale.learning_rate})
+        return study
+
+    def _next_study_trial(self, trial_id: str) -> TrialSpec | None:
+        open_studies = [s for s in self.studies.values() if s.handed_out < s.n_trials]
+        if not open_studies:
+            return None
+        state = open_studies[self._round_robin % len(open_studies)]
+        self._round_robin += 1
+        low, high = SCALES[state.key.scale].learning_rate_range
+        distribution = optuna.distributions.FloatDistribution(low, high, log=True)
+        optuna_trial = self._study(state).ask({LEARNING_RATE: distribution})
+        index = state.handed_out
+        state.handed_out += 1
+        self._in_flight[trial_id] = (state, optuna_trial.number)
+        return self._study_trial_spec(state.key, index, optuna_trial.params[LEARNING_RATE])
+
+    def _dependencies(self, cell: Cell) -> list[StudyState]:
+        needed = [self.studies[StudyKey(cell.scale, TARGET_SEARCH, cell.target)]]
+        if cell.intermediate != NONE:
+            needed.append(self.studies[StudyKey(cell.scale, INTERMEDIATE, cell.intermediate)])
+        return needed
+
+    def _next_cell(self, trial_id: str) -> TrialSpec | None:
+        for cell in list(self.waiting_cells):
+            needed = self._dependencies(cell)
+            if any(s.complete and s.selected is None for s in needed):
+                log.warning("cell %s/%s→%s/s%d blocked: every trial it depends on failed",
+                            cell.scale, cell.intermediate, cell.target, cell.seed)
+                self.waiting_cells.remove(cell)
+                self.blocked_cells.append(cell)
+                continue
+            if all(s.selected is not None for s in needed):
+                self.waiting_cells.remove(cell)
+                self._in_flight[trial_id] = cell
+                return self._cell_spec(cell)
+        return None
+
+    def _select(self, state: StudyState) -> None:
+        """Choose the study's best trial on English dev; keep only its checkpoint."""
+        if not state.outcomes:
+            log.warning("study %s: every trial failed", state.key)
+            return
+        state.selected = max(state.outcomes, key=lambda outcome: outcome.score)
+        for outcome in state.outcomes:
+            chosen = outcome is state.selected
+            retrying(lambda o=outcome, c=chosen: self.client.set_tag(o.run_id, "selected", str(c).lower()))
+            if state.key.phase == INTERMEDIATE and not chosen:
+                self._drop_checkpoint(outcome.run_id)
+
+    def _drop_checkpoint(self, run_id: str) -> None:
+        artifact_uri = retrying(lambda: self.client.get_run(run_id)).info.artifact_uri
+        try:
+            get_artifact_repository(artifact_uri).delete_artifacts("checkpoint")
+        except NotImplementedError:
+            log.info("artifact store cannot delete; keeping the checkpoint of run %s", run_id)
+
+    # -- what each trial is told -------------------------------------------------------
+
+    def _common(self, scale: str) -> dict:
+        encoder, revision = self.context.encoders[scale]
+        return {
+            "scale": scale,
+            "encoder": encoder,
+            "encoder_revision": revision,
+            "data": self.plan.spec.data,
+            "tracking_uri": self.context.tracking_uri,
+            "experiment_id": self.context.experiment_id,
+        }
+
+    def _tags(self, phase: str, scale: str, **extra: object) -> dict[str, str]:
+        tags = {
+            "phase": phase,
+            SWEEP: self.context.name,
+            "sweep_run_id": self.context.sweep_run_id,
+            "scale": scale,
+            "model": SCALES[scale].model,
+        }
+        return tags | {key: str(value) for key, value in extra.items()}
+
+    def _study_trial_spec(self, key: StudyKey, index: int, learning_rate: float) -> TrialSpec:
+        if key.phase == INTERMEDIATE:
+            name = f"{key.scale}/{key.task}/t{index}"
+            tags = self._tags(INTERMEDIATE, key.scale, intermediate=key.task, trial=index)
+        else:
+            name = f"{key.scale}/none→{key.task}/t{index}"
+            tags = self._tags(TARGET_SEARCH, key.scale, target=key.task, intermediate=NONE, trial=index)
+        return TrialSpec(
+            **self._common(key.scale),
+            phase=key.phase,
+            task=key.task,
+            learning_rate=learning_rate,
+            seed=0,
+            languages=("en",),
+            splits=("dev",),
+            parent_run_id=self.context.sweep_run_id,
+            run_name=name,
+            tags=tags,
+            params={"study": f"{key.scale}/{key.phase}/{key.task}"},
+        )
+
+    def _cell_spec(self, cell: Cell) -> TrialSpec:
+        target_lr = self.studies[StudyKey(cell.scale, TARGET_SEARCH, cell.target)].selected
+        assert target_lr is not None
+        extra: dict[str, object] = {}
+        common = self._common(cell.scale)
+        parent = self.context.sweep_run_id
+        if cell.intermediate != NONE:
+            chosen = self.studies[StudyKey(cell.scale, INTERMEDIATE, cell.intermediate)].selected
+            assert chosen is not None
+            parent = chosen.run_id
+            common["encoder"] = f"{RUNS_PREFIX}{chosen.run_id}/checkpoint"
+            extra["intermediate_run_id"] = chosen.run_id
+            same = get_task(cell.intermediate).train_source == get_task(cell.target).train_source
+            extra["same_source"] = str(same).lower()
+        return TrialSpec(
+            **common,
+            phase=TARGET,
+            task=cell.target,
+            learning_rate=target_lr.learning_rate,
+            seed=cell.seed,
+            languages=self.plan.languages[cell.target],
+            splits=("dev", "test"),
+            parent_run_id=parent,
+            run_name=f"{cell.scale}/{cell.intermediate}→{cell.target}/s{cell.seed}",
+            tags=self._tags(
+                TARGET,
+                cell.scale,
+                intermediate=cell.intermediate,
+                target=cell.target,
+                seed=cell.seed,
+                cell=cell.key,
+                languages=",".join(self.plan.languages[cell.target]),
+                **extra,
+            ),
+            params={"target_learning_rate_from": target_lr.run_id},
+        )

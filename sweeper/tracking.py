@@ -1,0 +1,154 @@
+"""MLflow as xsweep writes it: one experiment per sweep, nested runs, one tag contract.
+
+Trials open their own runs (nothing driver-side logs for them), through ``TrackedRun``,
+whose calls retry briefly so a tracking-server hiccup does not kill a trial.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlparse
+
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+log = logging.getLogger(__name__)
+
+# The `phase` tag values: every run xsweep writes carries one.
+SWEEP, INTERMEDIATE, TARGET_SEARCH, TARGET = "sweep", "intermediate", "target_search", "target"
+NONE = "none"
+PARENT_TAG = "mlflow.parentRunId"
+# MLflow 3 opens an experiment on its GenAI overview unless told what kind it is.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+
+T = TypeVar("T")
+
+
+def resolve_tracking_uri(uri: str | None) -> str:
+    """The URI every trial will use: ``uri``, else $MLFLOW_TRACKING_URI, else MLflow's own
+    SQLite default in the working directory, made absolute (trials run elsewhere)."""
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlflow.db"
+    if uri.startswith("sqlite:///"):
+        path = uri.removeprefix("sqlite:///")
+        return "sqlite:///" + str(Path(path).expanduser().resolve())
+    if "://" not in uri:
+        raise ValueError(f"tracking URI {uri!r} has no scheme; valid: sqlite:///PATH, http(s)://HOST, postgresql://...")
+    return uri
+
+
+def local_store_dir(tracking_uri: str) -> Path | None:
+    """The folder holding a SQLite tracking database, where artifacts and studies go too."""
+    if tracking_uri.startswith("sqlite:///"):
+        return Path(tracking_uri.removeprefix("sqlite:///")).parent
+    return None
+
+
+def artifact_location(tracking_uri: str, experiment_name: str) -> str | None:
+    """Artifacts beside a SQLite database, by absolute path; a server chooses its own."""
+    store = local_store_dir(tracking_uri)
+    if store is None:
+        return None
+    return (store / "mlartifacts" / experiment_name).as_uri()
+
+
+def retrying(call: Callable[[], T], attempts: int = 5, first_wait: float = 0.5) -> T:
+    """Run ``call``, retrying with backoff on tracking errors (a busy SQLite file, a
+    restarting server); the last error propagates."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except (MlflowException, OSError) as error:
+            if attempt == attempts - 1:
+                raise
+            wait = first_wait * 2**attempt
+            log.warning("tracking call failed (%s); retrying in %.1fs", error, wait)
+            time.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def metric_key(split: str, metric: str, lang: str) -> str:
+    return f"{split}/{metric}/{lang}"
+
+
+def with_averages(metrics: Mapping[str, float]) -> dict[str, float]:
+    """Add ``{split}/{metric}/avg`` and ``.../avg_non_en`` over the per-language values."""
+    groups: dict[tuple[str, str], dict[str, float]] = {}
+    for key, value in metrics.items():
+        split, metric, lang = key.split("/")
+        groups.setdefault((split, metric), {})[lang] = value
+    averaged = dict(metrics)
+    for (split, metric), by_lang in groups.items():
+        averaged[metric_key(split, metric, "avg")] = sum(by_lang.values()) / len(by_lang)
+        non_en = [value for lang, value in by_lang.items() if lang != "en"]
+        if non_en:
+            averaged[metric_key(split, metric, "avg_non_en")] = sum(non_en) / len(non_en)
+    return averaged
+
+
+class TrackedRun:
+    """One MLflow run, written from the process that does the work."""
+
+    def __init__(self, client: MlflowClient, run_id: str) -> None:
+        self.client = client
+        self.run_id = run_id
+
+    @classmethod
+    def start(
+        cls,
+        client: MlflowClient,
+        experiment_id: str,
+        name: str,
+        tags: Mapping[str, str],
+        parent_run_id: str | None = None,
+    ) -> TrackedRun:
+        all_tags = dict(tags)
+        if parent_run_id:
+            all_tags[PARENT_TAG] = parent_run_id
+        run = retrying(lambda: client.create_run(experiment_id, tags=all_tags, run_name=name))
+        return cls(client, run.info.run_id)
+
+    def log_params(self, params: Mapping[str, object]) -> None:
+        batch = [Param(key, str(value)) for key, value in params.items()]
+        retrying(lambda: self.client.log_batch(self.run_id, params=batch))
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int = 0) -> None:
+        now = int(time.time() * 1000)
+        batch = [Metric(key, float(value), now, step) for key, value in metrics.items()]
+        # log_batch takes at most 1000 metrics a call.
+        for start in range(0, len(batch), 1000):
+            chunk = batch[start : start + 1000]
+            retrying(lambda chunk=chunk: self.client.log_batch(self.run_id, metrics=chunk))
+
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        batch = [RunTag(key, str(value)) for key, value in tags.items()]
+        retrying(lambda: self.client.log_batch(self.run_id, tags=batch))
+
+    def log_artifacts(self, local_dir: str | Path, artifact_path: str) -> None:
+        retrying(lambda: self.client.log_artifacts(self.run_id, str(local_dir), artifact_path))
+
+    def finish(self, status: str = "FINISHED") -> None:
+        retrying(lambda: self.client.set_terminated(self.run_id, status))
+
+
+def runs_table_url(tracking_uri: str, experiment_id: str, ui_url: str | None = None) -> str:
+    """Where the sweep's runs table is: the server itself, or a local `mlflow ui`."""
+    if ui_url is None:
+        parsed = urlparse(tracking_uri)
+        ui_url = tracking_uri if parsed.scheme in ("http", "https") else "http://127.0.0.1:5000"
+    return f"{ui_url.rstrip('/')}/#/experiments/{experiment_id}/runs"
+
+
+def ui_instructions(tracking_uri: str, experiment_id: str) -> str:
+    url = runs_table_url(tracking_uri, experiment_id)
+    if urlparse(tracking_uri).scheme in ("http", "https"):
+        return f"MLflow UI: {url}"
+    return (
+        f"Open the MLflow UI: mlflow ui --backend-store-uri {tracking_uri}\n"
+        f"then the sweep's runs table: {url}"
+    )

@@ -1,0 +1,130 @@
+"""One fine-tuning stage, top to bottom: load → encode → train → evaluate per language.
+
+Both STILTs stages go through ``fine_tune``: the intermediate stage starts from the
+pretrained encoder, the target stage from the intermediate's saved encoder (or the
+pretrained one for the ``none`` baseline). transformers' Trainer runs the loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from transformers import (
+    AutoTokenizer,
+    DataCollatorWithPadding,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+)
+
+from tasks import Task, family_of, is_present, load_split
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    learning_rate: float
+    seed: int
+    epochs: float
+    batch_size: int
+    max_length: int
+    warmup_ratio: float
+
+
+@dataclass
+class Evaluation:
+    """Metrics keyed ``{split}/{metric}/{lang}`` (0-1 scale), and the predictions behind them."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    predictions: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class FineTuned:
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    trainer: Trainer
+
+    def save_encoder(self, out_dir: str | Path) -> Path:
+        """Save the encoder without its task head: only the encoder passes to the next stage."""
+        self.model.base_model.save_pretrained(out_dir)
+        self.tokenizer.save_pretrained(out_dir)
+        return Path(out_dir)
+
+
+def fine_tune(
+    encoder_path: str,
+    task: Task,
+    data: str,
+    hparams: Hyperparameters,
+    work_dir: str | Path,
+    callbacks: Sequence[TrainerCallback] = (),
+) -> FineTuned:
+    family = family_of(task.family)
+    tokenizer = AutoTokenizer.from_pretrained(encoder_path)
+    train_rows = family.encode(load_split(task.train, data), task, tokenizer, hparams.max_length)
+    model = family.build_model(encoder_path, task)
+    use_cpu = not torch.cuda.is_available()
+    args = TrainingArguments(
+        output_dir=str(work_dir),
+        learning_rate=hparams.learning_rate,
+        num_train_epochs=hparams.epochs,
+        per_device_train_batch_size=hparams.batch_size,
+        per_device_eval_batch_size=hparams.batch_size * 2,
+        warmup_steps=hparams.warmup_ratio,
+        weight_decay=0.01,
+        seed=hparams.seed,
+        # The same data order with and without an intermediate task, so Δ is paired.
+        data_seed=hparams.seed,
+        logging_steps=10,
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        use_cpu=use_cpu,
+        bf16=not use_cpu and torch.cuda.is_bf16_supported(),
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=train_rows,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        callbacks=list(callbacks),
+    )
+    trainer.train()
+    return FineTuned(model=model, tokenizer=tokenizer, trainer=trainer)
+
+
+def evaluate(
+    tuned: FineTuned,
+    task: Task,
+    data: str,
+    languages: Iterable[str],
+    splits: Iterable[str],
+    max_length: int,
+) -> Evaluation:
+    """Score ``tuned`` on every (split, language) whose data is present and labelled."""
+    family = family_of(task.family)
+    evaluation = Evaluation()
+    sources = {"dev": task.dev, "test": task.test}
+    for split in splits:
+        for lang in languages:
+            source = sources[split].get(lang)
+            if source is None or not is_present(source, data):
+                continue
+            rows = load_split(source, data)
+            gold = family.gold(rows, task)
+            encoded = family.encode(rows, task, tuned.tokenizer, max_length)
+            if gold is None:
+                encoded = encoded.remove_columns("labels")
+            logits = tuned.trainer.predict(encoded).predictions
+            predicted = family.decode(logits, task)
+            evaluation.predictions[(split, lang)] = predicted
+            if gold is None:
+                continue
+            for metric, value in family.score(predicted, gold).items():
+                evaluation.metrics[f"{split}/{metric}/{lang}"] = value
+    return evaluation

@@ -1,0 +1,23 @@
+"""What is learned and how it is scored: the task registry, task families, data loading."""
+
+from tasks.data import HUB, fingerprint, is_present, languages_present, load_split
+from tasks.families import FAMILIES, TaskFamily, family_of
+from tasks.registry import TASKS, Recipe, Source, Task, get_task, intermediates, targets
+
+__all__ = [
+    "FAMILIES",
+    "HUB",
+    "TASKS",
+    "Recipe",
+    "Source",
+    "Task",
+    "TaskFamily",
+    "family_of",
+    "fingerprint",
+    "get_task",
+    "intermediates",
+    "is_present",
+    "languages_present",
+    "load_split",
+    "targets",
+]

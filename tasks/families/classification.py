@@ -1,0 +1,52 @@
+"""Sentence and sentence-pair classification (XNLI, PAWS-X, MNLI, QQP): one label per input."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from datasets import Dataset
+from transformers import AutoModelForSequenceClassification, PreTrainedModel
+
+from tasks.families._base import TaskFamily
+from tasks.registry import Task
+
+
+class Classification(TaskFamily):
+    def encode(self, rows: Dataset, task: Task, tokenizer, max_length: int) -> Dataset:
+        columns = task.columns
+        pair = "text_b" in columns
+
+        def tokenize(batch: dict) -> dict:
+            texts = (batch[columns["text_a"]], batch[columns["text_b"]]) if pair else (
+                batch[columns["text_a"]],
+            )
+            encoded = tokenizer(*texts, truncation=True, max_length=max_length)
+            encoded["labels"] = batch[columns["label"]]
+            return encoded
+
+        return rows.map(tokenize, batched=True, remove_columns=rows.column_names)
+
+    def build_model(self, encoder_path: str, task: Task) -> PreTrainedModel:
+        return AutoModelForSequenceClassification.from_pretrained(
+            encoder_path,
+            num_labels=len(task.labels),
+            id2label=dict(enumerate(task.labels)),
+            label2id={name: index for index, name in enumerate(task.labels)},
+        )
+
+    def decode(self, logits: np.ndarray, task: Task) -> list[str]:
+        return [task.labels[index] for index in logits.argmax(axis=-1)]
+
+    def gold(self, rows: Dataset, task: Task) -> list[str] | None:
+        labels = rows[task.columns["label"]]
+        # Unlabeled test splits (GLUE's) mark every label -1.
+        if any(label is None or label < 0 for label in labels):
+            return None
+        return [task.labels[label] for label in labels]
+
+    def score(self, predictions: Sequence[str], gold: Sequence[str]) -> dict[str, float]:
+        if len(predictions) != len(gold) or not gold:
+            raise ValueError(f"{len(predictions)} predictions for {len(gold)} gold labels")
+        correct = sum(p == g for p, g in zip(predictions, gold, strict=True))
+        return {"accuracy": correct / len(gold)}
