@@ -54,7 +54,9 @@ def main() -> None:
 @click.option("--languages", default=None, help="Comma list of languages [default: all of each target's].")
 @click.option("--trials", default=4, show_default=True, help="Learning-rate trials per study.")
 @click.option("--seeds", default=3, show_default=True, help="Seeds 0..N-1 per cell.")
-@click.option("--data", default=HUB, show_default=True, help="'hub', or a local mirror DIR/<task>/<config>/<split>.jsonl.")
+@click.option(
+    "--data", default=HUB, show_default=True, help="'hub', or a local mirror DIR/<task>/<config>/<split>.jsonl."
+)
 @tracking_option
 @click.option("--address", default=None, help="Ray cluster address (e.g. auto) [default: a local Ray].")
 @click.option("--study-storage", default=None, help="Optuna storage URL [default: optuna.db beside MLflow's].")
@@ -92,8 +94,7 @@ def launch(
         console.print(f"sweep {spec.name} already finished with this spec: nothing to run")
     else:
         console.print(
-            f"sweep {spec.name}: {result.finished} cells finished, "
-            f"{result.failed} failed, {result.blocked} blocked"
+            f"sweep {spec.name}: {result.finished} cells finished, {result.failed} failed, {result.blocked} blocked"
         )
     print_report(build_report(MlflowClient(uri), spec.name), console)
     console.print(ui_instructions(uri, result.experiment_id))
@@ -138,8 +139,12 @@ def tasks(as_json: bool) -> None:
     table = Table("name", "kind", "family", "metric", "train source", "languages")
     for entry in entries:
         table.add_row(
-            entry["name"], entry["kind"], entry["family"], entry["metric"],
-            entry["train_source"], " ".join(entry["languages"]),
+            entry["name"],
+            entry["kind"],
+            entry["family"],
+            entry["metric"],
+            entry["train_source"],
+            " ".join(entry["languages"]),
         )
     _console().print(table)
 

@@ -97,8 +97,9 @@ def _pretrained_encoders(plan: Plan, sweep_run: TrackedRun) -> dict[str, tuple[s
         for source in plan.sources():
             task = get_task(source.folder)
             rows = load_split(source, plan.spec.data)
-            texts += [text for column in ("text_a", "text_b") if column in task.columns
-                      for text in rows[task.columns[column]]]
+            texts += [
+                text for column in ("text_a", "text_b") if column in task.columns for text in rows[task.columns[column]]
+            ]
         with tempfile.TemporaryDirectory(prefix="xsweep-tiny-") as tmp:
             sweep_run.log_artifacts(build_tiny_model(texts, tmp), "pretrained/tiny")
         encoders[scale_name] = (f"{RUNS_PREFIX}{sweep_run.run_id}/pretrained/tiny", scale.revision)
@@ -148,9 +149,7 @@ def launch(
     if experiment is not None:
         for previous in _existing_sweeps(client, experiment.experiment_id):
             if previous.data.tags.get(SPEC_TAG) != spec.fingerprint():
-                raise SpecError(
-                    f"--name: sweep {spec.name!r} exists with a different spec; choose another name"
-                )
+                raise SpecError(f"--name: sweep {spec.name!r} exists with a different spec; choose another name")
             if previous.info.status == "FINISHED":
                 return LaunchResult(experiment.experiment_id, previous.info.run_id, 0, 0, 0, True)
             _fail_running_runs(client, experiment.experiment_id, previous.info.run_id)

@@ -90,9 +90,7 @@ def make_plan(spec: SweepSpec) -> Plan:
     for name in spec.intermediates:
         task = get_task(name)
         if not (is_present(task.train, spec.data) and is_present(task.dev["en"], spec.data)):
-            raise SpecError(
-                f"--data: intermediate {name} has no data; expected {task.train.local_path(spec.data)}"
-            )
+            raise SpecError(f"--data: intermediate {name} has no data; expected {task.train.local_path(spec.data)}")
 
     data_fingerprints = {
         name: fingerprint(_task_sources(name, languages.get(name, ("en",))), spec.data)
@@ -119,9 +117,7 @@ def make_plan(spec: SweepSpec) -> Plan:
                         "model_data": tiny_data if scale.model == TINY_MODEL else None,
                         "intermediate": intermediate,
                         "intermediate_data": data_fingerprints.get(intermediate),
-                        "intermediate_recipe": None
-                        if intermediate == NONE
-                        else asdict(get_task(intermediate).recipe),
+                        "intermediate_recipe": None if intermediate == NONE else asdict(get_task(intermediate).recipe),
                         "target": target,
                         "target_data": data_fingerprints[target],
                         "target_recipe": asdict(get_task(target).recipe),

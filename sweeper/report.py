@@ -72,8 +72,7 @@ def target_runs(client: MlflowClient, experiment_id: str, sweep_run_id: str) -> 
         lambda: client.search_runs(
             [experiment_id],
             filter_string=(
-                f"tags.phase = '{TARGET}' and tags.sweep_run_id = '{sweep_run_id}' "
-                "and attributes.status = 'FINISHED'"
+                f"tags.phase = '{TARGET}' and tags.sweep_run_id = '{sweep_run_id}' and attributes.status = 'FINISHED'"
             ),
             max_results=50_000,
         )
@@ -153,7 +152,19 @@ def _number(value: float | None, signed: bool = False) -> str:
 def print_report(report: Report, console: Console | None = None) -> None:
     console = console or Console()
     table = Table(title=f"sweep {report.name} ({report.sweep_status.lower()}): scores ×100, Δ vs none paired by seed")
-    for header in ("scale", "intermediate", "target", "split", "metric", "seeds", "en", "non-en", "all", "Δ en", "Δ non-en"):
+    for header in (
+        "scale",
+        "intermediate",
+        "target",
+        "split",
+        "metric",
+        "seeds",
+        "en",
+        "non-en",
+        "all",
+        "Δ en",
+        "Δ non-en",
+    ):
         numeric = header in ("seeds", "en", "non-en", "all", "Δ en", "Δ non-en")
         table.add_column(header, justify="right" if numeric else "left")
     for row in report.rows:

@@ -79,9 +79,7 @@ class SweepSearcher(Searcher):
         super().__init__(metric="objective", mode="max")
         self.plan = plan
         self.context = context
-        self.studies = {
-            key: StudyState(key, self._study_name(key), plan.spec.trials) for key in plan.studies
-        }
+        self.studies = {key: StudyState(key, self._study_name(key), plan.spec.trials) for key in plan.studies}
         self.waiting_cells: list[Cell] = list(plan.cells)
         self.blocked_cells: list[Cell] = []
         self.finished_cells: list[Cell] = []
@@ -158,9 +156,7 @@ class SweepSearcher(Searcher):
             study_name=name,
             storage=self.context.study_storage,
             direction="maximize",
-            sampler=optuna.samplers.TPESampler(
-                n_startup_trials=STARTUP_TRIALS, seed=seed, constant_liar=True
-            ),
+            sampler=optuna.samplers.TPESampler(n_startup_trials=STARTUP_TRIALS, seed=seed, constant_liar=True),
             load_if_exists=True,
         )
         # The recipe's learning rate is always tried first.
@@ -191,8 +187,13 @@ class SweepSearcher(Searcher):
         for cell in list(self.waiting_cells):
             needed = self._dependencies(cell)
             if any(s.complete and s.selected is None for s in needed):
-                log.warning("cell %s/%s→%s/s%d blocked: every trial it depends on failed",
-                            cell.scale, cell.intermediate, cell.target, cell.seed)
+                log.warning(
+                    "cell %s/%s→%s/s%d blocked: every trial it depends on failed",
+                    cell.scale,
+                    cell.intermediate,
+                    cell.target,
+                    cell.seed,
+                )
                 self.waiting_cells.remove(cell)
                 self.blocked_cells.append(cell)
                 continue

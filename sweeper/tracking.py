@@ -148,7 +148,4 @@ def ui_instructions(tracking_uri: str, experiment_id: str) -> str:
     url = runs_table_url(tracking_uri, experiment_id)
     if urlparse(tracking_uri).scheme in ("http", "https"):
         return f"MLflow UI: {url}"
-    return (
-        f"Open the MLflow UI: mlflow ui --backend-store-uri {tracking_uri}\n"
-        f"then the sweep's runs table: {url}"
-    )
+    return f"Open the MLflow UI: mlflow ui --backend-store-uri {tracking_uri}\nthen the sweep's runs table: {url}"

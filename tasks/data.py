@@ -19,9 +19,7 @@ HUB = "hub"
 
 def load_split(source: Source, data: str) -> Dataset:
     if data == HUB:
-        return load_dataset(
-            source.dataset, source.config, split=source.split, revision=source.revision
-        )
+        return load_dataset(source.dataset, source.config, split=source.split, revision=source.revision)
     return load_dataset("json", data_files=source.local_path(data), split="train")
 
 

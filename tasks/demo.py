@@ -74,9 +74,7 @@ TRAIN_SIZE = 2000
 EVAL_SIZE = 200
 
 
-def _clause(
-    rng: random.Random, lang: str, name: str, count: int, obj: int, negated: bool = False
-) -> str:
+def _clause(rng: random.Random, lang: str, name: str, count: int, obj: int, negated: bool = False) -> str:
     words = LEXICON[lang]
     negation = [words["not"][0]] if negated else []
     parts = [name, *negation, rng.choice(words["verbs"]), str(count), words["objects"][obj]]

@@ -21,9 +21,7 @@ class TaskFamily(abc.ABC):
     """
 
     @abc.abstractmethod
-    def encode(
-        self, rows: Dataset, task: Task, tokenizer: PreTrainedTokenizerBase, max_length: int
-    ) -> Dataset:
+    def encode(self, rows: Dataset, task: Task, tokenizer: PreTrainedTokenizerBase, max_length: int) -> Dataset:
         """Tokenize ``rows``; the result holds only model inputs and ``labels``."""
 
     @abc.abstractmethod

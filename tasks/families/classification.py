@@ -18,9 +18,7 @@ class Classification(TaskFamily):
         pair = "text_b" in columns
 
         def tokenize(batch: dict) -> dict:
-            texts = (batch[columns["text_a"]], batch[columns["text_b"]]) if pair else (
-                batch[columns["text_a"]],
-            )
+            texts = (batch[columns["text_a"]], batch[columns["text_b"]]) if pair else (batch[columns["text_a"]],)
             encoded = tokenizer(*texts, truncation=True, max_length=max_length)
             encoded["labels"] = batch[columns["label"]]
             return encoded
