@@ -69,6 +69,21 @@ def _existing_sweeps(client: MlflowClient, experiment_id: str) -> list:
     )
 
 
+def _resolve_previous_launches(client: MlflowClient, experiment_id: str, spec: SweepSpec) -> str | None:
+    """The run id of a finished launch of this very spec, if any. A different spec under the
+    same name is refused; an unfinished launch's leftover RUNNING runs are marked FAILED."""
+    finished = None
+    for previous in _existing_sweeps(client, experiment_id):
+        if previous.data.tags.get(SPEC_TAG) != spec.fingerprint():
+            raise SpecError(f"--name: sweep {spec.name!r} exists with a different spec; choose another name")
+        if previous.info.status == "FINISHED":
+            finished = finished or previous.info.run_id
+        elif previous.info.status == "RUNNING":
+            _fail_running_runs(client, experiment_id, previous.info.run_id)
+            retrying(lambda run_id=previous.info.run_id: client.set_terminated(run_id, "FAILED"))
+    return finished
+
+
 def _fail_running_runs(client: MlflowClient, experiment_id: str, sweep_run_id: str) -> int:
     """Mark runs a dead process left RUNNING as FAILED; return how many."""
     stale = retrying(
@@ -140,19 +155,18 @@ def launch(
     storage_path: str | None = None,
 ) -> LaunchResult:
     plan = make_plan(spec)
+    client = MlflowClient(tracking_uri)
+    experiment = retrying(lambda: client.get_experiment_by_name(spec.name))
+    if experiment is not None:
+        finished = _resolve_previous_launches(client, experiment.experiment_id, spec)
+        if finished is not None:
+            return LaunchResult(experiment.experiment_id, finished, 0, 0, 0, already_done=True)
+
     _quiet_libraries()
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     _check_gpus(spec, local=address is None)
-    client = MlflowClient(tracking_uri)
-    experiment = retrying(lambda: client.get_experiment_by_name(spec.name))
     if experiment is not None:
-        for previous in _existing_sweeps(client, experiment.experiment_id):
-            if previous.data.tags.get(SPEC_TAG) != spec.fingerprint():
-                raise SpecError(f"--name: sweep {spec.name!r} exists with a different spec; choose another name")
-            if previous.info.status == "FINISHED":
-                return LaunchResult(experiment.experiment_id, previous.info.run_id, 0, 0, 0, True)
-            _fail_running_runs(client, experiment.experiment_id, previous.info.run_id)
         experiment_id = experiment.experiment_id
     else:
         experiment_id = retrying(

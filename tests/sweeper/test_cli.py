@@ -1,0 +1,60 @@
+"""The CLI's listings and its refusals: bad input exits non-zero and leaves MLflow as it was."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from mlflow.tracking import MlflowClient
+
+from sweeper.cli import main
+from tests.conftest import run_xsweep
+
+XNLI = "ar bg de el en es fr hi ru sw th tr ur vi zh".split()
+
+
+def test_tasks_json_lists_every_task_with_its_languages() -> None:
+    result = CliRunner().invoke(main, ["tasks", "--json"])
+    assert result.exit_code == 0
+    tasks = {entry["name"]: entry for entry in json.loads(result.output)}
+    assert set(tasks) == {"mnli", "qqp", "xnli", "pawsx"}
+    assert tasks["xnli"] | {"languages": XNLI} == tasks["xnli"]
+    assert tasks["xnli"]["kind"] == "target" and tasks["mnli"]["kind"] == "intermediate"
+    assert tasks["xnli"]["train_source"] == "mnli" and tasks["xnli"]["metric"] == "accuracy"
+
+
+def test_scales_json_names_the_hub_models() -> None:
+    result = CliRunner().invoke(main, ["scales", "--json"])
+    scales = {entry["name"]: entry for entry in json.loads(result.output)}
+    assert list(scales) == ["tiny", "base", "large", "xl", "xxl"]
+    assert scales["large"]["model"] == "FacebookAI/xlm-roberta-large"
+    assert scales["xxl"]["model"] == "facebook/xlm-roberta-xxl"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--scales", "nope"], "--scales: unknown nope; valid: tiny, base, large, xl, xxl"),
+        (["--scales", "tiny", "--targets", "nope"], "--targets: unknown nope; valid: xnli, pawsx"),
+        (["--scales", "base"], "--scales: base need GPUs and this machine has 0"),
+    ],
+)
+def test_bad_launches_exit_non_zero_and_create_nothing(
+    args: list[str], expected: str, tmp_path: Path, demo_data: Path
+) -> None:
+    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = run_xsweep("launch", *args, "--data", str(demo_data), tracking_uri=tracking_uri, cwd=tmp_path)
+    assert result.returncode != 0
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+    if (tmp_path / "mlflow.db").exists():
+        experiments = MlflowClient(tracking_uri).search_experiments()
+        assert [e.name for e in experiments] == ["Default"]
+
+
+def test_report_of_an_unknown_sweep_is_a_clear_error(tmp_path: Path) -> None:
+    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = run_xsweep("report", "--name", "ghost", tracking_uri=tracking_uri, cwd=tmp_path)
+    assert result.returncode != 0 and "no sweep named 'ghost'" in result.stderr

@@ -1,0 +1,211 @@
+"""A whole tiny sweep through Ray Tune, Optuna and MLflow, checked against the tracking contract."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import optuna
+import pytest
+from mlflow.tracking import MlflowClient
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+import mlflow
+from sweeper.report import build_report
+from tasks.demo import PAWSX_DEMO_LANGUAGES, XNLI_DEMO_LANGUAGES, write_demo_data
+from tests.conftest import SWEEP_ARGS, FinishedSweep, run_xsweep
+
+pytestmark = pytest.mark.slow
+
+DEMO_LANGUAGES = {"xnli": XNLI_DEMO_LANGUAGES, "pawsx": PAWSX_DEMO_LANGUAGES}
+
+
+def _runs(sweep: FinishedSweep, phase: str | None = None) -> list:
+    client = MlflowClient(sweep.tracking_uri)
+    experiment = client.get_experiment_by_name(sweep.name)
+    query = f"tags.phase = '{phase}'" if phase else ""
+    return client.search_runs([experiment.experiment_id], filter_string=query, max_results=5000)
+
+
+def test_one_experiment_named_after_the_sweep(finished_sweep: FinishedSweep) -> None:
+    names = {e.name for e in MlflowClient(finished_sweep.tracking_uri).search_experiments()}
+    assert names == {"Default", "e2e"}
+
+
+def test_every_run_ended_and_is_tagged_by_phase(finished_sweep: FinishedSweep) -> None:
+    runs = _runs(finished_sweep)
+    assert runs and all(run.info.status == "FINISHED" for run in runs)
+    by_phase = Counter(run.data.tags["phase"] for run in runs)
+    # 2 intermediates and 2 targets, 2 trials per study; 3 intermediates (with none) × 2 targets × 2 seeds.
+    assert by_phase == {"sweep": 1, "intermediate": 4, "target_search": 4, "target": 12}
+    sweep_id = next(r.info.run_id for r in runs if r.data.tags["phase"] == "sweep")
+    required = {
+        "intermediate": {"scale", "model", "intermediate", "trial", "selected"},
+        "target_search": {"scale", "model", "target", "intermediate", "trial"},
+        "target": {"scale", "model", "intermediate", "target", "seed", "cell"},
+    }
+    for run in runs:
+        tags = run.data.tags
+        if tags["phase"] == "sweep":
+            assert tags["sweep"] == "e2e"
+            continue
+        assert required[tags["phase"]] <= set(tags), tags
+        if tags["phase"] in ("intermediate", "target_search") or tags["intermediate"] == "none":
+            assert tags["mlflow.parentRunId"] == sweep_id
+        if tags["phase"] == "target_search":
+            assert tags["intermediate"] == "none"
+
+
+def test_one_target_run_per_cell_with_the_cell_in_its_name(finished_sweep: FinishedSweep) -> None:
+    targets = _runs(finished_sweep, "target")
+    cells = Counter(run.data.tags["cell"] for run in targets)
+    assert len(cells) == 12 and set(cells.values()) == {1}
+    combos = {(r.data.tags["intermediate"], r.data.tags["target"], r.data.tags["seed"]) for r in targets}
+    assert combos == {(i, t, s) for i in ("none", "mnli", "qqp") for t in ("xnli", "pawsx") for s in ("0", "1")}
+    for run in targets:
+        tags = run.data.tags
+        assert run.info.run_name == f"tiny/{tags['intermediate']}→{tags['target']}/s{tags['seed']}"
+        for param in ("learning_rate", "batch_size", "epochs", "max_length", "seed", "version/transformers"):
+            assert param in run.data.params
+
+
+def test_target_runs_log_every_demo_language(finished_sweep: FinishedSweep) -> None:
+    for run in _runs(finished_sweep, "target"):
+        target = run.data.tags["target"]
+        metrics = run.data.metrics
+        for lang in DEMO_LANGUAGES[target]:
+            assert f"dev/accuracy/{lang}" in metrics and f"test/accuracy/{lang}" in metrics
+        non_en = [metrics[f"dev/accuracy/{lang}"] for lang in DEMO_LANGUAGES[target] if lang != "en"]
+        assert metrics["dev/accuracy/avg_non_en"] == pytest.approx(sum(non_en) / len(non_en))
+        assert set(run.data.tags["languages"].split(",")) == set(DEMO_LANGUAGES[target])
+
+
+def test_target_runs_point_at_the_selected_intermediate(finished_sweep: FinishedSweep) -> None:
+    intermediates = {run.info.run_id: run for run in _runs(finished_sweep, "intermediate")}
+    for run in _runs(finished_sweep, "target"):
+        tags = run.data.tags
+        if tags["intermediate"] == "none":
+            assert "intermediate_run_id" not in tags
+            continue
+        source = intermediates[tags["intermediate_run_id"]]
+        assert source.data.tags["intermediate"] == tags["intermediate"]
+        assert source.data.tags["selected"] == "true"
+        assert tags["mlflow.parentRunId"] == source.info.run_id
+        assert tags["same_source"] == str(tags["intermediate"] == "mnli" and tags["target"] == "xnli").lower()
+
+
+def test_one_selected_intermediate_per_task_and_its_checkpoint_loads(
+    finished_sweep: FinishedSweep, tmp_path: Path
+) -> None:
+    runs = _runs(finished_sweep, "intermediate")
+    selected = [r for r in runs if r.data.tags["selected"] == "true"]
+    assert sorted(r.data.tags["intermediate"] for r in selected) == ["mnli", "qqp"]
+    for run in selected:
+        local = mlflow.artifacts.download_artifacts(
+            run_id=run.info.run_id,
+            artifact_path="checkpoint",
+            dst_path=str(tmp_path / run.info.run_id),
+            tracking_uri=finished_sweep.tracking_uri,
+        )
+        model = AutoModelForSequenceClassification.from_pretrained(local, num_labels=3)
+        tokenizer = AutoTokenizer.from_pretrained(local)
+        logits = model(**tokenizer("Anna hat 3 Äpfel.", "Anna hat 3 Äpfel.", return_tensors="pt")).logits
+        assert logits.shape == (1, 3)
+    # Only the selected trial of each study keeps its checkpoint.
+    client = MlflowClient(finished_sweep.tracking_uri)
+    for run in runs:
+        kept = [a.path for a in client.list_artifacts(run.info.run_id)]
+        assert ("checkpoint" in kept) == (run.data.tags["selected"] == "true")
+
+
+def test_learning_rates_come_from_optuna_studies_recipe_first(finished_sweep: FinishedSweep) -> None:
+    storage = f"sqlite:///{finished_sweep.work_dir / 'optuna.db'}"
+    studies = optuna.get_all_study_summaries(storage)
+    assert len(studies) == 4
+    for summary in studies:
+        study = optuna.load_study(study_name=summary.study_name, storage=storage)
+        assert len(study.trials) == 2
+        assert study.trials[0].params["learning_rate"] == pytest.approx(1e-3)
+        assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    # Every intermediate is trained once per learning rate, never once per target.
+    intermediates = _runs(finished_sweep, "intermediate")
+    per_task = Counter((r.data.tags["intermediate"], r.data.params["learning_rate"]) for r in intermediates)
+    assert set(per_task.values()) == {1}
+
+
+def test_tiny_model_learns_english_xnli(finished_sweep: FinishedSweep) -> None:
+    xnli = [r for r in _runs(finished_sweep, "target") if r.data.tags["target"] == "xnli"]
+    english = sum(r.data.metrics["dev/accuracy/en"] for r in xnli) / len(xnli)
+    assert english >= 1 / 3 + 0.2
+
+
+def test_report_matches_the_runs(finished_sweep: FinishedSweep) -> None:
+    report = build_report(MlflowClient(finished_sweep.tracking_uri), "e2e")
+    assert len(report.rows) == 6
+    targets = _runs(finished_sweep, "target")
+
+    def score(intermediate: str, target: str, seed: str, key: str) -> float:
+        (run,) = [
+            r
+            for r in targets
+            if (r.data.tags["intermediate"], r.data.tags["target"], r.data.tags["seed"]) == (intermediate, target, seed)
+        ]
+        return run.data.metrics[key]
+
+    row = next(r for r in report.rows if (r.intermediate, r.target) == ("qqp", "xnli"))
+    assert row.split == "test" and row.seeds == 2
+    key = "test/accuracy/avg_non_en"
+    by_hand = sum(score("qqp", "xnli", s, key) - score("none", "xnli", s, key) for s in ("0", "1")) / 2
+    assert row.delta_non_english == pytest.approx(by_hand)
+    assert next(r for r in report.rows if (r.intermediate, r.target) == ("mnli", "xnli")).same_source
+    assert "evaluated on de en es fr ru" in finished_sweep.result.stdout
+    assert "#/experiments/" in finished_sweep.result.stdout
+
+
+def test_relaunching_a_finished_sweep_runs_nothing(finished_sweep: FinishedSweep) -> None:
+    before = len(_runs(finished_sweep))
+    result = run_xsweep(*finished_sweep.args, tracking_uri=finished_sweep.tracking_uri, cwd=finished_sweep.work_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "already finished" in result.stdout
+    assert len(_runs(finished_sweep)) == before
+
+
+def test_relaunching_a_name_with_another_spec_is_refused(finished_sweep: FinishedSweep) -> None:
+    before = len(_runs(finished_sweep))
+    args = ("launch", "--name", "e2e", *SWEEP_ARGS[:-1], "3", "--data", str(finished_sweep.data))
+    result = run_xsweep(*args, tracking_uri=finished_sweep.tracking_uri, cwd=finished_sweep.work_dir)
+    assert result.returncode != 0
+    assert "exists with a different spec" in result.stderr
+    assert len(_runs(finished_sweep)) == before
+
+
+def test_report_command_prints_the_table(finished_sweep: FinishedSweep) -> None:
+    result = run_xsweep(
+        "report", "--name", "e2e", tracking_uri=finished_sweep.tracking_uri, cwd=finished_sweep.work_dir
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Δ non-en" in result.stdout and "mnli *" in result.stdout
+
+
+def test_a_failing_trial_fails_its_run_and_the_sweep(tmp_path: Path) -> None:
+    """Unreadable German test data: the target runs fail, nothing is left RUNNING, exit non-zero."""
+    data = write_demo_data(tmp_path / "data")
+    (data / "xnli" / "de" / "test.jsonl").write_text('{"premise": "kaputt", \n', encoding="utf-8")
+    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = ("launch", "--name", "broken", "--scales", "tiny", "--intermediate", "mnli", "--targets", "xnli")
+    result = run_xsweep(
+        *args, "--trials", "1", "--seeds", "1", "--data", str(data), tracking_uri=tracking_uri, cwd=tmp_path
+    )
+    assert result.returncode != 0
+    assert "2 failed" in result.stdout
+    client = MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name("broken")
+    runs = client.search_runs([experiment.experiment_id])
+    status = Counter((run.data.tags["phase"], run.info.status) for run in runs)
+    assert status == {
+        ("sweep", "FAILED"): 1,
+        ("intermediate", "FINISHED"): 1,
+        ("target_search", "FINISHED"): 1,
+        ("target", "FAILED"): 2,
+    }
+    assert all("error" in run.data.tags for run in runs if run.data.tags["phase"] == "target")

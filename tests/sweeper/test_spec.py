@@ -1,0 +1,43 @@
+import pytest
+
+from sweeper.spec import SpecError, build_spec
+
+
+def test_defaults_take_every_registered_task() -> None:
+    spec = build_spec(scales="tiny")
+    assert spec.intermediates == ("mnli", "qqp") and spec.targets == ("xnli", "pawsx")
+    assert spec.seed_values == (0, 1, 2) and spec.trials == 4 and spec.data == "hub"
+
+
+def test_none_is_implied_and_never_listed_twice() -> None:
+    spec = build_spec(scales="tiny", intermediate="none,mnli,mnli", targets_="xnli")
+    assert spec.intermediates == ("mnli",)
+    assert build_spec(scales="tiny", intermediate="none").intermediates == ()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"scales": "nope"}, "--scales: unknown nope; valid: tiny, base, large, xl, xxl"),
+        ({"scales": "tiny", "targets_": "xnli,nope"}, "--targets: unknown nope; valid: xnli, pawsx"),
+        ({"scales": "tiny", "intermediate": "sst9"}, "--intermediate: unknown sst9; valid: mnli, qqp, none"),
+        ({"scales": "tiny", "targets_": "pawsx", "languages": "ar"}, "--languages: unknown ar; valid: de, en"),
+        ({"scales": "tiny", "trials": 0}, "--trials: 0"),
+        ({"scales": "tiny", "seeds": 0}, "--seeds: 0"),
+        ({"scales": "tiny", "data": "/no/such/dir"}, "--data: /no/such/dir is not a directory"),
+        ({"scales": "tiny", "name": "a b"}, "--name: 'a b'"),
+    ],
+)
+def test_bad_input_is_one_line_naming_what_is_valid(kwargs: dict, message: str) -> None:
+    with pytest.raises(SpecError) as error:
+        build_spec(**kwargs)
+    assert str(error.value).startswith(message)
+    assert "\n" not in str(error.value)
+
+
+def test_default_name_is_derived_from_the_spec() -> None:
+    one = build_spec(scales="tiny", targets_="xnli")
+    assert one.name == build_spec(scales="tiny", targets_="xnli").name
+    assert one.name.startswith("tiny-")
+    assert one.name != build_spec(scales="tiny", targets_="pawsx").name
+    assert build_spec(scales="tiny", name="mine").fingerprint() == build_spec(scales="tiny").fingerprint()

@@ -1,0 +1,87 @@
+"""Convert the real-data samples (original formats) into the local mirror layout.
+
+These converters are test helpers: the original files are read in place and written to a
+temporary folder, never into the project.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from tasks import get_task
+from tasks.registry import NLI_LABELS, Source
+
+
+def _write(root: Path, source: Source, rows: list[dict]) -> None:
+    path = Path(source.local_path(str(root)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+
+
+def _tsv(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+def convert_xnli(realdata: Path, root: Path) -> None:
+    """XNLI-1.0 dev/test TSV (all languages in one file) → one file per language, hub columns."""
+    xnli = get_task("xnli")
+    for split, sources in (("dev", xnli.dev), ("test", xnli.test)):
+        by_lang: dict[str, list[dict]] = {}
+        for row in _tsv(realdata / "xnli" / "XNLI-1.0" / f"xnli.{split}.tsv"):
+            by_lang.setdefault(row["language"], []).append(
+                {
+                    "premise": row["sentence1"],
+                    "hypothesis": row["sentence2"],
+                    "label": NLI_LABELS.index(row["gold_label"]),
+                }
+            )
+        for lang, rows in by_lang.items():
+            _write(root, sources[lang], rows)
+
+
+def convert_mnli(realdata: Path, root: Path) -> None:
+    """GLUE MNLI TSV → the glue/mnli train and validation_matched splits."""
+    mnli = get_task("mnli")
+    folder = realdata / "english" / "glue_mnli" / "MNLI"
+    for name, source in (("train", mnli.train), ("dev_matched", mnli.dev["en"])):
+        rows = [
+            {"premise": r["sentence1"], "hypothesis": r["sentence2"], "label": NLI_LABELS.index(r["gold_label"])}
+            for r in _tsv(folder / f"{name}.tsv")
+        ]
+        _write(root, source, rows)
+
+
+def convert_qqp(realdata: Path, root: Path) -> None:
+    qqp = get_task("qqp")
+    folder = realdata / "english" / "glue_qqp" / "QQP"
+    for name, source in (("train", qqp.train), ("dev", qqp.dev["en"])):
+        rows = [
+            {"question1": r["question1"], "question2": r["question2"], "label": int(r["is_duplicate"])}
+            for r in _tsv(folder / f"{name}.tsv")
+        ]
+        _write(root, source, rows)
+
+
+def convert_pawsx(realdata: Path, root: Path) -> None:
+    """PAWS-X x-final TSVs → train (English), validation and test per language."""
+    pawsx = get_task("pawsx")
+    folder = realdata / "pawsx" / "x-final"
+    for lang in pawsx.languages:
+        files = {"dev_2k.tsv": pawsx.dev[lang], "test_2k.tsv": pawsx.test[lang]}
+        if lang == "en":
+            files["train.tsv"] = pawsx.train
+        for name, source in files.items():
+            rows = [
+                {"sentence1": r["sentence1"], "sentence2": r["sentence2"], "label": int(r["label"])}
+                for r in _tsv(folder / lang / name)
+            ]
+            _write(root, source, rows)
+
+
+def convert_all(realdata: Path, root: Path) -> Path:
+    for convert in (convert_xnli, convert_mnli, convert_qqp, convert_pawsx):
+        convert(realdata, root)
+    return root
