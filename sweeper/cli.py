@@ -17,7 +17,7 @@ from sweeper.report import ReportError, build_report, print_report
 from sweeper.scales import SCALES
 from sweeper.spec import SpecError, build_spec
 from sweeper.tracking import resolve_tracking_uri, ui_instructions
-from tasks import HUB, TASKS
+from tasks import HUB, TASKS, DataError
 from tasks.demo import write_demo_data
 
 
@@ -25,7 +25,7 @@ def _tracking_uri(value: str | None) -> str:
     try:
         return resolve_tracking_uri(value)
     except ValueError as error:
-        raise click.UsageError(f"--tracking-uri: {error}") from None
+        raise click.ClickException(f"--tracking-uri: {error}") from None
 
 
 def _console() -> Console:
@@ -87,8 +87,8 @@ def launch(
             name=name,
         )
         result = launch_sweep(spec, uri, address=address, study_storage=study_storage)
-    except SpecError as error:
-        raise click.UsageError(str(error)) from None
+    except (SpecError, DataError) as error:
+        raise click.ClickException(str(error)) from None
     console = _console()
     if result.already_done:
         console.print(f"sweep {spec.name} already finished with this spec: nothing to run")
@@ -111,7 +111,7 @@ def report(name: str, tracking_uri: str | None) -> None:
     try:
         result = build_report(MlflowClient(uri), name)
     except ReportError as error:
-        raise click.UsageError(str(error)) from None
+        raise click.ClickException(str(error)) from None
     console = _console()
     print_report(result, console)
     console.print(ui_instructions(uri, result.experiment_id))

@@ -34,7 +34,7 @@ from sweeper.tracking import (
     retrying,
 )
 from sweeper.trial import RUNS_PREFIX, run_trial
-from tasks import get_task, load_split
+from tasks import load_split
 
 log = logging.getLogger(__name__)
 
@@ -99,25 +99,29 @@ def _fail_running_runs(client: MlflowClient, experiment_id: str, sweep_run_id: s
     return len(stale)
 
 
-def _pretrained_encoders(plan: Plan, sweep_run: TrackedRun) -> dict[str, tuple[str, str]]:
-    """Per scale, the encoder trials start from. The tiny model is built here, once, and
-    stored with the sweep run so every node can fetch it."""
+def _build_tiny_model(plan: Plan, out_dir: Path) -> Path:
+    """The tiny model, with a tokenizer trained on all of the sweep's text. Reading every
+    split here also finds unreadable data before anything is written to MLflow."""
+    texts: list[str] = []
+    for task, source in plan.sources():
+        rows = load_split(source, plan.spec.data)
+        for column in ("text_a", "text_b"):
+            if column in task.columns:
+                texts += rows[task.columns[column]]
+    return build_tiny_model(texts, out_dir)
+
+
+def _pretrained_encoders(plan: Plan, sweep_run: TrackedRun, tiny_dir: Path | None) -> dict[str, tuple[str, str]]:
+    """Per scale, the encoder trials start from: a hub model, or the tiny model, stored with
+    the sweep run so that every node can fetch it."""
     encoders = {}
     for scale_name in plan.spec.scales:
         scale = SCALES[scale_name]
-        if scale.model != TINY_MODEL:
+        if scale.model == TINY_MODEL and tiny_dir is not None:
+            sweep_run.log_artifacts(tiny_dir, "pretrained/tiny")
+            encoders[scale_name] = (f"{RUNS_PREFIX}{sweep_run.run_id}/pretrained/tiny", scale.revision)
+        else:
             encoders[scale_name] = (scale.model, scale.revision)
-            continue
-        texts = []
-        for source in plan.sources():
-            task = get_task(source.folder)
-            rows = load_split(source, plan.spec.data)
-            texts += [
-                text for column in ("text_a", "text_b") if column in task.columns for text in rows[task.columns[column]]
-            ]
-        with tempfile.TemporaryDirectory(prefix="xsweep-tiny-") as tmp:
-            sweep_run.log_artifacts(build_tiny_model(texts, tmp), "pretrained/tiny")
-        encoders[scale_name] = (f"{RUNS_PREFIX}{sweep_run.run_id}/pretrained/tiny", scale.revision)
     return encoders
 
 
@@ -154,6 +158,7 @@ def launch(
     study_storage: str | None = None,
     storage_path: str | None = None,
 ) -> LaunchResult:
+    """Validate and prepare everything that can fail on bad input, then run the sweep."""
     plan = make_plan(spec)
     client = MlflowClient(tracking_uri)
     experiment = retrying(lambda: client.get_experiment_by_name(spec.name))
@@ -166,23 +171,41 @@ def launch(
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     _check_gpus(spec, local=address is None)
-    if experiment is not None:
-        experiment_id = experiment.experiment_id
-    else:
-        experiment_id = retrying(
-            lambda: client.create_experiment(
-                spec.name,
-                artifact_location=artifact_location(tracking_uri, spec.name),
-                tags={EXPERIMENT_KIND_TAG: "custom_model_development"},
+    with tempfile.TemporaryDirectory(prefix="xsweep-tiny-") as tmp:
+        needs_tiny = any(SCALES[s].model == TINY_MODEL for s in spec.scales)
+        tiny_dir = _build_tiny_model(plan, Path(tmp)) if needs_tiny else None
+        if experiment is not None:
+            experiment_id = experiment.experiment_id
+        else:
+            experiment_id = retrying(
+                lambda: client.create_experiment(
+                    spec.name,
+                    artifact_location=artifact_location(tracking_uri, spec.name),
+                    tags={EXPERIMENT_KIND_TAG: "custom_model_development"},
+                )
             )
+        return _run_sweep(
+            plan, client, experiment_id, tracking_uri, tiny_dir, study_storage, storage_path or ".xsweep/tune"
         )
 
+
+def _run_sweep(
+    plan: Plan,
+    client: MlflowClient,
+    experiment_id: str,
+    tracking_uri: str,
+    tiny_dir: Path | None,
+    study_storage: str | None,
+    storage_path: str,
+) -> LaunchResult:
+    """The sweep run, one Tuner over every trial, and the sweep run's end, whatever happens."""
+    spec = plan.spec
     sweep_run = TrackedRun.start(
         client, experiment_id, spec.name, {"phase": SWEEP, SWEEP: spec.name, SPEC_TAG: spec.fingerprint()}
     )
     status = "FAILED"
     try:
-        retrying(lambda: client.set_tag(sweep_run.run_id, "sweep_run_id", sweep_run.run_id))
+        sweep_run.set_tags({"sweep_run_id": sweep_run.run_id})
         sweep_run.log_params(
             {
                 "scales": ",".join(spec.scales),
@@ -200,7 +223,7 @@ def launch(
             sweep_run_id=sweep_run.run_id,
             tracking_uri=tracking_uri,
             study_storage=study_storage or default_study_storage(tracking_uri),
-            encoders=_pretrained_encoders(plan, sweep_run),
+            encoders=_pretrained_encoders(plan, sweep_run, tiny_dir),
         )
         searcher = SweepSearcher(plan, context)
         progress = SweepProgress(plan.total_trials)
@@ -217,7 +240,7 @@ def launch(
             ),
             run_config=tune.RunConfig(
                 name=f"{spec.name}-{sweep_run.run_id[:8]}",
-                storage_path=storage_path or str(Path.cwd() / ".xsweep" / "tune"),
+                storage_path=str(Path(storage_path).resolve()),
                 callbacks=[progress, JsonLoggerCallback()],
                 verbose=0,
             ),

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from sweeper.scales import SCALES, TINY_MODEL
 from sweeper.spec import SpecError, SweepSpec
 from sweeper.tracking import INTERMEDIATE, NONE, TARGET_SEARCH
-from tasks import Source, fingerprint, get_task, is_present, languages_present
+from tasks import Source, Task, fingerprint, get_task, is_present, languages_present
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +48,15 @@ class Plan:
     def total_trials(self) -> int:
         return len(self.studies) * self.spec.trials + len(self.cells)
 
-    def sources(self) -> list[Source]:
-        """Every split the sweep reads (the tiny model's tokenizer trains on their text)."""
-        found: list[Source] = []
+    def sources(self) -> list[tuple[Task, Source]]:
+        """Every split the sweep reads, with the task whose columns it has (the tiny model's
+        tokenizer trains on their text)."""
+        found: dict[Source, Task] = {}
         for name in (*self.spec.intermediates, *self.spec.targets):
-            found += _task_sources(name, self.languages.get(name, ("en",)))
-        present = [source for source in found if is_present(source, self.spec.data)]
-        return list(dict.fromkeys(present))
+            for source in _task_sources(name, self.languages.get(name, ("en",))):
+                if is_present(source, self.spec.data):
+                    found.setdefault(source, get_task(name))
+        return [(task, source) for source, task in found.items()]
 
 
 def _task_sources(name: str, languages: tuple[str, ...]) -> list[Source]:

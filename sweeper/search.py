@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import optuna
 from mlflow.artifacts import get_artifact_repository
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from ray.tune.search import Searcher
 
@@ -219,7 +220,7 @@ class SweepSearcher(Searcher):
         artifact_uri = retrying(lambda: self.client.get_run(run_id)).info.artifact_uri
         try:
             get_artifact_repository(artifact_uri).delete_artifacts("checkpoint")
-        except NotImplementedError:
+        except (NotImplementedError, MlflowException):
             log.info("artifact store cannot delete; keeping the checkpoint of run %s", run_id)
 
     # -- what each trial is told -------------------------------------------------------

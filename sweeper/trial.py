@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from huggingface_hub import snapshot_download
 from mlflow.tracking import MlflowClient
 from ray import tune
 from transformers import TrainerCallback
@@ -75,8 +76,6 @@ def fetch_encoder(encoder: str, revision: str, tracking_uri: str, work_dir: Path
         return mlflow.artifacts.download_artifacts(
             artifact_uri=encoder, dst_path=str(work_dir), tracking_uri=tracking_uri
         )
-    from huggingface_hub import snapshot_download
-
     return snapshot_download(encoder, revision=revision)
 
 

@@ -1,11 +1,12 @@
 """What is learned and how it is scored: the task registry, task families, data loading."""
 
-from tasks.data import HUB, fingerprint, is_present, languages_present, load_split
+from tasks.data import HUB, DataError, fingerprint, is_present, languages_present, load_split
 from tasks.families import FAMILIES, TaskFamily, family_of
 from tasks.registry import TASKS, Recipe, Source, Task, get_task, intermediates, targets
 
 __all__ = [
     "FAMILIES",
+    "DataError",
     "HUB",
     "TASKS",
     "Recipe",

@@ -11,16 +11,26 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from datasets import Dataset, load_dataset
+from datasets.exceptions import DatasetGenerationError
 
 from tasks.registry import Source, Task
 
 HUB = "hub"
 
 
+class DataError(ValueError):
+    """A local data file that cannot be read; the message names the file."""
+
+
 def load_split(source: Source, data: str) -> Dataset:
     if data == HUB:
         return load_dataset(source.dataset, source.config, split=source.split, revision=source.revision)
-    return load_dataset("json", data_files=source.local_path(data), split="train")
+    path = source.local_path(data)
+    try:
+        return load_dataset("json", data_files=path, split="train")
+    except (DatasetGenerationError, FileNotFoundError) as error:
+        cause = error.__cause__ or error
+        raise DataError(f"--data: cannot read {path} as JSON lines ({type(cause).__name__}: {cause})") from error
 
 
 def is_present(source: Source, data: str) -> bool:

@@ -37,10 +37,13 @@ class Classification(TaskFamily):
         return [task.labels[index] for index in logits.argmax(axis=-1)]
 
     def gold(self, rows: Dataset, task: Task) -> list[str] | None:
-        labels = rows[task.columns["label"]]
+        labels = list(rows[task.columns["label"]])
         # Unlabeled test splits (GLUE's) mark every label -1.
         if any(label is None or label < 0 for label in labels):
             return None
+        outside = [label for label in labels if label >= len(task.labels)]
+        if outside:
+            raise ValueError(f"{task.name}: label {outside[0]} outside 0..{len(task.labels) - 1} {task.labels}")
         return [task.labels[label] for label in labels]
 
     def score(self, predictions: Sequence[str], gold: Sequence[str]) -> dict[str, float]:

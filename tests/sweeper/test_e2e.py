@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -188,9 +189,10 @@ def test_report_command_prints_the_table(finished_sweep: FinishedSweep) -> None:
 
 
 def test_a_failing_trial_fails_its_run_and_the_sweep(tmp_path: Path) -> None:
-    """Unreadable German test data: the target runs fail, nothing is left RUNNING, exit non-zero."""
+    """A German test label outside XNLI's three: the target runs fail, nothing is left RUNNING."""
     data = write_demo_data(tmp_path / "data")
-    (data / "xnli" / "de" / "test.jsonl").write_text('{"premise": "kaputt", \n', encoding="utf-8")
+    bad = {"premise": "Anna hat 3 Äpfel.", "hypothesis": "Anna hat 3 Äpfel.", "label": 7}
+    (data / "xnli" / "de" / "test.jsonl").write_text(json.dumps(bad) + "\n", encoding="utf-8")
     tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     args = ("launch", "--name", "broken", "--scales", "tiny", "--intermediate", "mnli", "--targets", "xnli")
     result = run_xsweep(
@@ -208,4 +210,17 @@ def test_a_failing_trial_fails_its_run_and_the_sweep(tmp_path: Path) -> None:
         ("target_search", "FINISHED"): 1,
         ("target", "FAILED"): 2,
     }
-    assert all("error" in run.data.tags for run in runs if run.data.tags["phase"] == "target")
+    errors = [run.data.tags["error"] for run in runs if run.data.tags["phase"] == "target"]
+    assert all("label 7 outside 0..2" in error for error in errors)
+
+
+def test_unreadable_data_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    data = write_demo_data(tmp_path / "data")
+    (data / "xnli" / "de" / "test.jsonl").write_text('{"premise": "kaputt", \n', encoding="utf-8")
+    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = ("launch", "--name", "unreadable", "--scales", "tiny", "--intermediate", "mnli", "--targets", "xnli")
+    result = run_xsweep(*args, "--data", str(data), tracking_uri=tracking_uri, cwd=tmp_path)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1].startswith("Error: --data: cannot read ")
+    assert "xnli/de/test.jsonl" in result.stderr and "Traceback" not in result.stderr
+    assert [e.name for e in MlflowClient(tracking_uri).search_experiments()] == ["Default"]
