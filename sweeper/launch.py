@@ -12,8 +12,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import datasets
 import optuna
 import ray
+import transformers
 from mlflow.tracking import MlflowClient
 from ray import tune
 from ray.tune.experiment import Trial
@@ -146,9 +148,12 @@ def _trial_name(trial: Trial) -> str:
 
 
 def _quiet_libraries() -> None:
-    """xsweep tracks in MLflow; Tune keeps only its JSON results (for its own analysis)."""
+    """xsweep tracks in MLflow and draws its own progress bar; Tune keeps only its JSON
+    results (for its own analysis), and the libraries' per-file progress bars stay off."""
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
 
 
 def launch(
@@ -159,6 +164,7 @@ def launch(
     storage_path: str | None = None,
 ) -> LaunchResult:
     """Validate and prepare everything that can fail on bad input, then run the sweep."""
+    _quiet_libraries()
     plan = make_plan(spec)
     client = MlflowClient(tracking_uri)
     experiment = retrying(lambda: client.get_experiment_by_name(spec.name))
@@ -167,7 +173,6 @@ def launch(
         if finished is not None:
             return LaunchResult(experiment.experiment_id, finished, 0, 0, 0, already_done=True)
 
-    _quiet_libraries()
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     _check_gpus(spec, local=address is None)

@@ -78,7 +78,9 @@ def make_plan(spec: SweepSpec) -> Plan:
     skipped: dict[str, tuple[str, ...]] = {}
     for name in spec.targets:
         task = get_task(name)
-        wanted = [lang for lang in spec.languages or task.languages if lang in task.languages]
+        # English is always evaluated: model selection uses English dev data.
+        asked = set(spec.languages or task.languages) | {"en"}
+        wanted = [lang for lang in task.languages if lang in asked]
         present = tuple(languages_present(task, spec.data, wanted))
         if not is_present(task.train, spec.data) or not present or "en" not in present:
             raise SpecError(

@@ -27,6 +27,12 @@ def test_missing_languages_are_skipped_and_named(demo_data: Path, caplog: pytest
     assert sum("xnli: no data for" in record.message for record in caplog.records) == 1
 
 
+def test_languages_narrow_evaluation_but_english_stays(demo_data: Path) -> None:
+    plan = make_plan(_spec(demo_data, languages="de,fr"))
+    assert plan.languages == {"xnli": ("de", "en", "fr"), "pawsx": ("de", "en", "fr")}
+    assert plan.skipped_languages == {"xnli": (), "pawsx": ()}
+
+
 def test_cell_keys_are_deterministic_and_follow_the_data(demo_data: Path, tmp_path: Path) -> None:
     keys = [cell.key for cell in make_plan(_spec(demo_data)).cells]
     assert keys == [cell.key for cell in make_plan(_spec(demo_data)).cells]
