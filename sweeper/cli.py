@@ -5,17 +5,23 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import asdict
+from pathlib import Path
 
 import click
+from click.core import ParameterSource
 from mlflow.tracking import MlflowClient
 from rich.console import Console
 from rich.table import Table
 
+from sweeper.cluster import check_scales_fit, load_cluster
+from sweeper.cost import Hardware, estimate, print_cost_plan
 from sweeper.launch import launch as launch_sweep
+from sweeper.plan import make_plan
 from sweeper.report import ReportError, build_report, print_report
 from sweeper.scales import SCALES
-from sweeper.spec import SpecError, build_spec
+from sweeper.spec import SpecError, SweepSpec, build_spec
 from sweeper.tracking import resolve_tracking_uri, ui_instructions
 from tasks import HUB, TASKS, DataError
 from tasks.demo import write_demo_data
@@ -46,47 +52,107 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
-@main.command()
-@click.option("--name", default=None, help="Sweep name (one MLflow experiment) [default: from the spec].")
-@click.option("--scales", required=True, help=f"Comma list of {', '.join(SCALES)}.")
-@click.option("--intermediate", default=None, help="Comma list of intermediate tasks [default: all]; none always runs.")
-@click.option("--targets", default=None, help="Comma list of target tasks [default: all].")
-@click.option("--languages", default=None, help="Comma list of languages [default: all of each target's].")
-@click.option("--trials", default=4, show_default=True, help="Learning-rate trials per study.")
-@click.option("--seeds", default=3, show_default=True, help="Seeds 0..N-1 per cell.")
-@click.option(
-    "--data", default=HUB, show_default=True, help="'hub', or a local mirror DIR/<task>/<config>/<split>.jsonl."
+def _options(*options: Callable) -> Callable:
+    def apply(command: Callable) -> Callable:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
+
+
+spec_options = _options(
+    click.option("--name", default=None, help="Sweep name (one MLflow experiment) [default: from the spec]."),
+    click.option("--scales", required=True, help=f"Comma list of {', '.join(SCALES)}."),
+    click.option(
+        "--intermediate", default=None, help="Comma list of intermediate tasks [default: all]; none always runs."
+    ),
+    click.option("--targets", default=None, help="Comma list of target tasks [default: all]."),
+    click.option("--languages", default=None, help="Comma list of languages [default: all of each target's]."),
+    click.option("--trials", default=4, show_default=True, help="Learning-rate trials per study."),
+    click.option("--seeds", default=3, show_default=True, help="Seeds 0..N-1 per cell."),
+    click.option(
+        "--data", default=HUB, show_default=True, help="'hub', or a local mirror DIR/<task>/<config>/<split>.jsonl."
+    ),
 )
+cost_options = _options(
+    click.option("--gpus", default=Hardware.gpus, show_default=True, help="GPUs to spread the sweep over."),
+    click.option("--gpu-hour-price", default=Hardware.gpu_hour_price, show_default=True, help="Price of one GPU-hour."),
+    click.option("--gpu-tflops", default=Hardware.peak_tflops, show_default=True, help="Peak TFLOP/s of one GPU."),
+    click.option("--utilisation", default=Hardware.utilisation, show_default=True, help="Fraction of peak reached."),
+    click.option(
+        "--cluster",
+        default="cluster.yaml",
+        show_default=True,
+        help="Ray cluster config whose node types must fit every scale (skipped when the default is absent).",
+    ),
+)
+
+
+def _spec(options: dict) -> SweepSpec:
+    return build_spec(
+        scales=options["scales"],
+        intermediate=options["intermediate"],
+        targets_=options["targets"],
+        languages=options["languages"],
+        trials=options["trials"],
+        seeds=options["seeds"],
+        data=options["data"],
+        name=options["name"],
+    )
+
+
+def _print_cost_plan(spec: SweepSpec, options: dict) -> None:
+    """Validate, then print the plan and its cost; touches neither Ray nor MLflow."""
+    cluster_path = Path(options["cluster"])
+    explicit = click.get_current_context().get_parameter_source("cluster") != ParameterSource.DEFAULT
+    if explicit or cluster_path.exists():
+        check_scales_fit(spec.scales, load_cluster(cluster_path), cluster_path)
+    hardware = Hardware(
+        gpus=options["gpus"],
+        gpu_hour_price=options["gpu_hour_price"],
+        peak_tflops=options["gpu_tflops"],
+        utilisation=options["utilisation"],
+    )
+    if hardware.gpus < 1 or not 0 < hardware.utilisation <= 1 or hardware.peak_tflops <= 0:
+        raise SpecError("--gpus, --gpu-tflops, --utilisation: valid are gpus ≥ 1, tflops > 0, 0 < utilisation ≤ 1")
+    print_cost_plan(estimate(make_plan(spec), hardware), spec, _console())
+
+
+@main.command("plan")
+@spec_options
+@cost_options
+def plan_command(**options: object) -> None:
+    """Print what a sweep would run and what it would cost; starts nothing."""
+    try:
+        _print_cost_plan(_spec(options), options)
+    except (SpecError, DataError) as error:
+        raise click.ClickException(str(error)) from None
+
+
+@main.command()
+@spec_options
 @tracking_option
 @click.option("--address", default=None, help="Ray cluster address (e.g. auto) [default: a local Ray].")
 @click.option("--study-storage", default=None, help="Optuna storage URL [default: optuna.db beside MLflow's].")
-def launch(
-    name: str | None,
-    scales: str,
-    intermediate: str | None,
-    targets: str | None,
-    languages: str | None,
-    trials: int,
-    seeds: int,
-    data: str,
-    tracking_uri: str | None,
-    address: str | None,
-    study_storage: str | None,
-) -> None:
+@click.option("--storage-path", default=".xsweep/tune", show_default=True, help="Tune's experiment storage.")
+@click.option("--dry-run", is_flag=True, help="Print the plan and its cost (as `xsweep plan`) and stop.")
+@cost_options
+def launch(**options: object) -> None:
     """Run a sweep: intermediate and target trials on Ray Tune, tracked in MLflow."""
-    uri = _tracking_uri(tracking_uri)
     try:
-        spec = build_spec(
-            scales=scales,
-            intermediate=intermediate,
-            targets_=targets,
-            languages=languages,
-            trials=trials,
-            seeds=seeds,
-            data=data,
-            name=name,
+        spec = _spec(options)
+        if options["dry_run"]:
+            _print_cost_plan(spec, options)
+            return
+        uri = _tracking_uri(options["tracking_uri"])
+        result = launch_sweep(
+            spec,
+            uri,
+            address=options["address"],
+            study_storage=options["study_storage"],
+            storage_path=options["storage_path"],
         )
-        result = launch_sweep(spec, uri, address=address, study_storage=study_storage)
     except (SpecError, DataError) as error:
         raise click.ClickException(str(error)) from None
     console = _console()

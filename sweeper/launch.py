@@ -131,6 +131,24 @@ def _resources(config: dict) -> dict[str, float]:
     return {"CPU": 1, "GPU": SCALES[config["trial"]["scale"]].gpus}
 
 
+def _check_shared_state(tracking_uri: str, storage_path: str) -> None:
+    """On several nodes, every trial must write to the same tracking store and Tune storage:
+    a SQLite file or a local folder would be a different copy on each node."""
+    nodes = [node for node in ray.nodes() if node["Alive"]]
+    if len(nodes) < 2:
+        return
+    if local_store_dir(tracking_uri) is not None or tracking_uri.startswith("file:"):
+        raise SpecError(
+            f"--tracking-uri: {tracking_uri} is a file on one node of a {len(nodes)}-node cluster; "
+            "valid: a tracking server every node reaches (mlflow/serve.sh, then http://HEAD:5000)"
+        )
+    if "://" not in storage_path:
+        raise SpecError(
+            f"--storage-path: {storage_path} is a folder on one node of a {len(nodes)}-node cluster; "
+            "valid: object storage every node reaches (s3://..., gs://...), or file:///PATH on a mount they share"
+        )
+
+
 def _check_gpus(spec: SweepSpec, local: bool) -> None:
     """On a local Ray a trial asking for more GPUs than exist would wait forever."""
     available = int(ray.cluster_resources().get("GPU", 0))
@@ -161,21 +179,23 @@ def launch(
     tracking_uri: str,
     address: str | None = None,
     study_storage: str | None = None,
-    storage_path: str | None = None,
+    storage_path: str = ".xsweep/tune",
 ) -> LaunchResult:
     """Validate and prepare everything that can fail on bad input, then run the sweep."""
     _quiet_libraries()
     plan = make_plan(spec)
+    # The cluster's checks come before the tracking store is touched at all.
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    _check_gpus(spec, local=address is None)
+    _check_shared_state(tracking_uri, storage_path)
+
     client = MlflowClient(tracking_uri)
     experiment = retrying(lambda: client.get_experiment_by_name(spec.name))
     if experiment is not None:
         finished = _resolve_previous_launches(client, experiment.experiment_id, spec)
         if finished is not None:
             return LaunchResult(experiment.experiment_id, finished, 0, 0, 0, already_done=True)
-
-    if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    _check_gpus(spec, local=address is None)
     with tempfile.TemporaryDirectory(prefix="xsweep-tiny-") as tmp:
         needs_tiny = any(SCALES[s].model == TINY_MODEL for s in spec.scales)
         tiny_dir = _build_tiny_model(plan, Path(tmp)) if needs_tiny else None
@@ -189,9 +209,7 @@ def launch(
                     tags={EXPERIMENT_KIND_TAG: "custom_model_development"},
                 )
             )
-        return _run_sweep(
-            plan, client, experiment_id, tracking_uri, tiny_dir, study_storage, storage_path or ".xsweep/tune"
-        )
+        return _run_sweep(plan, client, experiment_id, tracking_uri, tiny_dir, study_storage, storage_path)
 
 
 def _run_sweep(
@@ -245,7 +263,8 @@ def _run_sweep(
             ),
             run_config=tune.RunConfig(
                 name=f"{spec.name}-{sweep_run.run_id[:8]}",
-                storage_path=str(Path(storage_path).resolve()),
+                # Object storage (s3://...) as given; a local folder made absolute.
+                storage_path=storage_path if "://" in storage_path else str(Path(storage_path).resolve()),
                 callbacks=[progress, JsonLoggerCallback()],
                 verbose=0,
             ),

@@ -2,7 +2,7 @@
 
 from tasks.data import HUB, DataError, fingerprint, is_present, languages_present, load_split
 from tasks.families import FAMILIES, TaskFamily, family_of
-from tasks.registry import TASKS, Recipe, Source, Task, get_task, intermediates, targets
+from tasks.registry import TASKS, Recipe, Size, Source, Task, get_task, intermediates, targets
 
 __all__ = [
     "FAMILIES",
@@ -10,6 +10,7 @@ __all__ = [
     "HUB",
     "TASKS",
     "Recipe",
+    "Size",
     "Source",
     "Task",
     "TaskFamily",

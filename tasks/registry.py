@@ -42,6 +42,16 @@ class Recipe:
 
 
 @dataclass(frozen=True)
+class Size:
+    """How much data the hub version holds, for cost planning: the published split sizes,
+    and the mean XLM-R tokens of one example (estimated, special tokens included)."""
+
+    train_examples: int
+    eval_examples_per_language: int
+    mean_tokens: int
+
+
+@dataclass(frozen=True)
 class Task:
     name: str
     kind: Kind
@@ -57,6 +67,7 @@ class Task:
     # intermediate is that same dataset can be flagged.
     train_source: str = ""
     recipe: Recipe = Recipe(epochs=2)
+    size: Size = Size(0, 0, 0)
 
     @property
     def non_english(self) -> tuple[str, ...]:
@@ -104,6 +115,7 @@ TASKS: dict[str, Task] = {
             labels=NLI_LABELS,
             train_source="mnli",
             recipe=Recipe(epochs=2),
+            size=Size(train_examples=392_702, eval_examples_per_language=9_815, mean_tokens=48),
         ),
         Task(
             name="qqp",
@@ -117,6 +129,7 @@ TASKS: dict[str, Task] = {
             labels=("not_duplicate", "duplicate"),
             train_source="qqp",
             recipe=Recipe(epochs=2),
+            size=Size(train_examples=363_846, eval_examples_per_language=40_430, mean_tokens=34),
         ),
         Task(
             name="xnli",
@@ -131,6 +144,7 @@ TASKS: dict[str, Task] = {
             labels=NLI_LABELS,
             train_source="mnli",
             recipe=Recipe(epochs=2),
+            size=Size(train_examples=392_702, eval_examples_per_language=2_490 + 5_010, mean_tokens=48),
         ),
         Task(
             name="pawsx",
@@ -145,6 +159,7 @@ TASKS: dict[str, Task] = {
             labels=("different", "paraphrase"),
             train_source="paws",
             recipe=Recipe(epochs=5),
+            size=Size(train_examples=49_401, eval_examples_per_language=2_000 + 2_000, mean_tokens=60),
         ),
     )
 }

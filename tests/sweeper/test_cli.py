@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from mlflow.tracking import MlflowClient
 
 from sweeper.cli import main
 from tests.conftest import run_xsweep
@@ -38,20 +37,28 @@ def test_scales_json_names_the_hub_models() -> None:
     [
         (["--scales", "nope"], "--scales: unknown nope; valid: tiny, base, large, xl, xxl"),
         (["--scales", "tiny", "--targets", "nope"], "--targets: unknown nope; valid: xnli, pawsx"),
-        (["--scales", "base"], "--scales: base need GPUs and this machine has 0"),
     ],
 )
-def test_bad_launches_exit_non_zero_and_create_nothing(
+def test_bad_names_exit_non_zero_and_create_nothing(
     args: list[str], expected: str, tmp_path: Path, demo_data: Path
 ) -> None:
     tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    result = run_xsweep("launch", *args, "--data", str(demo_data), tracking_uri=tracking_uri, cwd=tmp_path)
+    result = CliRunner().invoke(
+        main, ["launch", *args, "--data", str(demo_data)], env={"MLFLOW_TRACKING_URI": tracking_uri}
+    )
+    assert result.exit_code != 0
+    assert result.output.strip() == f"Error: {expected}"
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_a_scale_needing_gpus_on_a_cpu_machine_is_refused(tmp_path: Path, demo_data: Path) -> None:
+    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = ("launch", "--scales", "base", "--data", str(demo_data))
+    result = run_xsweep(*args, tracking_uri=tracking_uri, cwd=tmp_path)
     assert result.returncode != 0
-    assert expected in result.stderr
+    assert "--scales: base need GPUs and this machine has 0" in result.stderr
     assert "Traceback" not in result.stderr
-    if (tmp_path / "mlflow.db").exists():
-        experiments = MlflowClient(tracking_uri).search_experiments()
-        assert [e.name for e in experiments] == ["Default"]
+    assert not (tmp_path / "mlflow.db").exists()
 
 
 def test_report_of_an_unknown_sweep_is_a_clear_error(tmp_path: Path) -> None:

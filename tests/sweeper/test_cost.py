@@ -1,0 +1,51 @@
+"""The cost plan: token counts, FLOPs-based GPU-hours and the savings of reuse, by hand."""
+
+from pathlib import Path
+
+import pytest
+
+from sweeper.cost import Hardware, estimate
+from sweeper.plan import make_plan
+from sweeper.spec import build_spec
+from tasks import get_task
+
+
+def test_hub_plan_by_hand() -> None:
+    spec = build_spec(scales="base", intermediate="mnli", targets_="pawsx", trials=2, seeds=3)
+    hardware = Hardware(gpus=4, gpu_hour_price=3.0, peak_tflops=100.0, utilisation=0.5)
+    cost = estimate(make_plan(spec), hardware)
+    mnli, pawsx = get_task("mnli"), get_task("pawsx")
+    mnli_tokens = 392_702 * mnli.size.mean_tokens * mnli.recipe.epochs
+    pawsx_tokens = 49_401 * pawsx.size.mean_tokens * pawsx.recipe.epochs
+    assert cost.task_tokens == {"mnli": mnli_tokens, "pawsx": pawsx_tokens}
+
+    params = 278_000_000
+    english_eval = {t.name: t.size.eval_examples_per_language * t.size.mean_tokens for t in (mnli, pawsx)}
+    study_flops = sum(6 * params * tokens for tokens in (mnli_tokens, pawsx_tokens)) + 2 * params * sum(
+        english_eval.values()
+    )
+    run_flops = 6 * params * pawsx_tokens + 2 * params * english_eval["pawsx"] * 7
+    flops = 2 * study_flops + 6 * run_flops  # 2 trials per study; (none, mnli) × 3 seeds
+    (base,) = cost.scales
+    assert base.trials == 2 * 2 + 6
+    assert base.gpu_hours == pytest.approx(flops / (100e12 * 0.5) / 3600)
+    assert cost.cost == pytest.approx(base.gpu_hours * 3.0)
+    assert cost.wall_hours == pytest.approx(max(base.gpu_hours / 4, base.longest_chain_hours))
+    # Trained once per learning rate, versus once per (target, seed) in a per-pair pipeline.
+    assert (cost.intermediate_trainings, cost.intermediate_trainings_without_reuse) == (2, 6)
+
+
+def test_local_data_counts_its_own_examples(demo_data: Path) -> None:
+    spec = build_spec(scales="tiny", intermediate="qqp", targets_="xnli", trials=1, seeds=1, data=str(demo_data))
+    cost = estimate(make_plan(spec), Hardware())
+    assert cost.task_tokens["qqp"] == 2000 * get_task("qqp").size.mean_tokens * get_task("qqp").recipe.epochs
+
+
+def test_bigger_scales_cost_more_and_multi_gpu_chains_shrink() -> None:
+    spec = build_spec(scales="base,large,xl,xxl", trials=1, seeds=1)
+    cost = estimate(make_plan(spec), Hardware())
+    hours = [scale.gpu_hours for scale in cost.scales]
+    assert hours == sorted(hours)
+    xl, xxl = cost.scales[2], cost.scales[3]
+    assert xl.longest_chain_hours < xl.gpu_hours / xl.trials * 2
+    assert xxl.gpus_per_trial == 8
