@@ -223,10 +223,15 @@ def scales(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(entries, indent=2))
         return
-    table = Table("name", "model", "parameters", "GPUs/trial", "recipe lr", "lr range")
+    table = Table(
+        "name", "model", "parameters", "GPUs/trial", "batch/device", "precision", "grad ckpt", "recipe lr", "lr range"
+    )
     for s in SCALES.values():
         low, high = s.learning_rate_range
-        table.add_row(s.name, s.model, f"{s.parameters:,}", str(s.gpus), f"{s.learning_rate:g}", f"{low:g}–{high:g}")
+        table.add_row(
+            s.name, s.model, f"{s.parameters:,}", str(s.gpus), str(s.per_device_batch), s.precision,
+            "yes" if s.gradient_checkpointing else "no", f"{s.learning_rate:g}", f"{low:g}–{high:g}",
+        )  # fmt: skip
     _console().print(table)
 
 

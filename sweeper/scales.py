@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True)
 class Scale:
+    """What one trial of a scale needs: the model, its GPUs, and how it fits in memory."""
+
     name: str
     # A hub id, or TINY_MODEL for the model xsweep builds from the sweep's own data.
     model: str
     revision: str
     parameters: int
-    # GPUs one trial of this scale asks Ray for; 0 trains on the trial's CPU.
+    # GPUs one trial asks Ray for; 0 trains on the trial's CPU.
     gpus: int
+    # Examples per device per step; gradient accumulation makes up the recipe's batch.
+    per_device_batch: int
+    # bf16 where the GPU has it; always fp32 on CPU.
+    precision: Literal["fp32", "bf16"]
+    # Recompute activations in the backward pass where memory, not compute, is short.
+    gradient_checkpointing: bool
     # The recipe's learning rate goes into every study first; the search range is log-uniform.
     learning_rate: float
     learning_rate_range: tuple[float, float]
@@ -21,16 +30,81 @@ class Scale:
 
 TINY_MODEL = "xsweep/tiny-xlmr"
 
+
 SCALES: dict[str, Scale] = {
     scale.name: scale
     for scale in (
-        Scale("tiny", TINY_MODEL, "local", 250_000, 0, 1e-3, (2e-4, 5e-3)),
-        Scale("base", "FacebookAI/xlm-roberta-base", "main", 278_000_000, 1, 2e-5, (5e-6, 1e-4)),
-        Scale("large", "FacebookAI/xlm-roberta-large", "main", 560_000_000, 1, 1e-5, (3e-6, 5e-5)),
-        Scale("xl", "facebook/xlm-roberta-xl", "main", 3_480_000_000, 4, 7e-6, (2e-6, 3e-5)),
-        Scale("xxl", "facebook/xlm-roberta-xxl", "main", 10_700_000_000, 8, 5e-6, (1e-6, 2e-5)),
+        Scale(
+            name="tiny",
+            model=TINY_MODEL,
+            revision="local",
+            parameters=250_000,
+            gpus=0,
+            per_device_batch=32,
+            precision="fp32",
+            gradient_checkpointing=False,
+            learning_rate=1e-3,
+            learning_rate_range=(2e-4, 5e-3),
+        ),
+        Scale(
+            name="base",
+            model="FacebookAI/xlm-roberta-base",
+            revision="main",
+            parameters=278_000_000,
+            gpus=1,
+            per_device_batch=32,
+            precision="bf16",
+            gradient_checkpointing=False,
+            learning_rate=2e-5,
+            learning_rate_range=(5e-6, 1e-4),
+        ),
+        Scale(
+            name="large",
+            model="FacebookAI/xlm-roberta-large",
+            revision="main",
+            parameters=560_000_000,
+            gpus=1,
+            per_device_batch=16,
+            precision="bf16",
+            gradient_checkpointing=False,
+            learning_rate=1e-5,
+            learning_rate_range=(3e-6, 5e-5),
+        ),
+        Scale(
+            name="xl",
+            model="facebook/xlm-roberta-xl",
+            revision="main",
+            parameters=3_480_000_000,
+            gpus=4,
+            per_device_batch=8,
+            precision="bf16",
+            gradient_checkpointing=True,
+            learning_rate=7e-6,
+            learning_rate_range=(2e-6, 3e-5),
+        ),
+        Scale(
+            name="xxl",
+            model="facebook/xlm-roberta-xxl",
+            revision="main",
+            parameters=10_700_000_000,
+            gpus=8,
+            per_device_batch=4,
+            precision="bf16",
+            gradient_checkpointing=True,
+            learning_rate=5e-6,
+            learning_rate_range=(1e-6, 2e-5),
+        ),
     )
 }
+
+
+def batch_layout(effective_batch: int, per_device_batch: int, devices: int) -> tuple[int, int]:
+    """(examples per device per step, gradient-accumulation steps) that keep the recipe's
+    effective batch: per-device × devices × accumulation == effective (when it divides)."""
+    devices = max(devices, 1)
+    per_device = min(per_device_batch, max(1, effective_batch // devices))
+    accumulation = max(1, effective_batch // (per_device * devices))
+    return per_device, accumulation
 
 
 def get_scale(name: str) -> Scale:

@@ -80,8 +80,16 @@ class SweepSearcher(Searcher):
         super().__init__(metric="objective", mode="max")
         self.plan = plan
         self.context = context
-        self.studies = {key: StudyState(key, self._study_name(key), plan.spec.trials) for key in plan.studies}
-        self.waiting_cells: list[Cell] = list(plan.cells)
+
+        # Longest chains first: the largest scale's trials go out before smaller scales'.
+        def largest_first(item: StudyKey | Cell) -> int:
+            return -SCALES[item.scale].parameters
+
+        self.studies = {
+            key: StudyState(key, self._study_name(key), plan.spec.trials)
+            for key in sorted(plan.studies, key=largest_first)
+        }
+        self.waiting_cells: list[Cell] = sorted(plan.cells, key=largest_first)
         self.blocked_cells: list[Cell] = []
         self.finished_cells: list[Cell] = []
         self.failed_cells: list[Cell] = []
@@ -168,7 +176,10 @@ class SweepSearcher(Searcher):
         open_studies = [s for s in self.studies.values() if s.handed_out < s.n_trials]
         if not open_studies:
             return None
-        state = open_studies[self._round_robin % len(open_studies)]
+        # The largest scale with work left goes first; its studies take turns.
+        largest = max(SCALES[s.key.scale].parameters for s in open_studies)
+        turn = [s for s in open_studies if SCALES[s.key.scale].parameters == largest]
+        state = turn[self._round_robin % len(turn)]
         self._round_robin += 1
         low, high = SCALES[state.key.scale].learning_rate_range
         distribution = optuna.distributions.FloatDistribution(low, high, log=True)

@@ -30,9 +30,14 @@ class Hyperparameters:
     learning_rate: float
     seed: int
     epochs: float
+    # The effective batch; per-device batch × devices × accumulation steps make it up.
     batch_size: int
     max_length: int
     warmup_ratio: float
+    per_device_batch: int
+    gradient_accumulation: int = 1
+    bf16: bool = False
+    gradient_checkpointing: bool = False
 
 
 @dataclass
@@ -69,12 +74,15 @@ def fine_tune(
     train_rows = family.encode(load_split(task.train, data), task, tokenizer, hparams.max_length)
     model = family.build_model(encoder_path, task)
     use_cpu = not torch.cuda.is_available()
+    bf16 = hparams.bf16 and not use_cpu and torch.cuda.is_bf16_supported()
     args = TrainingArguments(
         output_dir=str(work_dir),
         learning_rate=hparams.learning_rate,
         num_train_epochs=hparams.epochs,
-        per_device_train_batch_size=hparams.batch_size,
-        per_device_eval_batch_size=hparams.batch_size * 2,
+        per_device_train_batch_size=hparams.per_device_batch,
+        gradient_accumulation_steps=hparams.gradient_accumulation,
+        gradient_checkpointing=hparams.gradient_checkpointing,
+        per_device_eval_batch_size=hparams.per_device_batch * 2,
         warmup_steps=hparams.warmup_ratio,
         weight_decay=0.01,
         seed=hparams.seed,
@@ -85,7 +93,7 @@ def fine_tune(
         report_to="none",
         disable_tqdm=True,
         use_cpu=use_cpu,
-        bf16=not use_cpu and torch.cuda.is_bf16_supported(),
+        bf16=bf16,
     )
     trainer = Trainer(
         model=model,

@@ -19,6 +19,7 @@ from ray import tune
 from transformers import TrainerCallback
 
 import mlflow
+from sweeper.scales import SCALES, batch_layout
 from sweeper.tracking import INTERMEDIATE, TARGET, TrackedRun, metric_key, with_averages
 from sweeper.train import Evaluation, Hyperparameters, evaluate, fine_tune
 from tasks import get_task
@@ -104,6 +105,8 @@ def run_trial(config: dict) -> None:
     spec = TrialSpec.from_config(config)
     task = get_task(spec.task)
     recipe = task.recipe
+    scale = SCALES[spec.scale]
+    per_device, accumulation = batch_layout(recipe.batch_size, scale.per_device_batch, scale.gpus)
     hparams = Hyperparameters(
         learning_rate=spec.learning_rate,
         seed=spec.seed,
@@ -111,6 +114,10 @@ def run_trial(config: dict) -> None:
         batch_size=recipe.batch_size,
         max_length=recipe.max_length,
         warmup_ratio=recipe.warmup_ratio,
+        per_device_batch=per_device,
+        gradient_accumulation=accumulation,
+        bf16=scale.precision == "bf16",
+        gradient_checkpointing=scale.gradient_checkpointing,
     )
     client = MlflowClient(spec.tracking_uri)
     run = TrackedRun.start(client, spec.experiment_id, spec.run_name, spec.tags, spec.parent_run_id)

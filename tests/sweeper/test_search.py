@@ -15,10 +15,9 @@ from sweeper.spec import build_spec
 from sweeper.trial import TrialSpec
 
 
-@pytest.fixture
-def searcher(demo_data: Path, tmp_path: Path) -> SweepSearcher:
+def _searcher(scales: str, demo_data: Path, tmp_path: Path) -> SweepSearcher:
     spec = build_spec(
-        scales="tiny", intermediate="mnli", targets_="xnli", trials=2, seeds=2, data=str(demo_data), name="s"
+        scales=scales, intermediate="mnli", targets_="xnli", trials=2, seeds=2, data=str(demo_data), name="s"
     )
     tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(tracking_uri)
@@ -30,9 +29,14 @@ def searcher(demo_data: Path, tmp_path: Path) -> SweepSearcher:
         sweep_run_id=sweep.info.run_id,
         tracking_uri=tracking_uri,
         study_storage=f"sqlite:///{tmp_path / 'optuna.db'}",
-        encoders={"tiny": ("runs:/x/pretrained/tiny", "local")},
+        encoders={"tiny": ("runs:/x/pretrained/tiny", "local"), "large": ("FacebookAI/xlm-roberta-large", "main")},
     )
     return SweepSearcher(make_plan(spec), context)
+
+
+@pytest.fixture
+def searcher(demo_data: Path, tmp_path: Path) -> SweepSearcher:
+    return _searcher("tiny", demo_data, tmp_path)
 
 
 def _finish(searcher: SweepSearcher, trial_id: str, spec: TrialSpec, score: float, tmp_path: Path) -> str:
@@ -132,3 +136,9 @@ def test_searcher_pickles_without_live_handles(searcher: SweepSearcher, tmp_path
     restored = SweepSearcher.__new__(SweepSearcher)
     restored.restore(str(path))
     assert restored._live == {} and restored.studies.keys() == searcher.studies.keys()
+
+
+def test_the_largest_scale_goes_first(demo_data: Path, tmp_path: Path) -> None:
+    searcher = _searcher("tiny,large", demo_data, tmp_path)
+    scales = [TrialSpec.from_config(searcher.suggest(f"t{i}")).scale for i in range(8)]
+    assert scales == ["large"] * 4 + ["tiny"] * 4

@@ -41,3 +41,16 @@ def test_default_name_is_derived_from_the_spec() -> None:
     assert one.name.startswith("tiny-")
     assert one.name != build_spec(scales="tiny", targets_="pawsx").name
     assert build_spec(scales="tiny", name="mine").fingerprint() == build_spec(scales="tiny").fingerprint()
+
+
+def test_batch_layout_keeps_the_recipes_effective_batch() -> None:
+    from sweeper.scales import SCALES, batch_layout
+
+    assert batch_layout(32, 32, 0) == (32, 1)  # tiny: one CPU device
+    assert batch_layout(32, 16, 1) == (16, 2)  # large: accumulate two steps
+    assert batch_layout(32, 8, 4) == (8, 1)  # xl: four data-parallel workers
+    assert batch_layout(16, 8, 8) == (2, 1)  # QA's batch of 16 over eight GPUs
+    for scale in SCALES.values():
+        per_device, steps = batch_layout(32, scale.per_device_batch, scale.gpus)
+        assert per_device * max(scale.gpus, 1) * steps == 32, scale.name
+        assert (scale.precision == "bf16") == (scale.gpus > 0)

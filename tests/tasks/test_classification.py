@@ -63,7 +63,9 @@ def test_fine_tune_and_evaluate_on_real_samples(
     target: str, real_mirror: Path, tiny_encoder: Path, tmp_path: Path
 ) -> None:
     task = get_task(target)
-    hparams = Hyperparameters(learning_rate=1e-3, seed=0, epochs=1, batch_size=4, max_length=128, warmup_ratio=0.1)
+    hparams = Hyperparameters(
+        learning_rate=1e-3, seed=0, epochs=1, batch_size=4, max_length=128, warmup_ratio=0.1, per_device_batch=4
+    )
     tuned = fine_tune(str(tiny_encoder), task, str(real_mirror), hparams, tmp_path)
     langs = languages_present(task, str(real_mirror))
     evaluation = evaluate(tuned, task, str(real_mirror), langs, ("dev", "test"), 128)
@@ -78,7 +80,9 @@ def test_fine_tune_and_evaluate_on_real_samples(
 
 
 def test_saved_encoder_loads_as_the_next_stage(real_mirror: Path, tiny_encoder: Path, tmp_path: Path) -> None:
-    hparams = Hyperparameters(learning_rate=1e-3, seed=0, epochs=1, batch_size=4, max_length=128, warmup_ratio=0.1)
+    hparams = Hyperparameters(
+        learning_rate=1e-3, seed=0, epochs=1, batch_size=4, max_length=128, warmup_ratio=0.1, per_device_batch=4
+    )
     tuned = fine_tune(str(tiny_encoder), get_task("mnli"), str(real_mirror), hparams, tmp_path / "mnli")
     checkpoint = tuned.save_encoder(tmp_path / "checkpoint")
     pawsx = get_task("pawsx")
