@@ -11,6 +11,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 import datasets
 import optuna
@@ -137,10 +138,14 @@ def _check_shared_state(tracking_uri: str, storage_path: str) -> None:
     nodes = [node for node in ray.nodes() if node["Alive"]]
     if len(nodes) < 2:
         return
-    if local_store_dir(tracking_uri) is not None or tracking_uri.startswith("file:"):
+    host = urlparse(tracking_uri).hostname or ""
+    on_one_node = "a file" if local_store_dir(tracking_uri) or tracking_uri.startswith("file:") else None
+    if host == "localhost" or host.startswith("127."):
+        on_one_node = "a server at each node's own loopback address"
+    if on_one_node:
         raise SpecError(
-            f"--tracking-uri: {tracking_uri} is a file on one node of a {len(nodes)}-node cluster; "
-            "valid: a tracking server every node reaches (mlflow/serve.sh, then http://HEAD:5000)"
+            f"--tracking-uri: {tracking_uri} is {on_one_node} on a {len(nodes)}-node cluster; "
+            "valid: a tracking server every node reaches (mlflow/serve.sh, then http://HEAD-IP:5000)"
         )
     if "://" not in storage_path:
         raise SpecError(

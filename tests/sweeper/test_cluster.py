@@ -74,8 +74,11 @@ def test_a_multi_node_cluster_refuses_node_local_state(tmp_path: Path, demo_data
         sqlite_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
         result = run_xsweep(*base, tracking_uri=sqlite_uri, cwd=tmp_path)
         assert result.returncode != 0
-        assert "is a file on one node of a 2-node cluster" in result.stderr
+        assert "is a file on a 2-node cluster" in result.stderr
         result = run_xsweep(*base, tracking_uri="http://127.0.0.1:9", cwd=tmp_path)
+        assert result.returncode != 0
+        assert "each node's own loopback address" in result.stderr
+        result = run_xsweep(*base, tracking_uri="http://tracker.invalid:5000", cwd=tmp_path)
         assert result.returncode != 0
         assert "--storage-path: .xsweep/tune is a folder on one node of a 2-node cluster" in result.stderr
         assert not (tmp_path / ".xsweep").exists()
