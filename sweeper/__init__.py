@@ -2,9 +2,10 @@
 
 spec (what was asked) → plan (studies and cells) → search (one Tuner, Optuna behind a
 DAG-aware searcher) → trial (fine-tune, evaluate, track) → report.
+`sweeper.launch` runs a sweep; it is not imported here because it pulls in Ray Tune, torch
+and transformers, which listing, planning and reporting do not need.
 """
 
-from sweeper.launch import LaunchResult, launch
 from sweeper.plan import Cell, Plan, StudyKey, make_plan
 from sweeper.report import Report, build_report
 from sweeper.scales import SCALES, Scale, get_scale
@@ -13,7 +14,6 @@ from sweeper.spec import SpecError, SweepSpec, build_spec
 __all__ = [
     "SCALES",
     "Cell",
-    "LaunchResult",
     "Plan",
     "Report",
     "Scale",
@@ -23,6 +23,6 @@ __all__ = [
     "build_report",
     "build_spec",
     "get_scale",
-    "launch",
     "make_plan",
 ]
+

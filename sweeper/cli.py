@@ -17,7 +17,6 @@ from rich.table import Table
 
 from sweeper.cluster import check_scales_fit, load_cluster
 from sweeper.cost import Hardware, estimate, print_cost_plan
-from sweeper.launch import launch as launch_sweep
 from sweeper.plan import make_plan
 from sweeper.report import ReportError, build_report, print_report
 from sweeper.scales import SCALES
@@ -145,6 +144,9 @@ def launch(**options: object) -> None:
         if options["dry_run"]:
             _print_cost_plan(spec, options)
             return
+        # Ray Tune, torch and transformers take seconds to import; only a launch needs them.
+        from sweeper.launch import launch as launch_sweep
+
         uri = _tracking_uri(options["tracking_uri"])
         result = launch_sweep(
             spec,

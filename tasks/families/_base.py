@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-
-import numpy as np
-from datasets import Dataset
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from typing import TYPE_CHECKING
 
 from tasks.registry import Task
+
+if TYPE_CHECKING:
+    # For annotations only: transformers' model classes take seconds to import.
+    import numpy as np
+    from datasets import Dataset
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 class TaskFamily(abc.ABC):

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-import numpy as np
-from datasets import Dataset
-from transformers import AutoModelForSequenceClassification, PreTrainedModel
+from typing import TYPE_CHECKING
 
 from tasks.families._base import TaskFamily
 from tasks.registry import Task
+
+if TYPE_CHECKING:
+    import numpy as np
+    from datasets import Dataset
+    from transformers import PreTrainedModel
 
 
 class Classification(TaskFamily):
@@ -26,6 +28,9 @@ class Classification(TaskFamily):
         return rows.map(tokenize, batched=True, remove_columns=rows.column_names)
 
     def build_model(self, encoder_path: str, task: Task) -> PreTrainedModel:
+        # Imported here: only trials build models, and listing tasks should stay fast.
+        from transformers import AutoModelForSequenceClassification
+
         return AutoModelForSequenceClassification.from_pretrained(
             encoder_path,
             num_labels=len(task.labels),
