@@ -81,7 +81,7 @@ def fine_tune(
         num_train_epochs=hparams.epochs,
         per_device_train_batch_size=hparams.per_device_batch,
         gradient_accumulation_steps=hparams.gradient_accumulation,
-        gradient_checkpointing=hparams.gradient_checkpointing,
+        activation_checkpointing=hparams.gradient_checkpointing,
         per_device_eval_batch_size=hparams.per_device_batch * 2,
         warmup_steps=hparams.warmup_ratio,
         weight_decay=0.01,
