@@ -25,4 +25,3 @@ __all__ = [
     "get_scale",
     "make_plan",
 ]
-
