@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -185,8 +186,12 @@ def launch(
     address: str | None = None,
     study_storage: str | None = None,
     storage_path: str = ".xsweep/tune",
+    trainable: Callable[[dict], None] = run_trial,
 ) -> LaunchResult:
-    """Validate and prepare everything that can fail on bad input, then run the sweep."""
+    """Validate and prepare everything that can fail on bad input, then run the sweep.
+
+    ``trainable`` is the function Tune runs per trial; the scheduling benchmark replaces it
+    with a timed sleep to measure placement alone."""
     _quiet_libraries()
     plan = make_plan(spec)
     # The cluster's checks come before the tracking store is touched at all.
@@ -214,7 +219,7 @@ def launch(
                     tags={EXPERIMENT_KIND_TAG: "custom_model_development"},
                 )
             )
-        return _run_sweep(plan, client, experiment_id, tracking_uri, tiny_dir, study_storage, storage_path)
+        return _run_sweep(plan, client, experiment_id, tracking_uri, tiny_dir, study_storage, storage_path, trainable)
 
 
 def _run_sweep(
@@ -225,6 +230,7 @@ def _run_sweep(
     tiny_dir: Path | None,
     study_storage: str | None,
     storage_path: str,
+    trainable: Callable[[dict], None],
 ) -> LaunchResult:
     """The sweep run, one Tuner over every trial, and the sweep run's end, whatever happens."""
     spec = plan.spec
@@ -256,7 +262,7 @@ def _run_sweep(
         searcher = SweepSearcher(plan, context)
         progress = SweepProgress(plan.total_trials)
         tuner = tune.Tuner(
-            tune.with_resources(run_trial, _resources),
+            tune.with_resources(trainable, _resources),
             tune_config=tune.TuneConfig(
                 search_alg=searcher,
                 num_samples=plan.total_trials,
