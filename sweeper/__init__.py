@@ -8,7 +8,7 @@ and transformers, which listing, planning and reporting do not need.
 
 from sweeper.plan import Cell, Plan, StudyKey, make_plan
 from sweeper.report import Report, build_report
-from sweeper.scales import SCALES, Scale, get_scale
+from sweeper.scales import SCALES, Scale
 from sweeper.spec import SpecError, SweepSpec, build_spec
 
 __all__ = [
@@ -22,6 +22,5 @@ __all__ = [
     "SweepSpec",
     "build_report",
     "build_spec",
-    "get_scale",
     "make_plan",
 ]

@@ -6,7 +6,6 @@ run this launch opened ends FINISHED or FAILED, whatever happens.
 
 from __future__ import annotations
 
-import logging
 import os
 import tempfile
 from collections.abc import Callable
@@ -39,8 +38,6 @@ from sweeper.tracking import (
 )
 from sweeper.trial import RUNS_PREFIX, run_trial
 from tasks import load_split
-
-log = logging.getLogger(__name__)
 
 SPEC_TAG = "spec_fingerprint"
 

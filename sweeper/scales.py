@@ -105,10 +105,3 @@ def batch_layout(effective_batch: int, per_device_batch: int, devices: int) -> t
     per_device = min(per_device_batch, max(1, effective_batch // devices))
     accumulation = max(1, effective_batch // (per_device * devices))
     return per_device, accumulation
-
-
-def get_scale(name: str) -> Scale:
-    try:
-        return SCALES[name]
-    except KeyError:
-        raise KeyError(f"unknown scale {name!r}; valid: {', '.join(SCALES)}") from None

@@ -1,6 +1,6 @@
 """What is learned and how it is scored: the task registry, task families, data loading."""
 
-from tasks.data import HUB, DataError, fingerprint, is_present, languages_present, load_split
+from tasks.data import HUB, DataError, fingerprint, is_present, languages_present, load_split, write_split
 from tasks.families import FAMILIES, TaskFamily, family_of
 from tasks.registry import TASKS, Recipe, Size, Source, Task, get_task, intermediates, targets
 
@@ -22,4 +22,5 @@ __all__ = [
     "languages_present",
     "load_split",
     "targets",
+    "write_split",
 ]

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -31,6 +32,16 @@ def load_split(source: Source, data: str) -> Dataset:
     except (DatasetGenerationError, FileNotFoundError) as error:
         cause = error.__cause__ or error
         raise DataError(f"--data: cannot read {path} as JSON lines ({type(cause).__name__}: {cause})") from error
+
+
+def write_split(source: Source, root: str | Path, rows: Iterable[dict]) -> Path:
+    """Write ``rows`` (the hub's columns) where the local layout expects ``source``."""
+    path = Path(source.local_path(str(root)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return path
 
 
 def is_present(source: Source, data: str) -> bool:

@@ -9,11 +9,11 @@ finding about XLM-R.
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
-from tasks.registry import Source, get_task
+from tasks.data import write_split
+from tasks.registry import get_task
 
 # Names and digits are spelled the same in every language; the other words are not.
 PREMISE_NAMES = ("Anna", "Boris", "Chen", "Dara", "Emil")
@@ -139,14 +139,6 @@ def qqp_example(rng: random.Random, lang: str = "en") -> dict:
     }
 
 
-def _write(root: Path, source: Source, rows: list[dict]) -> None:
-    path = Path(source.local_path(str(root)))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
 def write_demo_data(root: str | Path, seed: int = 0) -> Path:
     """Write the demo sample set under ``root`` and return it. Deterministic in ``seed``."""
     root = Path(root)
@@ -156,15 +148,15 @@ def write_demo_data(root: str | Path, seed: int = 0) -> Path:
         return [make(rng, lang) for _ in range(n)]
 
     mnli, qqp, xnli, pawsx = (get_task(n) for n in ("mnli", "qqp", "xnli", "pawsx"))
-    _write(root, mnli.train, sample(nli_example, "en", TRAIN_SIZE))
-    _write(root, mnli.dev["en"], sample(nli_example, "en", EVAL_SIZE))
-    _write(root, qqp.train, sample(qqp_example, "en", TRAIN_SIZE))
-    _write(root, qqp.dev["en"], sample(qqp_example, "en", EVAL_SIZE))
+    write_split(mnli.train, root, sample(nli_example, "en", TRAIN_SIZE))
+    write_split(mnli.dev["en"], root, sample(nli_example, "en", EVAL_SIZE))
+    write_split(qqp.train, root, sample(qqp_example, "en", TRAIN_SIZE))
+    write_split(qqp.dev["en"], root, sample(qqp_example, "en", EVAL_SIZE))
     for lang in XNLI_DEMO_LANGUAGES:
-        _write(root, xnli.dev[lang], sample(nli_example, lang, EVAL_SIZE))
-        _write(root, xnli.test[lang], sample(nli_example, lang, EVAL_SIZE))
-    _write(root, pawsx.train, sample(paws_example, "en", TRAIN_SIZE))
+        write_split(xnli.dev[lang], root, sample(nli_example, lang, EVAL_SIZE))
+        write_split(xnli.test[lang], root, sample(nli_example, lang, EVAL_SIZE))
+    write_split(pawsx.train, root, sample(paws_example, "en", TRAIN_SIZE))
     for lang in PAWSX_DEMO_LANGUAGES:
-        _write(root, pawsx.dev[lang], sample(paws_example, lang, EVAL_SIZE))
-        _write(root, pawsx.test[lang], sample(paws_example, lang, EVAL_SIZE))
+        write_split(pawsx.dev[lang], root, sample(paws_example, lang, EVAL_SIZE))
+        write_split(pawsx.test[lang], root, sample(paws_example, lang, EVAL_SIZE))
     return root

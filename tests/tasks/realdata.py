@@ -7,17 +7,10 @@ temporary folder, never into the project.
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
-from tasks import get_task
-from tasks.registry import NLI_LABELS, Source
-
-
-def _write(root: Path, source: Source, rows: list[dict]) -> None:
-    path = Path(source.local_path(str(root)))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+from tasks import get_task, write_split
+from tasks.registry import NLI_LABELS
 
 
 def _tsv(path: Path) -> list[dict]:
@@ -39,7 +32,7 @@ def convert_xnli(realdata: Path, root: Path) -> None:
                 }
             )
         for lang, rows in by_lang.items():
-            _write(root, sources[lang], rows)
+            write_split(sources[lang], root, rows)
 
 
 def convert_mnli(realdata: Path, root: Path) -> None:
@@ -51,7 +44,7 @@ def convert_mnli(realdata: Path, root: Path) -> None:
             {"premise": r["sentence1"], "hypothesis": r["sentence2"], "label": NLI_LABELS.index(r["gold_label"])}
             for r in _tsv(folder / f"{name}.tsv")
         ]
-        _write(root, source, rows)
+        write_split(source, root, rows)
 
 
 def convert_qqp(realdata: Path, root: Path) -> None:
@@ -62,7 +55,7 @@ def convert_qqp(realdata: Path, root: Path) -> None:
             {"question1": r["question1"], "question2": r["question2"], "label": int(r["is_duplicate"])}
             for r in _tsv(folder / f"{name}.tsv")
         ]
-        _write(root, source, rows)
+        write_split(source, root, rows)
 
 
 def convert_pawsx(realdata: Path, root: Path) -> None:
@@ -78,7 +71,7 @@ def convert_pawsx(realdata: Path, root: Path) -> None:
                 {"sentence1": r["sentence1"], "sentence2": r["sentence2"], "label": int(r["label"])}
                 for r in _tsv(folder / lang / name)
             ]
-            _write(root, source, rows)
+            write_split(source, root, rows)
 
 
 def convert_all(realdata: Path, root: Path) -> Path:
