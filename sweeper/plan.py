@@ -100,13 +100,9 @@ def make_plan(spec: SweepSpec) -> Plan:
         name: fingerprint(_task_sources(name, languages.get(name, ("en",))), spec.data)
         for name in (*spec.intermediates, *spec.targets)
     }
-    plan_sources = [
-        source
-        for name in (*spec.intermediates, *spec.targets)
-        for source in _task_sources(name, languages.get(name, ("en",)))
-    ]
-    # The tiny model's tokenizer is trained on all of the sweep's text.
-    tiny_data = fingerprint(plan_sources, spec.data)
+    # The tiny model's tokenizer is trained on all of the sweep's text: its identity is that
+    # of every task's data together (no file is hashed twice).
+    tiny_data = cell_key(data_fingerprints)
     studies = [StudyKey(s, INTERMEDIATE, i) for s in spec.scales for i in spec.intermediates]
     studies += [StudyKey(s, TARGET_SEARCH, t) for s in spec.scales for t in spec.targets]
 
