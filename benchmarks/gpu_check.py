@@ -1,14 +1,16 @@
-"""GPU check: a few training steps of randomly initialised XLM-R base- and large-shaped
-classifiers in bf16 on one CUDA GPU; prints tokens/s and model FLOPs utilisation (MFU).
+"""GPU check: a few training steps of randomly initialised XLM-R base-, large- (and XL-)
+shaped classifiers in bf16 on one CUDA GPU; prints tokens/s and model FLOPs utilisation (MFU).
 
 Imports only torch and transformers, so it runs on a bare GPU machine:
 
     python benchmarks/gpu_check.py                      # base and large, batch 32 × 256 tokens
+    python benchmarks/gpu_check.py --shapes xl --batch 8   # XL with gradient checkpointing (~80 GiB)
     python benchmarks/gpu_check.py --device cpu --shapes base --steps 2 --batch 2 --seq 32   # smoke run
 
 FLOPs per token follow the usual estimate for a transformer trained with backpropagation:
 6 · non-embedding parameters + 12 · layers · hidden · sequence (attention scores).
-It checks one GPU only: the data-parallel, sharded path of XL and XXL needs several.
+It checks one GPU only: the data-parallel, sharded path of XL and XXL needs several (XL's
+full copy with AdamW state fits one 141 GB GPU, which is what the xl shape measures).
 """
 
 from __future__ import annotations
@@ -17,13 +19,40 @@ import argparse
 import time
 
 import torch
-from transformers import XLMRobertaConfig, XLMRobertaForSequenceClassification
+from transformers import (
+    PretrainedConfig,
+    PreTrainedModel,
+    XLMRobertaConfig,
+    XLMRobertaForSequenceClassification,
+    XLMRobertaXLConfig,
+    XLMRobertaXLForSequenceClassification,
+)
 
-XLMR_VOCAB = 250_002
+# The published models' shapes; XL is pre-LayerNorm (its own model class) and, as in
+# xsweep's scale registry, trains with gradient checkpointing.
 SHAPES = {
     "base": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072},
     "large": {"hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16, "intermediate_size": 4096},
+    "xl": {"hidden_size": 2560, "num_hidden_layers": 36, "num_attention_heads": 32, "intermediate_size": 10240},
 }
+GRADIENT_CHECKPOINTING = {"base": False, "large": False, "xl": True}
+
+
+def build(shape: str, device: torch.device) -> tuple[PretrainedConfig, PreTrainedModel]:
+    """A randomly initialised classifier of that shape, created straight on the device."""
+    if shape == "xl":
+        config = XLMRobertaXLConfig(vocab_size=250_880, num_labels=3, **SHAPES[shape])
+        model_class = XLMRobertaXLForSequenceClassification
+    else:
+        config = XLMRobertaConfig(vocab_size=250_002, max_position_embeddings=514, num_labels=3, **SHAPES[shape])
+        model_class = XLMRobertaForSequenceClassification
+    with device:
+        model = model_class(config)
+    if GRADIENT_CHECKPOINTING[shape]:
+        model.gradient_checkpointing_enable()
+    return config, model
+
+
 # Dense bf16 peaks from the vendors' data sheets (SXM parts); pass --peak-tflops for others.
 PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}
 
@@ -36,8 +65,8 @@ def peak_tflops(device: torch.device, given: float | None) -> float | None:
 
 
 def measure(shape: str, args: argparse.Namespace, device: torch.device) -> dict[str, float]:
-    config = XLMRobertaConfig(vocab_size=XLMR_VOCAB, max_position_embeddings=514, num_labels=3, **SHAPES[shape])
-    model = XLMRobertaForSequenceClassification(config).to(device)
+    config, model = build(shape, device)
+    model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=device.type == "cuda")
     embedding = sum(p.numel() for n, p in model.named_parameters() if "embeddings" in n)
     non_embedding = sum(p.numel() for p in model.parameters()) - embedding
@@ -45,7 +74,7 @@ def measure(shape: str, args: argparse.Namespace, device: torch.device) -> dict[
     use_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
 
     def step() -> None:
-        input_ids = torch.randint(5, XLMR_VOCAB, (args.batch, args.seq), device=device)
+        input_ids = torch.randint(5, config.vocab_size, (args.batch, args.seq), device=device)
         labels = torch.randint(0, 3, (args.batch,), device=device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
             loss = model(input_ids=input_ids, labels=labels).loss
@@ -75,6 +104,7 @@ def measure(shape: str, args: argparse.Namespace, device: torch.device) -> dict[
         "MFU %": 100 * achieved / peak if peak else float("nan"),
         "peak memory GiB": memory,
         "precision": "bf16" if use_bf16 else "fp32",
+        "checkpointing": "yes" if GRADIENT_CHECKPOINTING[shape] else "no",
     }
 
 
@@ -93,7 +123,11 @@ def main() -> None:
         raise SystemExit("no CUDA GPU here; valid: --device cpu for a smoke run")
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"device: {name}; batch {args.batch} × {args.seq} tokens, {args.steps} timed steps")
-    rows = {shape: measure(shape, args, device) for shape in args.shapes.split(",")}
+    rows = {}
+    for shape in args.shapes.split(","):
+        rows[shape] = measure(shape, args, device)
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
     columns = list(next(iter(rows.values())))
     print(f"{'shape':<8}" + "".join(f"{c:>18}" for c in columns))
     for shape, row in rows.items():
