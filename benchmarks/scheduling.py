@@ -2,8 +2,8 @@
 
 A realistic sweep (base, large, xl; two intermediates, two targets, 2 trials per study,
 2 seeds) runs through xsweep's real launch path (spec, plan, searcher, Optuna, Tune's
-placement on logical GPUs, MLflow tracking), with each trial's training replaced by a
-sleep in proportion to its FLOPs (6 · parameters · training tokens, spread over the
+placement on logical GPUs, XL trials on Ray Train workers, MLflow tracking), with each
+trial's training replaced by a sleep in proportion to its FLOPs (6 · parameters · training tokens, spread over the
 trial's GPUs), scaled down so the whole sweep takes a few minutes. It prints the measured
 makespan against the lower bound max(total GPU-time / GPUs, longest chain), and against a
 two-stage barrier schedule (every search trial, then every target run) simulated with the
@@ -16,21 +16,19 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import ray
 from mlflow.tracking import MlflowClient
-from ray import tune
 
 from sweeper.cost import Hardware, estimate
 from sweeper.launch import launch
 from sweeper.plan import make_plan
+from sweeper.rehearsal import END, START, sleeping_trial
 from sweeper.scales import SCALES
 from sweeper.spec import build_spec
-from sweeper.tracking import NONE, TARGET, TrackedRun
-from sweeper.trial import TrialSpec
+from sweeper.tracking import NONE, TARGET
 
 SPEC = {"scales": "base,large,xl", "intermediate": "mnli,qqp", "targets_": "xnli,pawsx", "trials": 2, "seeds": 2}
 
@@ -96,20 +94,6 @@ def simulate(all_jobs: list[Job], gpus: int, barrier: bool) -> float:
     return now
 
 
-def sleeping_trial(config: dict) -> None:
-    """Stands in for training: a run in MLflow, a sleep as long as the trial's FLOPs say."""
-    spec = TrialSpec.from_config(config)
-    seconds = config["seconds"][f"{spec.scale}/{spec.task}"]
-    run = TrackedRun.start(
-        MlflowClient(spec.tracking_uri), spec.experiment_id, spec.run_name, spec.tags, spec.parent_run_id
-    )
-    start = time.time()
-    time.sleep(seconds)
-    run.log_metrics({"bench/start": start, "bench/end": time.time()})
-    run.finish()
-    tune.report({"objective": 0.5 + 0.1 * (spec.learning_rate * 1e5 % 1), "run_id": run.run_id})
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gpus", type=int, default=8, help="logical GPUs of the local Ray")
@@ -133,11 +117,11 @@ def main() -> None:
         def trainable(config: dict) -> None:
             sleeping_trial({**config, "seconds": bench})
 
-        result = launch(spec, uri, storage_path=str(Path(tmp) / "tune"), trainable=trainable)
+        result = launch(spec, uri, storage_path=str(Path(tmp) / "tune"), trainable=trainable, collective_backend="gloo")
         client = MlflowClient(uri)
-        runs = client.search_runs([result.experiment_id], "metrics.`bench/end` > 0", max_results=1000)
-    starts = [run.data.metrics["bench/start"] for run in runs]
-    ends = [run.data.metrics["bench/end"] for run in runs]
+        runs = client.search_runs([result.experiment_id], f"metrics.`{END}` > 0", max_results=1000)
+    starts = [run.data.metrics[START] for run in runs]
+    ends = [run.data.metrics[END] for run in runs]
     measured = max(ends) - min(starts)
     barrier = simulate(all_jobs, args.gpus, barrier=True)
     ideal_dag = simulate(all_jobs, args.gpus, barrier=False)

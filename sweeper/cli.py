@@ -135,6 +135,13 @@ def plan_command(**options: object) -> None:
 @click.option("--address", default=None, help="Ray cluster address (e.g. auto) [default: a local Ray].")
 @click.option("--study-storage", default=None, help="Optuna storage URL [default: optuna.db beside MLflow's].")
 @click.option("--storage-path", default=".xsweep/tune", show_default=True, help="Tune's experiment storage.")
+@click.option(
+    "--collective-backend",
+    type=click.Choice(["nccl", "gloo"]),
+    default="nccl",
+    show_default=True,
+    help="Process group of multi-GPU (XL, XXL) trials' Train workers; gloo for logical GPUs on CPUs.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan and its cost (as `xsweep plan`) and stop.")
 @cost_options
 def launch(**options: object) -> None:
@@ -154,6 +161,7 @@ def launch(**options: object) -> None:
             address=options["address"],
             study_storage=options["study_storage"],
             storage_path=options["storage_path"],
+            collective_backend=options["collective_backend"],
         )
     except (SpecError, DataError) as error:
         raise click.ClickException(str(error)) from None

@@ -22,6 +22,7 @@ from ray import tune
 from ray.tune.experiment import Trial
 from ray.tune.logger import JsonLoggerCallback
 
+from sweeper.placement import Placement
 from sweeper.plan import Plan, make_plan
 from sweeper.pretrained import build_tiny_model
 from sweeper.progress import SweepProgress
@@ -127,7 +128,8 @@ def _pretrained_encoders(plan: Plan, sweep_run: TrackedRun, tiny_dir: Path | Non
 
 
 def _resources(config: dict) -> dict[str, float]:
-    return {"CPU": 1, "GPU": SCALES[config["trial"]["scale"]].gpus}
+    """Per trial, by its scale: one CPU and its GPU, or one CPU driving Train workers."""
+    return Placement(**config["trial"]["placement"]).trial_resources()
 
 
 def _check_shared_state(tracking_uri: str, storage_path: str) -> None:
@@ -184,11 +186,13 @@ def launch(
     study_storage: str | None = None,
     storage_path: str = ".xsweep/tune",
     trainable: Callable[[dict], None] = run_trial,
+    collective_backend: str = "nccl",
 ) -> LaunchResult:
     """Validate and prepare everything that can fail on bad input, then run the sweep.
 
     ``trainable`` is the function Tune runs per trial; the scheduling benchmark replaces it
-    with a timed sleep to measure placement alone."""
+    with a timed sleep to measure placement alone. ``collective_backend`` is the process
+    group of multi-GPU trials' workers: gloo where the GPUs are logical (a CPU cluster)."""
     _quiet_libraries()
     plan = make_plan(spec)
     # The cluster's checks come before the tracking store is touched at all.
@@ -196,6 +200,8 @@ def launch(
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     _check_gpus(spec, local=address is None)
     _check_shared_state(tracking_uri, storage_path)
+    # Object storage (s3://...) as given; a local folder made absolute, for every process.
+    storage_path = storage_path if "://" in storage_path else str(Path(storage_path).resolve())
 
     client = MlflowClient(tracking_uri)
     experiment = retrying(lambda: client.get_experiment_by_name(spec.name))
@@ -216,7 +222,17 @@ def launch(
                     tags={EXPERIMENT_KIND_TAG: "custom_model_development"},
                 )
             )
-        return _run_sweep(plan, client, experiment_id, tracking_uri, tiny_dir, study_storage, storage_path, trainable)
+        return _run_sweep(
+            plan,
+            client,
+            experiment_id,
+            tracking_uri,
+            tiny_dir,
+            study_storage,
+            storage_path,
+            trainable,
+            collective_backend,
+        )
 
 
 def _run_sweep(
@@ -228,6 +244,7 @@ def _run_sweep(
     study_storage: str | None,
     storage_path: str,
     trainable: Callable[[dict], None],
+    collective_backend: str,
 ) -> LaunchResult:
     """The sweep run, one Tuner over every trial, and the sweep run's end, whatever happens."""
     spec = plan.spec
@@ -255,6 +272,8 @@ def _run_sweep(
             tracking_uri=tracking_uri,
             study_storage=study_storage or default_study_storage(tracking_uri),
             encoders=_pretrained_encoders(plan, sweep_run, tiny_dir),
+            storage_path=storage_path,
+            collective_backend=collective_backend,
         )
         searcher = SweepSearcher(plan, context)
         progress = SweepProgress(plan.total_trials)
@@ -265,14 +284,15 @@ def _run_sweep(
                 num_samples=plan.total_trials,
                 # Every trial holds at least one CPU; Ray's placement caps concurrency further.
                 max_concurrent_trials=max(1, int(ray.cluster_resources().get("CPU", 1))),
-                reuse_actors=True,
+                # A cached actor keeps its GPU while the searcher has no trial of its kind, which
+                # can starve a multi-GPU trial of the node it needs: reuse CPU-only actors alone.
+                reuse_actors=all(SCALES[scale].gpus == 0 for scale in spec.scales),
                 trial_name_creator=_trial_name,
                 trial_dirname_creator=_trial_name,
             ),
             run_config=tune.RunConfig(
                 name=f"{spec.name}-{sweep_run.run_id[:8]}",
-                # Object storage (s3://...) as given; a local folder made absolute.
-                storage_path=storage_path if "://" in storage_path else str(Path(storage_path).resolve()),
+                storage_path=storage_path,
                 callbacks=[progress, JsonLoggerCallback()],
                 verbose=0,
             ),

@@ -23,6 +23,9 @@ class Scale:
     precision: Literal["fp32", "bf16"]
     # Recompute activations in the backward pass where memory, not compute, is short.
     gradient_checkpointing: bool
+    # Multi-GPU scales: shard parameters, gradients and optimizer state across the trial's
+    # GPUs (FSDP) where a full copy with AdamW state (16 bytes a parameter) does not fit one.
+    sharded: bool
     # The recipe's learning rate goes into every study first; the search range is log-uniform.
     learning_rate: float
     learning_rate_range: tuple[float, float]
@@ -43,6 +46,7 @@ SCALES: dict[str, Scale] = {
             per_device_batch=32,
             precision="fp32",
             gradient_checkpointing=False,
+            sharded=False,
             learning_rate=1e-3,
             learning_rate_range=(2e-4, 5e-3),
         ),
@@ -55,6 +59,7 @@ SCALES: dict[str, Scale] = {
             per_device_batch=32,
             precision="bf16",
             gradient_checkpointing=False,
+            sharded=False,
             learning_rate=2e-5,
             learning_rate_range=(5e-6, 1e-4),
         ),
@@ -67,6 +72,7 @@ SCALES: dict[str, Scale] = {
             per_device_batch=16,
             precision="bf16",
             gradient_checkpointing=False,
+            sharded=False,
             learning_rate=1e-5,
             learning_rate_range=(3e-6, 5e-5),
         ),
@@ -79,6 +85,7 @@ SCALES: dict[str, Scale] = {
             per_device_batch=8,
             precision="bf16",
             gradient_checkpointing=True,
+            sharded=True,
             learning_rate=7e-6,
             learning_rate_range=(2e-6, 3e-5),
         ),
@@ -91,6 +98,7 @@ SCALES: dict[str, Scale] = {
             per_device_batch=4,
             precision="bf16",
             gradient_checkpointing=True,
+            sharded=True,
             learning_rate=5e-6,
             learning_rate_range=(1e-6, 2e-5),
         ),

@@ -12,14 +12,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import pickle
+import time
 from dataclasses import dataclass, field
 
 import optuna
+import ray
 from mlflow.artifacts import get_artifact_repository
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from ray.tune.search import Searcher
 
+from sweeper.placement import placement_of
 from sweeper.plan import Cell, Plan, StudyKey
 from sweeper.scales import SCALES
 from sweeper.tracking import (
@@ -51,6 +54,10 @@ class SweepContext:
     study_storage: str
     # Per scale: the pretrained encoder (runs:/... or a hub id) and its revision.
     encoders: dict[str, tuple[str, str]]
+    # Tune's storage (absolute, or object storage): distributed trials' Train runs go there.
+    storage_path: str = ""
+    # The process-group backend of multi-GPU trials' workers.
+    collective_backend: str = "nccl"
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,8 @@ class SweepSearcher(Searcher):
         # Tune trial id -> (study, Optuna trial number), or the cell it runs.
         self._in_flight: dict[str, tuple[StudyState, int] | Cell] = {}
         self._round_robin = 0
+        # (when read, GPUs per alive node) of the cluster, read at most every few seconds.
+        self._node_gpus: tuple[float, list[int]] = (0.0, [])
         # Live handles, opened on first use. Tune pickles its searcher; these are not pickled.
         self._live: dict[str, object] = {}
 
@@ -172,8 +181,29 @@ class SweepSearcher(Searcher):
         study.enqueue_trial({LEARNING_RATE: scale.learning_rate})
         return study
 
+    def _cluster_node_gpus(self) -> list[int]:
+        read_at, gpus = self._node_gpus
+        if time.monotonic() - read_at > 5:
+            alive = [node for node in ray.nodes() if node["Alive"]] if ray.is_initialized() else []
+            gpus = [int(node["Resources"].get("GPU", 0)) for node in alive]
+            self._node_gpus = (time.monotonic(), gpus)
+        return gpus
+
+    def _has_room(self, scale: str) -> bool:
+        """Multi-GPU trials are drivers holding one CPU, so Ray would start any number of them
+        and their Train workers would then compete for the same nodes. Hand one out only while
+        the GPUs of nodes that fit it exceed what multi-GPU trials in flight need; always one,
+        so that its pending workers make an autoscaler add a node."""
+        need = SCALES[scale].gpus
+        if need <= 1 or not ray.is_initialized():
+            return True
+        in_flight = [e.scale if isinstance(e, Cell) else e[0].key.scale for e in self._in_flight.values()]
+        in_use = sum(SCALES[s].gpus for s in in_flight if SCALES[s].gpus > 1)
+        fitting = sum(gpus for gpus in self._cluster_node_gpus() if gpus >= need)
+        return in_use == 0 or in_use + need <= fitting
+
     def _next_study_trial(self, trial_id: str) -> TrialSpec | None:
-        open_studies = [s for s in self.studies.values() if s.handed_out < s.n_trials]
+        open_studies = [s for s in self.studies.values() if s.handed_out < s.n_trials and self._has_room(s.key.scale)]
         if not open_studies:
             return None
         # The largest scale with work left goes first; its studies take turns.
@@ -197,6 +227,8 @@ class SweepSearcher(Searcher):
 
     def _next_cell(self, trial_id: str) -> TrialSpec | None:
         for cell in list(self.waiting_cells):
+            if not self._has_room(cell.scale):
+                continue
             needed = self._dependencies(cell)
             if any(s.complete and s.selected is None for s in needed):
                 log.warning(
@@ -245,6 +277,8 @@ class SweepSearcher(Searcher):
             "data": self.plan.spec.data,
             "tracking_uri": self.context.tracking_uri,
             "experiment_id": self.context.experiment_id,
+            "placement": placement_of(SCALES[scale], self.context.collective_backend),
+            "storage_path": self.context.storage_path,
         }
 
     def _tags(self, phase: str, scale: str, **extra: object) -> dict[str, str]:

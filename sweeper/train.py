@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 from transformers import (
+    AutoModel,
     AutoTokenizer,
     DataCollatorWithPadding,
     PreTrainedModel,
@@ -38,6 +39,8 @@ class Hyperparameters:
     gradient_accumulation: int = 1
     bf16: bool = False
     gradient_checkpointing: bool = False
+    # FSDP across the trial's workers (they share one process group Ray Train set up).
+    sharded: bool = False
 
 
 @dataclass
@@ -54,11 +57,36 @@ class FineTuned:
     tokenizer: PreTrainedTokenizerBase
     trainer: Trainer
 
+    @property
+    def is_main_process(self) -> bool:
+        """Rank 0 of a distributed trial (or the only process): the one that logs."""
+        return self.trainer.is_world_process_zero()
+
     def save_encoder(self, out_dir: str | Path) -> Path:
-        """Save the encoder without its task head: only the encoder passes to the next stage."""
-        self.model.base_model.save_pretrained(out_dir)
-        self.tokenizer.save_pretrained(out_dir)
-        return Path(out_dir)
+        """Save the encoder without its task head: only the encoder passes to the next stage.
+
+        Sharded, every rank takes part in gathering the full weights; rank 0 writes them."""
+        out_dir = Path(out_dir)
+        if self.trainer.is_fsdp_enabled:
+            full_model = out_dir.with_name(out_dir.name + "-with-head")
+            self.trainer.save_model(str(full_model))
+            if self.is_main_process:
+                AutoModel.from_pretrained(full_model).save_pretrained(out_dir)
+        elif self.is_main_process:
+            self.model.base_model.save_pretrained(out_dir)
+        if self.is_main_process:
+            self.tokenizer.save_pretrained(out_dir)
+        return out_dir
+
+
+def _fsdp_config(hparams: Hyperparameters) -> dict:
+    # FSDP2, one shard unit per transformer layer (the model's _no_split_modules); saved as one
+    # full state dict, so the next stage loads it with from_pretrained like any other.
+    return {
+        "version": 2,
+        "activation_checkpointing": hparams.gradient_checkpointing,
+        "state_dict_type": "FULL_STATE_DICT",
+    }
 
 
 def fine_tune(
@@ -81,7 +109,10 @@ def fine_tune(
         num_train_epochs=hparams.epochs,
         per_device_train_batch_size=hparams.per_device_batch,
         gradient_accumulation_steps=hparams.gradient_accumulation,
-        activation_checkpointing=hparams.gradient_checkpointing,
+        # FSDP checkpoints activations itself; the Trainer's own would all-gather twice.
+        activation_checkpointing=hparams.gradient_checkpointing and not hparams.sharded,
+        fsdp=hparams.sharded or None,
+        fsdp_config=_fsdp_config(hparams) if hparams.sharded else None,
         per_device_eval_batch_size=hparams.per_device_batch * 2,
         warmup_steps=hparams.warmup_ratio,
         weight_decay=0.01,

@@ -1,8 +1,9 @@
 """The Tune trainable: one intermediate, target-search or target trial, tracked from inside.
 
-The searcher hands each trial a ``TrialSpec``; the trial opens its own MLflow run,
-fetches its starting encoder from shared storage, fine-tunes, evaluates, logs, and
-reports its English dev score back to Tune (and so to the searcher and Optuna).
+The searcher hands each trial a ``TrialSpec``; the trial opens its own MLflow run and runs
+its stage where its placement says (in the trial, or on Ray Train workers): fetch the
+starting encoder from shared storage, fine-tune, evaluate, log from rank 0. It ends the run
+and reports the English dev score back to Tune (and so to the searcher and Optuna).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ray import tune
 from transformers import TrainerCallback
 
 import mlflow
+from sweeper.placement import Placement, StageResult, run_placed
 from sweeper.scales import SCALES, batch_layout
 from sweeper.tracking import INTERMEDIATE, TARGET, TrackedRun, metric_key, with_averages
 from sweeper.train import Evaluation, Hyperparameters, evaluate, fine_tune
@@ -46,6 +48,9 @@ class TrialSpec:
     run_name: str
     tags: Mapping[str, str]
     params: Mapping[str, str]
+    placement: Placement
+    # Tune's storage; a distributed trial's Ray Train run writes beside it.
+    storage_path: str
 
     def to_config(self) -> dict:
         return {"trial": asdict(self)}
@@ -55,6 +60,7 @@ class TrialSpec:
         fields = dict(config["trial"])
         fields["languages"] = tuple(fields["languages"])
         fields["splits"] = tuple(fields["splits"])
+        fields["placement"] = Placement(**fields["placement"])
         return cls(**fields)
 
 
@@ -65,6 +71,8 @@ class LossLogger(TrainerCallback):
         self.run = run
 
     def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero:
+            return  # one point per step, however many workers train
         wanted = {f"train/{k}": v for k, v in (logs or {}).items() if k in ("loss", "learning_rate")}
         if wanted:
             self.run.log_metrics(wanted, step=state.global_step)
@@ -101,13 +109,12 @@ def write_predictions(evaluation: Evaluation, task: str, out_dir: Path) -> Path:
     return out_dir
 
 
-def run_trial(config: dict) -> None:
-    spec = TrialSpec.from_config(config)
-    task = get_task(spec.task)
-    recipe = task.recipe
+def hyperparameters(spec: TrialSpec) -> Hyperparameters:
+    recipe = get_task(spec.task).recipe
     scale = SCALES[spec.scale]
-    per_device, accumulation = batch_layout(recipe.batch_size, scale.per_device_batch, scale.gpus)
-    hparams = Hyperparameters(
+    devices = spec.placement.workers
+    per_device, accumulation = batch_layout(recipe.batch_size, scale.per_device_batch, devices)
+    return Hyperparameters(
         learning_rate=spec.learning_rate,
         seed=spec.seed,
         epochs=recipe.epochs,
@@ -118,26 +125,47 @@ def run_trial(config: dict) -> None:
         gradient_accumulation=accumulation,
         bf16=scale.precision == "bf16",
         gradient_checkpointing=scale.gradient_checkpointing,
+        sharded=spec.placement.sharded,
     )
+
+
+def train_stage(config: dict) -> StageResult:
+    """One stage on one process (of one or several): fine-tune, evaluate, and, from rank 0,
+    log metrics, the checkpoint or the predictions to the trial's run."""
+    spec = TrialSpec.from_config(config)
+    task = get_task(spec.task)
+    run = TrackedRun(MlflowClient(spec.tracking_uri), config["run_id"])
+    with tempfile.TemporaryDirectory(prefix="xsweep-trial-") as tmp:
+        work = Path(tmp)
+        encoder = fetch_encoder(spec.encoder, spec.encoder_revision, spec.tracking_uri, work / "encoder")
+        hparams = hyperparameters(spec)
+        tuned = fine_tune(encoder, task, spec.data, hparams, work / "trainer", [LossLogger(run)])
+        evaluation = evaluate(tuned, task, spec.data, spec.languages, spec.splits, hparams.max_length)
+        metrics = with_averages(evaluation.metrics)
+        checkpoint = tuned.save_encoder(work / "checkpoint") if spec.phase == INTERMEDIATE else None
+        if tuned.is_main_process:
+            run.log_params({"world_size": tuned.trainer.args.world_size})
+            run.log_metrics(metrics)
+            if checkpoint is not None:
+                run.log_artifacts(checkpoint, "checkpoint")
+            if spec.phase == TARGET:
+                run.log_artifacts(write_predictions(evaluation, task.name, work / "predictions"), "predictions")
+    return {"objective": metrics[metric_key("dev", task.metric, "en")]}
+
+
+def run_trial(config: dict) -> None:
+    """The Tune trainable: the trial's run, its stage where the placement says, the report."""
+    spec = TrialSpec.from_config(config)
     client = MlflowClient(spec.tracking_uri)
     run = TrackedRun.start(client, spec.experiment_id, spec.run_name, spec.tags, spec.parent_run_id)
     try:
-        run.log_params({**spec.params, **asdict(hparams), **package_versions()})
-        with tempfile.TemporaryDirectory(prefix="xsweep-trial-") as tmp:
-            work = Path(tmp)
-            encoder = fetch_encoder(spec.encoder, spec.encoder_revision, spec.tracking_uri, work / "encoder")
-            tuned = fine_tune(encoder, task, spec.data, hparams, work / "trainer", [LossLogger(run)])
-            evaluation = evaluate(tuned, task, spec.data, spec.languages, spec.splits, hparams.max_length)
-            metrics = with_averages(evaluation.metrics)
-            run.log_metrics(metrics)
-            if spec.phase == INTERMEDIATE:
-                run.log_artifacts(tuned.save_encoder(work / "checkpoint"), "checkpoint")
-            if spec.phase == TARGET:
-                run.log_artifacts(write_predictions(evaluation, task.name, work / "predictions"), "predictions")
+        placement = {"workers": spec.placement.workers, "sharded": spec.placement.sharded}
+        run.log_params({**spec.params, **asdict(hyperparameters(spec)), **placement, **package_versions()})
+        stage_config = {**config, "run_id": run.run_id}
+        result = run_placed(train_stage, stage_config, spec.placement, spec.storage_path, f"train-{run.run_id}")
         run.finish("FINISHED")
     except BaseException as error:
         run.set_tags({"error": "".join(traceback.format_exception_only(error)).strip()[:4000]})
         run.finish("FAILED")
         raise
-    objective = metrics[metric_key("dev", task.metric, "en")]
-    tune.report({"objective": objective, "run_id": run.run_id})
+    tune.report({"objective": float(result["objective"]), "run_id": run.run_id})

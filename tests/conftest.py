@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,3 +66,67 @@ def finished_sweep(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) ->
     result = run_xsweep(*args, tracking_uri=tracking_uri, cwd=work_dir)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     return FinishedSweep("e2e", tracking_uri, work_dir, demo_data, args, result)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class TrackingServer:
+    process: subprocess.Popen
+    uri: str
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def start_tracking_server(state_dir: Path, host: str, backend_store_uri: str | None = None) -> TrackingServer:
+    """A real `mlflow server`, started by the project's own mlflow/serve.sh; waits for /health."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "XSWEEP_MLFLOW_DIR": str(state_dir),
+        "MLFLOW_HOST": host,
+        "MLFLOW_PORT": str(port),
+        "MLFLOW_ALLOWED_HOSTS": f"{host},{host}:{port}",
+    }
+    if backend_store_uri:
+        env["MLFLOW_BACKEND_STORE_URI"] = backend_store_uri
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log_path = state_dir / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(["bash", str(ROOT / "mlflow" / "serve.sh")], env=env, stdout=log, stderr=log)
+    server = TrackingServer(process, f"http://{host}:{port}")
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"mlflow server exited: {log_path.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{server.uri}/health", timeout=2) as response:
+                if response.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.5)
+    server.stop()
+    raise RuntimeError("mlflow server did not answer /health within 90 s")
+
+
+@pytest.fixture
+def tracking_server_on_host_ip(tmp_path: Path) -> Iterator[str]:
+    """A tracking server at this machine's network address (what every node of a cluster on
+    this machine reaches, and what xsweep accepts on a multi-node cluster)."""
+    import ray
+
+    host = ray.util.get_node_ip_address()
+    if host.startswith("127."):
+        pytest.skip("this machine has no non-loopback address for a cluster-wide tracking server")
+    server = start_tracking_server(tmp_path / "mlflow-server", host)
+    try:
+        yield server.uri
+    finally:
+        server.stop()

@@ -1,5 +1,6 @@
 """cluster.yaml against the schema shipped in ray, and the dry run that checks scales fit it."""
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,136 @@ def test_a_multi_node_cluster_refuses_node_local_state(tmp_path: Path, demo_data
         assert not (tmp_path / ".xsweep").exists()
     finally:
         cluster.shutdown()
+
+
+# Seconds of one sleeping trial per scale.
+REHEARSAL_SECONDS = {"base": 3.0, "xl": 6.0}
+# Turnover between one trial's end and the next one's driver running (Tune's loop, the
+# searcher, a fresh trial process importing its modules) on a loaded 2-core machine. A node
+# idle for less than this in one stretch while a trial waited is turnover, not a scheduling
+# fault; a stage barrier would keep base cells waiting for XL trials, several times longer.
+IDLE_TOLERANCE_S = 20.0
+
+
+@dataclass(frozen=True)
+class Placed:
+    """One trial as the rehearsal recorded it: what it was, where its GPU work ran, and when
+    its driver started (its resources are held from then) and its GPU work ended."""
+
+    name: str
+    tags: dict
+    nodes: tuple[str, ...]
+    gpus: int
+    start: float
+    end: float
+
+
+def _longest_idle_stretch(node: str, node_gpus: int, need: int, trials: list[Placed], start: float, end: float):
+    """The longest stretch within [start, end] during which ``node`` had ``need`` GPUs free."""
+    on_node = [t for t in trials if t.nodes[0] == node]
+    cuts = sorted({start, end, *(x for t in on_node for x in (t.start, t.end) if start < x < end)})
+    longest = stretch = 0.0
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        busy = sum(t.gpus for t in on_node if t.start <= (a + b) / 2 < t.end)
+        stretch = stretch + (b - a) if node_gpus - busy >= need else 0.0
+        longest = max(longest, stretch)
+    return longest
+
+
+def _ready_at(trial: Placed, trials: list[Placed], sweep_start: float) -> float:
+    """Study trials are ready when the sweep starts; a cell when the studies it needs end."""
+    tags = trial.tags
+    if tags["phase"] != "target":
+        return sweep_start
+    needed = [
+        t.end
+        for t in trials
+        if t.tags["scale"] == tags["scale"]
+        and (
+            (t.tags["phase"] == "target_search" and t.tags["target"] == tags["target"])
+            or (t.tags["phase"] == "intermediate" and t.tags["intermediate"] == tags["intermediate"])
+        )
+    ]
+    return max(needed)
+
+
+@pytest.mark.cluster
+def test_trials_are_placed_by_scale_on_a_multi_node_cluster(
+    tmp_path: Path, demo_data: Path, tracking_server_on_host_ip: str
+) -> None:
+    """A head (CPUs only) and two workers advertising 1 and 4 logical GPUs. A base/XL sweep runs
+    through the real launch path and each trial's real placement (XL on 4 Ray Train workers in
+    one gloo process group), sleeping instead of training. From Ray's node ids and the recorded
+    times: XL never touches the 1-GPU node, and no trial waited while a node that fits it stood
+    idle (beyond the start-up tolerance)."""
+    import ray
+    from mlflow.tracking import MlflowClient
+    from ray.cluster_utils import Cluster
+
+    from sweeper.launch import launch
+    from sweeper.rehearsal import END, NODES, START, sleeping_trial
+    from sweeper.spec import build_spec
+
+    small = {"object_store_memory": 80 * 2**20}
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 3, **small})
+    try:
+        one_gpu = cluster.add_node(num_cpus=2, num_gpus=1, **small)
+        four_gpus = cluster.add_node(num_cpus=2, num_gpus=4, **small)
+        cluster.wait_for_nodes()
+        capacity = {one_gpu.node_id: 1, four_gpus.node_id: 4}
+        spec = build_spec(
+            scales="base,xl",
+            intermediate="mnli",
+            targets_="xnli",
+            trials=1,
+            seeds=1,
+            data=str(demo_data),
+            name="placed",
+        )
+        seconds = {f"{scale}/{task}": REHEARSAL_SECONDS[scale] for scale in spec.scales for task in ("mnli", "xnli")}
+
+        def trainable(config: dict) -> None:
+            sleeping_trial({**config, "seconds": seconds})
+
+        result = launch(
+            spec,
+            tracking_server_on_host_ip,
+            address=cluster.address,
+            study_storage=f"sqlite:///{tmp_path / 'optuna.db'}",
+            storage_path=(tmp_path / "tune").as_uri(),
+            trainable=trainable,
+            collective_backend="gloo",
+        )
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    assert result.ok, result
+
+    runs = MlflowClient(tracking_server_on_host_ip).search_runs([result.experiment_id], f"metrics.`{END}` > 0")
+    assert all(run.data.metrics[START] >= run.info.start_time / 1000 for run in runs)
+    trials = [
+        Placed(
+            name=run.info.run_name,
+            tags=run.data.tags,
+            nodes=tuple(run.data.tags[NODES].split(",")),
+            gpus=4 if run.data.tags["scale"] == "xl" else 1,
+            start=run.info.start_time / 1000,
+            end=run.data.metrics[END],
+        )
+        for run in runs
+    ]
+    assert len(trials) == 8  # per scale: two study trials and two cells (none, mnli)
+    for trial in trials:
+        assert len(trial.nodes) == trial.gpus, trial  # one Train worker per GPU for XL
+        if trial.gpus == 4:
+            assert set(trial.nodes) == {four_gpus.node_id}, f"{trial.name} ran on {trial.nodes}"
+        else:
+            assert trial.nodes[0] in capacity, f"{trial.name} ran on the head, which has no GPU"
+
+    sweep_start = min(t.start for t in trials)
+    for trial in trials:
+        ready = _ready_at(trial, trials, sweep_start)
+        for node, gpus in capacity.items():
+            if gpus >= trial.gpus:
+                idle = _longest_idle_stretch(node, gpus, trial.gpus, trials, ready, trial.start)
+                assert idle < IDLE_TOLERANCE_S, f"{trial.name} waited {idle:.1f} s while a {gpus}-GPU node had room"

@@ -1,0 +1,54 @@
+"""A stand-in trainable: each trial's real placement with a sleep where training would be.
+
+The trial opens its MLflow run and runs its stage where its scale says (inside the Tune
+trial, or on Ray Train workers joined in one process group), exactly as ``run_trial``
+does; the stage sleeps for the trial's given seconds and records when it ran and on which
+Ray nodes. The scheduling benchmark and the multi-node test run whole sweeps with it to
+measure and check when and where trials run, without the cost of training.
+"""
+
+from __future__ import annotations
+
+import time
+
+import ray
+
+from sweeper.placement import StageResult, run_placed
+
+# Metric and tag names of what the stand-in records on each run.
+START, END, NODES = "rehearsal/start", "rehearsal/end", "rehearsal/nodes"
+
+
+def _sleep_stage(config: dict) -> StageResult:
+    import torch.distributed as dist
+
+    node = ray.get_runtime_context().get_node_id()
+    nodes = [node]
+    if dist.is_initialized():
+        # Every worker's node, through the process group Ray Train set up for the trial.
+        nodes = [""] * dist.get_world_size()
+        dist.all_gather_object(nodes, node)
+    start = time.time()
+    time.sleep(config["seconds"])
+    return {START: start, END: time.time(), NODES: ",".join(nodes)}
+
+
+def sleeping_trial(config: dict) -> None:
+    """``config`` is a trial's config plus ``seconds``: {"scale/task": seconds of one trial}."""
+    # Imported here, in the trial's driver: Train workers running the stage need none of it.
+    from mlflow.tracking import MlflowClient
+    from ray import tune
+
+    from sweeper.tracking import TrackedRun
+    from sweeper.trial import TrialSpec
+
+    spec = TrialSpec.from_config(config)
+    seconds = config["seconds"][f"{spec.scale}/{spec.task}"]
+    client = MlflowClient(spec.tracking_uri)
+    run = TrackedRun.start(client, spec.experiment_id, spec.run_name, spec.tags, spec.parent_run_id)
+    result = run_placed(_sleep_stage, {"seconds": seconds}, spec.placement, spec.storage_path, f"rehearse-{run.run_id}")
+    run.log_metrics({START: float(result[START]), END: float(result[END])})
+    run.set_tags({NODES: result[NODES], "workers": spec.placement.workers})
+    run.finish()
+    # A score that depends only on the learning rate, so the studies select deterministically.
+    tune.report({"objective": 0.5 + 0.1 * (spec.learning_rate * 1e5 % 1), "run_id": run.run_id})
