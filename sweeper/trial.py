@@ -144,7 +144,7 @@ def train_stage(config: dict) -> StageResult:
         metrics = with_averages(evaluation.metrics)
         checkpoint = tuned.save_encoder(work / "checkpoint") if spec.phase == INTERMEDIATE else None
         if tuned.is_main_process:
-            run.log_params({"world_size": tuned.trainer.args.world_size})
+            run.log_params({"world_size": tuned.trainer.args.world_size, "fsdp": tuned.trainer.is_fsdp_enabled})
             run.log_metrics(metrics)
             if checkpoint is not None:
                 run.log_artifacts(checkpoint, "checkpoint")

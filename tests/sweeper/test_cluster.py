@@ -109,7 +109,9 @@ class Placed:
     end: float
 
 
-def _longest_idle_stretch(node: str, node_gpus: int, need: int, trials: list[Placed], start: float, end: float):
+def _longest_idle_stretch(
+    node: str, node_gpus: int, need: int, trials: list[Placed], start: float, end: float
+) -> float:
     """The longest stretch within [start, end] during which ``node`` had ``need`` GPUs free."""
     on_node = [t for t in trials if t.nodes[0] == node]
     cuts = sorted({start, end, *(x for t in on_node for x in (t.start, t.end) if start < x < end)})
