@@ -79,11 +79,15 @@ class FineTuned:
         return out_dir
 
 
-def _fsdp_config(hparams: Hyperparameters) -> dict:
-    # FSDP2, one shard unit per transformer layer (the model's _no_split_modules); saved as one
-    # full state dict, so the next stage loads it with from_pretrained like any other.
+def _fsdp_config(hparams: Hyperparameters, model: PreTrainedModel) -> dict:
+    """FSDP2 with one shard unit per transformer layer, saved as one full state dict so the
+    next stage loads it with from_pretrained like any other checkpoint."""
+    # Named explicitly: XLM-R's _no_split_modules also lists its embeddings module, which
+    # Accelerate shards a second time as the input embeddings (an error in fully_shard).
+    layer = type(model.base_model.encoder.layer[0]).__name__
     return {
         "version": 2,
+        "transformer_layer_cls_to_wrap": [layer],
         "activation_checkpointing": hparams.gradient_checkpointing,
         "state_dict_type": "FULL_STATE_DICT",
     }
@@ -112,7 +116,7 @@ def fine_tune(
         # FSDP checkpoints activations itself; the Trainer's own would all-gather twice.
         activation_checkpointing=hparams.gradient_checkpointing and not hparams.sharded,
         fsdp=hparams.sharded or None,
-        fsdp_config=_fsdp_config(hparams) if hparams.sharded else None,
+        fsdp_config=_fsdp_config(hparams, model) if hparams.sharded else None,
         per_device_eval_batch_size=hparams.per_device_batch * 2,
         warmup_steps=hparams.warmup_ratio,
         weight_decay=0.01,
