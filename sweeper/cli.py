@@ -18,7 +18,7 @@ from rich.table import Table
 from sweeper.cluster import check_scales_fit, load_cluster
 from sweeper.cost import Hardware, estimate, print_cost_plan
 from sweeper.plan import make_plan
-from sweeper.report import ReportError, build_report, print_report
+from sweeper.report import ReportError, build_report, print_report, print_summary, write_report
 from sweeper.scales import SCALES
 from sweeper.spec import SpecError, SweepSpec, build_spec
 from sweeper.tracking import resolve_tracking_uri, ui_instructions
@@ -181,15 +181,27 @@ def launch(**options: object) -> None:
 @main.command()
 @click.option("--name", required=True, help="The sweep's name.")
 @tracking_option
-def report(name: str, tracking_uri: str | None) -> None:
-    """Print a sweep's result table."""
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where report.md, report.csv and the plots go [default: ./xsweep-report/NAME/].",
+)
+def report(name: str, tracking_uri: str | None, out: Path | None) -> None:
+    """The answer for one sweep: Δ per scale, intermediate, target and language, with
+    bootstrap intervals; written to --out and logged under report/ of the sweep run."""
     uri = _tracking_uri(tracking_uri)
+    client = MlflowClient(uri)
     try:
-        result = build_report(MlflowClient(uri), name)
+        result = build_report(client, name)
     except ReportError as error:
         raise click.ClickException(str(error)) from None
     console = _console()
     print_report(result, console)
+    out = out or Path("xsweep-report") / name
+    summaries = write_report(result, out, client)
+    print_summary(summaries, result.deltas, console)
+    console.print(f"report.md, report.csv and two plots in {out}/, and under report/ of the sweep run")
     console.print(ui_instructions(uri, result.experiment_id))
 
 

@@ -1,22 +1,37 @@
 """`xsweep report`: from a sweep's MLflow runs to the table that answers the question.
 
 Per (scale, intermediate, target): the English score, the non-English and all-language
-averages, and Δ against the `none` baseline, paired by seed.
+averages, and Δ against the `none` baseline, paired by seed. Per language, the Δ with its
+bootstrap interval (``sweeper.analysis``), written as report.md, report.csv and two plots.
 """
 
 from __future__ import annotations
 
+import csv
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 from statistics import mean
 
+import numpy as np
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 from rich.console import Console
 from rich.table import Table
 
+from sweeper.analysis import (
+    GENERATOR_SEED,
+    RESAMPLES,
+    Delta,
+    Interval,
+    Score,
+    deltas,
+    language_average,
+    negative_transfer_rate,
+    scale_slope,
+)
 from sweeper.scales import SCALES
-from sweeper.tracking import NONE, SWEEP, TARGET, metric_key, retrying
+from sweeper.tracking import NONE, SWEEP, TARGET, TrackedRun, metric_key, retrying
 from tasks import get_task
 
 
@@ -48,6 +63,11 @@ class Report:
     sweep_status: str
     rows: list[ReportRow]
     languages: dict[str, str]
+    scores: list[Score]
+
+    @property
+    def deltas(self) -> list[Delta]:
+        return deltas(self.scores)
 
 
 def latest_sweep_run(client: MlflowClient, name: str) -> tuple[str, Run]:
@@ -84,18 +104,42 @@ def _paired_delta(scores: dict[int, float], baseline: dict[int, float]) -> float
     return mean(scores[s] - baseline[s] for s in seeds) if seeds else None
 
 
+def reported_splits(runs: list[Run]) -> dict[str, str]:
+    """Per target, the split its numbers come from: test where every run has test labels."""
+    splits: dict[str, str] = {}
+    for run in runs:
+        target = run.data.tags["target"]
+        labelled = metric_key("test", get_task(target).metric, "avg") in run.data.metrics
+        splits[target] = "test" if labelled and splits.get(target, "test") == "test" else "dev"
+    return splits
+
+
+def scores_of(runs: list[Run]) -> list[Score]:
+    """Every (run, language) score on its target's reported split."""
+    splits = reported_splits(runs)
+    found = []
+    for run in runs:
+        tags = run.data.tags
+        split, metric = splits[tags["target"]], get_task(tags["target"]).metric
+        prefix = f"{split}/{metric}/"
+        for key, value in run.data.metrics.items():
+            language = key.removeprefix(prefix)
+            if key.startswith(prefix) and not language.startswith("avg"):
+                found.append(
+                    Score(
+                        tags["scale"], tags["intermediate"], tags["target"], language, int(tags["seed"]), split, value
+                    )
+                )
+    return found
+
+
 def summarize(runs: list[Run]) -> list[ReportRow]:
     # (scale, intermediate, target) -> seed -> run metrics
     groups: dict[tuple[str, str, str], dict[int, dict[str, float]]] = defaultdict(dict)
     for run in runs:
         tags = run.data.tags
         groups[(tags["scale"], tags["intermediate"], tags["target"])][int(tags["seed"])] = run.data.metrics
-
-    def split_for(target: str) -> str:
-        metric = get_task(target).metric
-        target_groups = [g for (_, _, t), g in groups.items() if t == target]
-        labelled = all(metric_key("test", metric, "avg") in m for g in target_groups for m in g.values())
-        return "test" if labelled else "dev"
+    splits = reported_splits(runs)
 
     def scores(by_seed: dict[int, dict[str, float]], key: str) -> dict[int, float]:
         return {seed: metrics[key] for seed, metrics in by_seed.items() if key in metrics}
@@ -104,7 +148,7 @@ def summarize(runs: list[Run]) -> list[ReportRow]:
     order = sorted(groups, key=lambda k: (list(SCALES).index(k[0]), k[2], k[1] != NONE, k[1]))
     for scale, intermediate, target in order:
         task = get_task(target)
-        split = split_for(target)
+        split = splits[target]
         by_seed = groups[(scale, intermediate, target)]
         baseline = groups.get((scale, NONE, target), {})
         keys = {part: metric_key(split, task.metric, part) for part in ("en", "avg_non_en", "avg")}
@@ -140,7 +184,9 @@ def build_report(client: MlflowClient, name: str) -> Report:
         for key, value in sweep.data.params.items()
         if key.startswith("languages/")
     }
-    return Report(name, experiment_id, sweep.info.run_id, sweep.info.status, summarize(runs), languages)
+    return Report(
+        name, experiment_id, sweep.info.run_id, sweep.info.status, summarize(runs), languages, scores_of(runs)
+    )
 
 
 def _number(value: float | None, signed: bool = False) -> str:
@@ -187,3 +233,145 @@ def print_report(report: Report, console: Console | None = None) -> None:
         console.print("* the intermediate task is the target's own English training source")
     for target, langs in sorted(report.languages.items()):
         console.print(f"{target}: evaluated on {langs}")
+
+
+@dataclass(frozen=True)
+class ScaleSummary:
+    """One scale's answer: mean Δ in English and over non-English languages (bootstrap over
+    languages and seeds), and the share of non-English cells with negative mean Δ."""
+
+    scale: str
+    english: Interval | None
+    non_english: Interval | None
+    negative_transfer_rate: float | None
+
+
+def summarize_scales(cells: list[Delta]) -> list[ScaleSummary]:
+    rng = np.random.default_rng(GENERATOR_SEED)
+    rates = negative_transfer_rate(cells)
+    summaries = []
+    for scale in [s for s in SCALES if any(c.scale == s for c in cells)]:
+        english = [c for c in cells if c.scale == scale and c.language == "en"]
+        non_english = [c for c in cells if c.scale == scale and c.language != "en"]
+        summaries.append(
+            ScaleSummary(
+                scale,
+                language_average(english, rng) if english else None,
+                language_average(non_english, rng) if non_english else None,
+                rates.get(scale),
+            )
+        )
+    return summaries
+
+
+def _points(value: float) -> str:
+    return f"{100 * value:+.2f}"
+
+
+def _interval(interval: Interval | None) -> str:
+    if interval is None:
+        return "–"
+    return f"{_points(interval.mean)} [{_points(interval.low)}, {_points(interval.high)}]"
+
+
+# Δ and its interval in points (×100 on the target's metric).
+CSV_COLUMNS = (
+    "scale",
+    "intermediate",
+    "target",
+    "language",
+    "split",
+    "metric",
+    "mean_delta",
+    "ci_low",
+    "ci_high",
+    "seeds",
+)
+
+
+def write_csv(cells: list[Delta], path: Path) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_COLUMNS)
+        for c in cells:
+            numbers = [round(100 * v, 4) for v in (c.mean, c.low, c.high)]
+            metric = get_task(c.target).metric
+            writer.writerow([c.scale, c.intermediate, c.target, c.language, c.split, metric, *numbers, c.seeds])
+    return path
+
+
+def write_markdown(report: Report, summaries: list[ScaleSummary], slope: float | None, path: Path) -> Path:
+    lines = [
+        f"# Sweep {report.name}: does scale shrink the harm of English intermediate tasks?",
+        "",
+        f"Δ = score with the intermediate task − score with `none`, paired by seed, ×100 on each target's "
+        f"metric; intervals are 95 % percentile bootstraps ({RESAMPLES} resamples, generator seed "
+        f"{GENERATOR_SEED}) over seeds, and for averages over languages and seeds. Sweep status: "
+        f"{report.sweep_status.lower()}.",
+        "",
+        "| scale | parameters | Δ English | Δ non-English | negative transfer (non-English cells with Δ < 0) |",
+        "|---|---|---|---|---|",
+    ]
+    for summary in summaries:
+        rate = "–" if summary.negative_transfer_rate is None else f"{summary.negative_transfer_rate:.0%}"
+        parameters = f"{SCALES[summary.scale].parameters / 1e6:,.1f} M"
+        lines.append(
+            f"| {summary.scale} | {parameters} | {_interval(summary.english)} | {_interval(summary.non_english)} "
+            f"| {rate} |"
+        )
+    lines += [
+        "",
+        "Slope of non-English Δ against log10(parameters): "
+        + ("needs two or more scales" if slope is None else f"{100 * slope:+.2f} points per tenfold parameters"),
+        "",
+        "| scale | intermediate | target | split | seeds | Δ English | Δ non-English (mean of languages) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in report.rows:
+        if row.intermediate == NONE:
+            continue
+        lines.append(
+            f"| {row.scale} | {row.intermediate}{' *' if row.same_source else ''} | {row.target} | {row.split} "
+            f"| {row.seeds} | {_number(row.delta_english, signed=True)} "
+            f"| {_number(row.delta_non_english, signed=True)} |"
+        )
+    lines += [
+        "",
+        "\\* the intermediate task is the target's own English training source.",
+        "",
+        "Per language: `report.csv`. Plots: `delta_vs_scale.png`, `delta_heatmap.png`.",
+        "",
+    ]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def write_report(report: Report, out_dir: Path, client: MlflowClient | None = None) -> list[ScaleSummary]:
+    """Write report.md, report.csv and the two plots into ``out_dir``; with ``client``, log
+    them under ``report/`` of the sweep run. Returns the per-scale summaries."""
+    from sweeper.plots import plot_delta_heatmap, plot_delta_vs_scale
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cells = report.deltas
+    summaries = summarize_scales(cells)
+    slope = scale_slope(cells)
+    write_csv(cells, out_dir / "report.csv")
+    write_markdown(report, summaries, slope, out_dir / "report.md")
+    plot_delta_vs_scale(cells, out_dir / "delta_vs_scale.png")
+    plot_delta_heatmap(cells, out_dir / "delta_heatmap.png")
+    if client is not None:
+        TrackedRun(client, report.sweep_run_id).log_artifacts(out_dir, "report")
+    return summaries
+
+
+def print_summary(summaries: list[ScaleSummary], cells: list[Delta], console: Console) -> None:
+    table = Table(title="the answer: Δ ×100 vs none, paired by seed, 95 % bootstrap interval")
+    for header in ("scale", "Δ English", "Δ non-English", "negative transfer"):
+        table.add_column(header, justify="left" if header == "scale" else "right")
+    for summary in summaries:
+        rate = "–" if summary.negative_transfer_rate is None else f"{summary.negative_transfer_rate:.0%}"
+        table.add_row(summary.scale, _interval(summary.english), _interval(summary.non_english), rate)
+    console.print(table)
+    slope = scale_slope(cells)
+    if slope is not None:
+        console.print(f"non-English Δ changes by {100 * slope:+.2f} points per tenfold parameters")

@@ -63,17 +63,20 @@ class FineTuned:
         return self.trainer.is_world_process_zero()
 
     def save_encoder(self, out_dir: str | Path) -> Path:
-        """Save the encoder without its task head: only the encoder passes to the next stage.
+        """Save the encoder without its task head (only the encoder passes to the next stage),
+        as bf16 safetensors where it trained in bf16: half the bytes of an XL checkpoint.
 
-        Sharded, every rank takes part in gathering the full weights; rank 0 writes them."""
+        Sharded, every rank takes part in gathering the full weights; rank 0 writes them.
+        Call it after evaluating: the unsharded model is cast in place."""
         out_dir = Path(out_dir)
+        dtype = torch.bfloat16 if self.trainer.args.bf16 else torch.float32
         if self.trainer.is_fsdp_enabled:
             full_model = out_dir.with_name(out_dir.name + "-with-head")
             self.trainer.save_model(str(full_model))
             if self.is_main_process:
-                AutoModel.from_pretrained(full_model).save_pretrained(out_dir)
+                AutoModel.from_pretrained(full_model, dtype=dtype).save_pretrained(out_dir)
         elif self.is_main_process:
-            self.model.base_model.save_pretrained(out_dir)
+            self.model.base_model.to(dtype).save_pretrained(out_dir)
         if self.is_main_process:
             self.tokenizer.save_pretrained(out_dir)
         return out_dir

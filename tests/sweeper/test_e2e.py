@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from collections import Counter
 from pathlib import Path
@@ -180,12 +181,45 @@ def test_relaunching_a_name_with_another_spec_is_refused(finished_sweep: Finishe
     assert len(_runs(finished_sweep)) == before
 
 
-def test_report_command_prints_the_table(finished_sweep: FinishedSweep) -> None:
+def test_report_writes_the_answer_and_its_numbers_follow_from_the_runs(
+    finished_sweep: FinishedSweep, tmp_path: Path
+) -> None:
+    out = tmp_path / "report"
     result = run_xsweep(
-        "report", "--name", "e2e", tracking_uri=finished_sweep.tracking_uri, cwd=finished_sweep.work_dir
-    )
+        "report", "--name", "e2e", "--out", str(out), tracking_uri=finished_sweep.tracking_uri,
+        cwd=finished_sweep.work_dir,
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "Δ non-en" in result.stdout and "mnli *" in result.stdout
+    assert "Δ non-en" in result.stdout and "mnli *" in result.stdout and "negative transfer" in result.stdout
+    files = {"report.md", "report.csv", "delta_vs_scale.png", "delta_heatmap.png"}
+    assert {p.name for p in out.iterdir()} == files
+    sweep = _runs(finished_sweep, "sweep")[0]
+    logged = MlflowClient(finished_sweep.tracking_uri).list_artifacts(sweep.info.run_id, "report")
+    assert {Path(a.path).name for a in logged} == files
+
+    # By hand: Δ per (intermediate, language, seed) from the target runs' test accuracies.
+    by_seed: dict[tuple[str, str], dict[int, float]] = {}
+    targets = _runs(finished_sweep, "target")
+    for run in targets:
+        tags = run.data.tags
+        for key, value in run.data.metrics.items():
+            if key.startswith("test/accuracy/") and not key.endswith(("avg", "avg_non_en")):
+                by_seed.setdefault((tags["intermediate"], key.split("/")[-1]), {})[int(tags["seed"])] = value
+    rows = list(csv.DictReader((out / "report.csv").open(encoding="utf-8")))
+    assert len(rows) == 2 * len(XNLI_DEMO_LANGUAGES)  # mnli and qqp, every language
+    negative = []
+    for row in rows:
+        assert row["scale"] == "tiny" and row["target"] == "xnli" and row["split"] == "test" and row["seeds"] == "2"
+        scores, baseline = by_seed[(row["intermediate"], row["language"])], by_seed[("none", row["language"])]
+        deltas = [100 * (scores[seed] - baseline[seed]) for seed in (0, 1)]
+        assert float(row["mean_delta"]) == pytest.approx(sum(deltas) / 2, abs=1e-3)
+        # A percentile bootstrap over two seeds stays within their two Δs.
+        assert min(deltas) - 1e-3 <= float(row["ci_low"]) <= float(row["mean_delta"]) <= float(row["ci_high"])
+        assert float(row["ci_high"]) <= max(deltas) + 1e-3
+        if row["language"] != "en":
+            negative.append(float(row["mean_delta"]) < 0)
+    rate = f"{sum(negative) / len(negative):.0%}"
+    assert f"| {rate} |" in (out / "report.md").read_text(encoding="utf-8")
 
 
 def test_a_failing_trial_fails_its_run_and_the_sweep(tmp_path: Path) -> None:

@@ -1,0 +1,90 @@
+"""Tracking overhead: the same tiny fine-tuning with xsweep's full tracking and with none.
+
+Each repetition trains the tiny model on the demo MNLI set through ``sweeper.train`` twice,
+alternating the order, evaluating and saving its checkpoint each time: once with the
+trial's tracking (an MLflow run with its params, the loss logged every 10 steps through
+``LossLogger``, the metrics and the checkpoint uploaded as an artifact), once with none.
+It prints the median wall seconds per optimizer step of each (the whole stage divided by
+its steps) and their ratio.
+
+    python benchmarks/tracking_overhead.py [--repeats 3] [--tracking-uri sqlite:///...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import datasets
+import transformers
+from mlflow.tracking import MlflowClient
+
+from sweeper.pretrained import build_tiny_model
+from sweeper.tracking import TrackedRun, with_averages
+from sweeper.train import Hyperparameters, evaluate, fine_tune
+from sweeper.trial import LossLogger
+from tasks import get_task, load_split
+from tasks.demo import write_demo_data
+
+HPARAMS = Hyperparameters(
+    learning_rate=1e-3, seed=0, epochs=1, batch_size=16, max_length=128, warmup_ratio=0.1, per_device_batch=16
+)
+
+
+def one_training(work: Path, data: Path, encoder: Path, client: MlflowClient | None, experiment_id: str) -> float:
+    """Seconds per optimizer step of one fine-tune (plus its tracking, when ``client`` is set)."""
+    task = get_task("mnli")
+    run = None
+    start = time.perf_counter()
+    if client is not None:
+        run = TrackedRun.start(client, experiment_id, "overhead", {"phase": "benchmark"})
+        run.log_params({"learning_rate": HPARAMS.learning_rate, "batch_size": HPARAMS.batch_size})
+    callbacks = [LossLogger(run)] if run is not None else []
+    tuned = fine_tune(str(encoder), task, str(data), HPARAMS, work / "trainer", callbacks)
+    # Both sides evaluate and save; only the tracked side sends the results to MLflow.
+    evaluation = evaluate(tuned, task, str(data), ["en"], ["dev"], HPARAMS.max_length)
+    checkpoint = tuned.save_encoder(work / "checkpoint")
+    if run is not None:
+        run.log_metrics(with_averages(evaluation.metrics))
+        run.log_artifacts(checkpoint, "checkpoint")
+        run.finish()
+    seconds = time.perf_counter() - start
+    return seconds / tuned.trainer.state.global_step
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--tracking-uri", default=None, help="[default: a SQLite file in a temporary folder]")
+    args = parser.parse_args()
+    datasets.disable_progress_bars()
+    transformers.utils.logging.set_verbosity_error()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        data = write_demo_data(work / "data")
+        rows = load_split(get_task("mnli").train, str(data))
+        encoder = build_tiny_model(list(rows["premise"]) + list(rows["hypothesis"]), work / "tiny")
+        uri = args.tracking_uri or f"sqlite:///{work / 'mlflow.db'}"
+        client = MlflowClient(uri)
+        experiment_id = client.create_experiment(f"overhead-{time.time():.0f}", artifact_location=(work / "a").as_uri())
+        # Untimed warm-up: imports, the tokenizer's caches, the database's tables.
+        one_training(work, data, encoder, client, experiment_id)
+        tracked, untracked = [], []
+        for repeat in range(args.repeats):
+            order = [True, False] if repeat % 2 == 0 else [False, True]
+            for with_tracking in order:
+                seconds = one_training(work, data, encoder, client if with_tracking else None, experiment_id)
+                (tracked if with_tracking else untracked).append(seconds)
+    steps = 2000 // HPARAMS.batch_size
+    print(f"tiny model, demo MNLI (2000 examples, {steps} steps), {args.repeats} repetitions each, tracking: {uri}")
+    print(f"{'':<22}{'s / step (median)':>20}")
+    print(f"{'full tracking':<22}{statistics.median(tracked):>20.4f}")
+    print(f"{'no tracking':<22}{statistics.median(untracked):>20.4f}")
+    print(f"{'ratio':<22}{statistics.median(tracked) / statistics.median(untracked):>20.3f}")
+
+
+if __name__ == "__main__":
+    main()
