@@ -206,6 +206,34 @@ def report(name: str, tracking_uri: str | None, out: Path | None) -> None:
 
 
 @main.command()
+@click.option("--name", required=True, help="The sweep's name.")
+@tracking_option
+@click.option("--watch", type=float, default=None, help="Refresh every N seconds until the sweep ends.")
+def status(name: str, tracking_uri: str | None, watch: float | None) -> None:
+    """Where a sweep stands: search trials and cells done, running, failed, pending."""
+    import time
+
+    from rich.live import Live
+
+    from sweeper.status import read_status, status_table
+
+    client = MlflowClient(_tracking_uri(tracking_uri))
+    try:
+        current = read_status(client, name)
+    except ReportError as error:
+        raise click.ClickException(str(error)) from None
+    console = _console()
+    if watch is None:
+        console.print(status_table(current))
+        return
+    with Live(status_table(current), console=console, auto_refresh=False) as live:
+        while current.sweep_status == "RUNNING":
+            time.sleep(watch)
+            current = read_status(client, name)
+            live.update(status_table(current), refresh=True)
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def tasks(as_json: bool) -> None:
     """List the registered tasks."""

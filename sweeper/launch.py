@@ -262,6 +262,9 @@ def _run_sweep(
                 "trials": spec.trials,
                 "seeds": spec.seeds,
                 "data": spec.data,
+                # What `xsweep status` counts progress against.
+                "planned/search_trials": len(plan.studies) * spec.trials,
+                "planned/cells": len(plan.cells),
                 **{f"languages/{t}": " ".join(langs) for t, langs in plan.languages.items()},
             }
         )

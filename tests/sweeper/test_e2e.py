@@ -222,6 +222,19 @@ def test_report_writes_the_answer_and_its_numbers_follow_from_the_runs(
     assert f"| {rate} |" in (out / "report.md").read_text(encoding="utf-8")
 
 
+def test_status_counts_every_planned_run_as_done(finished_sweep: FinishedSweep) -> None:
+    from sweeper.status import read_status
+
+    status = read_status(MlflowClient(finished_sweep.tracking_uri), "e2e")
+    assert status.sweep_status == "FINISHED"
+    # 2 intermediates + 1 target, 2 trials each; (2 intermediates + none) × 1 target × 2 seeds.
+    planned = {(row.scale, row.kind): row.planned for row in status.rows}
+    assert planned == {("tiny", "search trials"): 6, ("tiny", "cells"): 6}
+    assert all(row.finished == row.planned and row.pending == row.running == row.failed == 0 for row in status.rows)
+    result = run_xsweep("status", "--name", "e2e", tracking_uri=finished_sweep.tracking_uri, cwd=finished_sweep.work_dir)
+    assert result.returncode == 0 and "6/6" in result.stdout, result.stderr[-2000:]
+
+
 def test_a_failing_trial_fails_its_run_and_the_sweep(tmp_path: Path) -> None:
     """A German test label outside XNLI's three: the target runs fail, nothing is left RUNNING."""
     data = write_demo_data(tmp_path / "data")
