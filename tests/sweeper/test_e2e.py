@@ -231,7 +231,8 @@ def test_status_counts_every_planned_run_as_done(finished_sweep: FinishedSweep) 
     planned = {(row.scale, row.kind): row.planned for row in status.rows}
     assert planned == {("tiny", "search trials"): 6, ("tiny", "cells"): 6}
     assert all(row.finished == row.planned and row.pending == row.running == row.failed == 0 for row in status.rows)
-    result = run_xsweep("status", "--name", "e2e", tracking_uri=finished_sweep.tracking_uri, cwd=finished_sweep.work_dir)
+    sweep = finished_sweep
+    result = run_xsweep("status", "--name", "e2e", tracking_uri=sweep.tracking_uri, cwd=sweep.work_dir)
     assert result.returncode == 0 and "6/6" in result.stdout, result.stderr[-2000:]
 
 
