@@ -1,0 +1,91 @@
+"""The tracking-server path: a real `mlflow server` (mlflow/serve.sh) on a PostgreSQL
+backend, Optuna's studies in a second database on the same PostgreSQL server, and a tiny
+sweep with several trials writing at once. Skipped with a reason where PostgreSQL is absent."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import start_tracking_server
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432"
+
+pytestmark = pytest.mark.slow
+
+
+def _admin(statement: str) -> None:
+    import psycopg2
+
+    connection = psycopg2.connect(f"{POSTGRES}/postgres", connect_timeout=3)
+    connection.autocommit = True  # CREATE/DROP DATABASE run outside a transaction
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statement)
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def postgres_databases() -> Iterator[tuple[str, str]]:
+    """Two fresh databases on the local PostgreSQL server: MLflow's and Optuna's."""
+    psycopg2 = pytest.importorskip("psycopg2")
+    names = [f"xsweep_{kind}_{uuid.uuid4().hex[:8]}" for kind in ("mlflow", "optuna")]
+    try:
+        for name in names:
+            _admin(f"CREATE DATABASE {name}")
+    except psycopg2.OperationalError as error:
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES} ({str(error).strip().splitlines()[0]})")
+    try:
+        yield f"{POSTGRES}/{names[0]}", f"{POSTGRES}/{names[1]}"
+    finally:
+        for name in names:
+            _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_a_sweep_on_a_postgresql_tracking_server_loses_nothing(
+    tmp_path: Path, demo_data: Path, postgres_databases: tuple[str, str]
+) -> None:
+    import optuna
+    import ray
+    from mlflow.tracking import MlflowClient
+
+    from sweeper.launch import launch
+    from sweeper.spec import build_spec
+    from tasks.demo import XNLI_DEMO_LANGUAGES
+
+    mlflow_db, optuna_db = postgres_databases
+    server = start_tracking_server(tmp_path / "server", "127.0.0.1", backend_store_uri=mlflow_db)
+    try:
+        # Four trials at once on a local Ray, all writing to the one server.
+        ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
+        spec = build_spec(
+            scales="tiny", intermediate="mnli", targets_="xnli", trials=2, seeds=2, data=str(demo_data), name="pg"
+        )
+        result = launch(spec, server.uri, study_storage=optuna_db, storage_path=str(tmp_path / "tune"))
+    finally:
+        ray.shutdown()
+    try:
+        assert result.ok, result
+        client = MlflowClient(server.uri)
+        runs = client.search_runs([result.experiment_id], max_results=1000)
+        assert {run.info.status for run in runs} == {"FINISHED"}
+        assert Counter(run.data.tags["phase"] for run in runs) == {
+            "sweep": 1, "intermediate": 2, "target_search": 2, "target": 4,
+        }  # fmt: skip
+        for run in runs:
+            if run.data.tags["phase"] == "target":
+                wanted = {f"test/accuracy/{lang}" for lang in XNLI_DEMO_LANGUAGES}
+                assert wanted <= set(run.data.metrics), run.info.run_name
+                assert client.list_artifacts(run.info.run_id, "predictions"), run.info.run_name
+        selected = [r for r in runs if r.data.tags["phase"] == "intermediate" and r.data.tags["selected"] == "true"]
+        assert len(selected) == 1 and client.list_artifacts(selected[0].info.run_id, "checkpoint")
+        # The studies live in their own database, every trial told to Optuna.
+        studies = optuna.get_all_study_summaries(storage=optuna_db)
+        assert len(studies) == 2 and all(summary.n_trials == 2 for summary in studies)
+    finally:
+        server.stop()
