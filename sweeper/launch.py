@@ -22,7 +22,7 @@ from ray import tune
 from ray.tune.experiment import Trial
 from ray.tune.logger import JsonLoggerCallback
 
-from sweeper.placement import Placement
+from sweeper.placement import DRIVER_RESOURCE, Placement
 from sweeper.plan import Plan, make_plan
 from sweeper.pretrained import build_tiny_model
 from sweeper.progress import SweepProgress
@@ -277,6 +277,7 @@ def _run_sweep(
             encoders=_pretrained_encoders(plan, sweep_run, tiny_dir),
             storage_path=storage_path,
             collective_backend=collective_backend,
+            driver_resource=DRIVER_RESOURCE if ray.cluster_resources().get(DRIVER_RESOURCE) else "",
         )
         searcher = SweepSearcher(plan, context)
         progress = SweepProgress(plan.total_trials)

@@ -28,6 +28,9 @@ class Placement:
     backend: str = "nccl"
     # Shard parameters, gradients and optimizer state across the workers (FSDP).
     sharded: bool = False
+    # A custom resource that pins a distributed trial's driver to nodes advertising it (the
+    # on-demand head in cluster.yaml), so a spot reclaim never kills a trial's driver.
+    driver_resource: str = ""
 
     @property
     def distributed(self) -> bool:
@@ -35,17 +38,21 @@ class Placement:
 
     def trial_resources(self) -> dict[str, float]:
         """What the Tune trial itself reserves."""
-        if self.distributed:
-            return {"CPU": 1}  # a driver; its Train workers reserve their own GPUs
+        if self.distributed:  # a driver; its Train workers reserve their own GPUs
+            return {"CPU": 1, self.driver_resource: 1} if self.driver_resource else {"CPU": 1}
         return {"CPU": 1, "GPU": self.gpus_per_worker}
 
     def gpus(self) -> int:
         return self.workers * self.gpus_per_worker
 
 
-def placement_of(scale: Scale, backend: str = "nccl") -> Placement:
+# The custom resource cluster.yaml gives the head node for multi-GPU trials' drivers.
+DRIVER_RESOURCE = "trial_driver"
+
+
+def placement_of(scale: Scale, backend: str = "nccl", driver_resource: str = "") -> Placement:
     if scale.gpus > 1:
-        return Placement(workers=scale.gpus, gpus_per_worker=1, backend=backend, sharded=scale.sharded)
+        return Placement(scale.gpus, 1, backend, sharded=scale.sharded, driver_resource=driver_resource)
     return Placement(workers=1, gpus_per_worker=scale.gpus, backend=backend)
 
 

@@ -16,7 +16,7 @@ import ray
 from sweeper.placement import StageResult, run_placed
 
 # Metric and tag names of what the stand-in records on each run.
-START, END, NODES = "rehearsal/start", "rehearsal/end", "rehearsal/nodes"
+START, END, NODES, DRIVER_NODE = "rehearsal/start", "rehearsal/end", "rehearsal/nodes", "rehearsal/driver_node"
 
 
 def _sleep_stage(config: dict) -> StageResult:
@@ -48,7 +48,8 @@ def sleeping_trial(config: dict) -> None:
     run = TrackedRun.start(client, spec.experiment_id, spec.run_name, spec.tags, spec.parent_run_id)
     result = run_placed(_sleep_stage, {"seconds": seconds}, spec.placement, spec.storage_path, f"rehearse-{run.run_id}")
     run.log_metrics({START: float(result[START]), END: float(result[END])})
-    run.set_tags({NODES: result[NODES], "workers": spec.placement.workers})
+    driver_node = ray.get_runtime_context().get_node_id()
+    run.set_tags({NODES: result[NODES], DRIVER_NODE: driver_node, "workers": spec.placement.workers})
     run.finish()
     # A score that depends only on the learning rate, so the studies select deterministically.
     tune.report({"objective": 0.5 + 0.1 * (spec.learning_rate * 1e5 % 1), "run_id": run.run_id})

@@ -58,6 +58,8 @@ class SweepContext:
     storage_path: str = ""
     # The process-group backend of multi-GPU trials' workers.
     collective_backend: str = "nccl"
+    # Where multi-GPU trials' drivers must run: a custom resource, or "" for anywhere.
+    driver_resource: str = ""
 
 
 @dataclass(frozen=True)
@@ -277,7 +279,7 @@ class SweepSearcher(Searcher):
             "data": self.plan.spec.data,
             "tracking_uri": self.context.tracking_uri,
             "experiment_id": self.context.experiment_id,
-            "placement": placement_of(SCALES[scale], self.context.collective_backend),
+            "placement": placement_of(SCALES[scale], self.context.collective_backend, self.context.driver_resource),
             "storage_path": self.context.storage_path,
         }
 

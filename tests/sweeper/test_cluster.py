@@ -17,6 +17,9 @@ def test_cluster_yaml_is_valid_for_the_installed_ray() -> None:
     config = load_cluster(CLUSTER)
     gpus = node_gpus(config)
     assert gpus[config["head_node_type"]] == 0
+    # Multi-GPU trials' drivers are pinned to the on-demand head by a resource only it has.
+    resources = {name: node.get("resources", {}) for name, node in config["available_node_types"].items()}
+    assert [name for name, r in resources.items() if r.get("trial_driver")] == [config["head_node_type"]]
     assert max(gpus.values()) >= 8 and 1 in gpus.values()
     check_scales_fit(("base", "large", "xl", "xxl"), config, CLUSTER)
     # Single-GPU workers may be spot; the head never is.
@@ -154,16 +157,18 @@ def test_trials_are_placed_by_scale_on_a_multi_node_cluster(
     from ray.cluster_utils import Cluster
 
     from sweeper.launch import launch
-    from sweeper.rehearsal import END, NODES, START, sleeping_trial
+    from sweeper.rehearsal import DRIVER_NODE, END, NODES, START, sleeping_trial
     from sweeper.spec import build_spec
 
     small = {"object_store_memory": 80 * 2**20}
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 3, **small})
+    # The head advertises trial_driver, as in cluster.yaml: XL drivers must run there.
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 3, "resources": {"trial_driver": 4}, **small})
     try:
         one_gpu = cluster.add_node(num_cpus=2, num_gpus=1, **small)
         four_gpus = cluster.add_node(num_cpus=2, num_gpus=4, **small)
         cluster.wait_for_nodes()
         capacity = {one_gpu.node_id: 1, four_gpus.node_id: 4}
+        head = cluster.head_node.node_id
         spec = build_spec(
             scales="base,xl",
             intermediate="mnli",
@@ -210,6 +215,7 @@ def test_trials_are_placed_by_scale_on_a_multi_node_cluster(
         assert len(trial.nodes) == trial.gpus, trial  # one Train worker per GPU for XL
         if trial.gpus == 4:
             assert set(trial.nodes) == {four_gpus.node_id}, f"{trial.name} ran on {trial.nodes}"
+            assert trial.tags[DRIVER_NODE] == head, f"{trial.name}'s driver ran off the head"
         else:
             assert trial.nodes[0] in capacity, f"{trial.name} ran on the head, which has no GPU"
 
