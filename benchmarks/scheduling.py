@@ -9,12 +9,13 @@ makespan against the lower bound max(total GPU-time / GPUs, longest chain), and 
 two-stage barrier schedule (every search trial, then every target run) simulated with the
 same durations and the same largest-first greedy placement.
 
-    python benchmarks/scheduling.py [--gpus 8] [--longest-trial 12]
+    python benchmarks/scheduling.py [--gpus 8] [--longest-trial 12] [--trials 2] [--seeds 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ from sweeper.scales import SCALES
 from sweeper.spec import build_spec
 from sweeper.tracking import NONE, TARGET
 
-SPEC = {"scales": "base,large,xl", "intermediate": "mnli,qqp", "targets_": "xnli,pawsx", "trials": 2, "seeds": 2}
+SPEC = {"scales": "base,large,xl", "intermediate": "mnli,qqp", "targets_": "xnli,pawsx"}
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,9 @@ class Job:
     needs: tuple[str, ...] = ()
 
 
-def trial_seconds(longest_trial: float) -> dict[tuple[str, str], float]:
+def trial_seconds(longest_trial: float, spec: dict) -> dict[tuple[str, str], float]:
     """Seconds of one trial of each (scale, task), in proportion to FLOPs per GPU."""
-    plan = make_plan(build_spec(**SPEC))
+    plan = make_plan(build_spec(**spec))
     tokens = estimate(plan, Hardware()).task_tokens
     gpu_flops = {
         (scale, task): 6 * SCALES[scale].parameters * tokens[task] / SCALES[scale].gpus
@@ -55,8 +56,8 @@ def trial_seconds(longest_trial: float) -> dict[tuple[str, str], float]:
     return {key: longest_trial * flops / top for key, flops in gpu_flops.items()}
 
 
-def jobs(seconds: dict[tuple[str, str], float]) -> list[Job]:
-    plan = make_plan(build_spec(**SPEC))
+def jobs(seconds: dict[tuple[str, str], float], spec: dict) -> list[Job]:
+    plan = make_plan(build_spec(**spec))
     found = []
     for study in plan.studies:
         for index in range(plan.spec.trials):
@@ -98,9 +99,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gpus", type=int, default=8, help="logical GPUs of the local Ray")
     parser.add_argument("--longest-trial", type=float, default=12.0, help="seconds of the longest trial")
+    parser.add_argument("--trials", type=int, default=2, help="learning-rate trials per study")
+    parser.add_argument("--seeds", type=int, default=2)
     args = parser.parse_args()
-    seconds = trial_seconds(args.longest_trial)
-    all_jobs = jobs(seconds)
+    sweep = {**SPEC, "trials": args.trials, "seeds": args.seeds}
+    seconds = trial_seconds(args.longest_trial, sweep)
+    all_jobs = jobs(seconds, sweep)
     gpu_time = sum(job.gpus * job.seconds for job in all_jobs)
     chain = max(
         max(j.seconds for j in all_jobs if j.name in job.needs) + job.seconds for job in all_jobs if job.stage == 2
@@ -110,7 +114,7 @@ def main() -> None:
     ray.init(num_cpus=2 * args.gpus, num_gpus=args.gpus, include_dashboard=False, log_to_driver=False)
     with tempfile.TemporaryDirectory() as tmp:
         uri = f"sqlite:///{Path(tmp) / 'mlflow.db'}"
-        spec = build_spec(**SPEC, name="scheduling")
+        spec = build_spec(**sweep, name="scheduling")
         # The durations travel inside each trial's config, keyed by scale/task.
         bench = {f"{scale}/{task}": value for (scale, task), value in seconds.items()}
 
@@ -139,6 +143,13 @@ def main() -> None:
     for name, value in rows:
         print(f"{name:<44}{value:>12.1f}{value / lower_bound:>15.2f}")
     print(f"barrier ÷ xsweep measured: {barrier / measured:.2f}")
+    # Where measured and simulated part: each trial's start-up before its GPU work began.
+    print(f"\n{'scale':<8}{'trials':>8}{'start-up s (median)':>22}{'sleep s':>10}")
+    for scale in sweep["scales"].split(","):
+        mine = [run for run in runs if run.data.tags.get("scale") == scale]
+        startup = statistics.median(run.data.metrics[START] - run.info.start_time / 1000 for run in mine)
+        sleep = max(value for (s, _), value in seconds.items() if s == scale)
+        print(f"{scale:<8}{len(mine):>8}{startup:>22.1f}{sleep:>10.1f}")
 
 
 if __name__ == "__main__":

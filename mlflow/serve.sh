@@ -3,7 +3,7 @@
 #
 # Defaults: SQLite and local artifacts in ./mlflow-server/, bound to 127.0.0.1:5000.
 # Override with the environment:
-#   MLFLOW_BACKEND_STORE_URI   e.g. postgresql://user@db-host:5432/mlflow
+#   MLFLOW_BACKEND_STORE_URI   e.g. postgresql+psycopg2://user@db-host:5432/mlflow
 #   MLFLOW_ARTIFACTS_DESTINATION  e.g. s3://bucket/xsweep (S3-compatible; set AWS_* / MLFLOW_S3_ENDPOINT_URL)
 #   MLFLOW_HOST, MLFLOW_PORT   where to listen (keep 127.0.0.1 unless the network is trusted)
 #   MLFLOW_ALLOWED_HOSTS       Host headers the server answers, e.g. 203.0.113.7:5000 (MLflow's

@@ -14,6 +14,8 @@ import pytest
 from tests.conftest import start_tracking_server
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
+# The driver named in SQLAlchemy URLs: MLflow 3 otherwise asks for psycopg (3), not psycopg2.
+SQLALCHEMY = POSTGRES.replace("postgresql://", "postgresql+psycopg2://")
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +43,7 @@ def postgres_databases() -> Iterator[tuple[str, str]]:
     except psycopg2.OperationalError as error:
         pytest.skip(f"PostgreSQL is not reachable at {POSTGRES} ({str(error).strip().splitlines()[0]})")
     try:
-        yield f"{POSTGRES}/{names[0]}", f"{POSTGRES}/{names[1]}"
+        yield f"{SQLALCHEMY}/{names[0]}", f"{SQLALCHEMY}/{names[1]}"
     finally:
         for name in names:
             _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
