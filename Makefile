@@ -24,6 +24,7 @@ demo: $(STAMP)
 	$(BIN)/xsweep data demo --out $(DEMO_DATA)
 	$(BIN)/xsweep launch --name demo --scales tiny --intermediate mnli,qqp --targets xnli,pawsx \
 		--trials 3 --seeds 2 --data $(DEMO_DATA)
+	$(BIN)/xsweep report --name demo
 
 # pytest exits 5 when it collects nothing; that is not a failure of the suite.
 test: $(STAMP)

@@ -8,6 +8,10 @@
 #   MLFLOW_HOST, MLFLOW_PORT   where to listen (keep 127.0.0.1 unless the network is trusted)
 #   MLFLOW_ALLOWED_HOSTS       Host headers the server answers, e.g. 203.0.113.7:5000 (MLflow's
 #                              default: localhost and private addresses)
+#   MLFLOW_AUTH_ADMIN_PASSWORD set: MLflow's basic-auth app, admin user
+#                              ${MLFLOW_AUTH_ADMIN_USERNAME:-admin}; the password stays in the
+#                              environment (never written to a file). Clients then set
+#                              MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD.
 # Trials then use: xsweep launch --tracking-uri http://HOST:PORT ...
 set -euo pipefail
 
@@ -17,6 +21,28 @@ mkdir -p "$STATE_DIR"
 extra=()
 if [[ -n "${MLFLOW_ALLOWED_HOSTS:-}" ]]; then
     extra+=(--allowed-hosts "$MLFLOW_ALLOWED_HOSTS")
+fi
+if [[ -n "${MLFLOW_AUTH_ADMIN_PASSWORD:-}" ]]; then
+    # Users without a grant see nothing; the admin user is created on first start.
+    cat > "$STATE_DIR/basic_auth.ini" <<INI
+[mlflow]
+default_permission = ${MLFLOW_AUTH_DEFAULT_PERMISSION:-NO_PERMISSIONS}
+database_uri = ${MLFLOW_AUTH_DATABASE_URI:-sqlite:///$STATE_DIR/basic_auth.db}
+admin_username = ${MLFLOW_AUTH_ADMIN_USERNAME:-admin}
+authorization_function = mlflow.server.auth:authenticate_request_basic_auth
+# Each password check is a deliberate PBKDF2 hash; trials make many requests.
+auth_cache_ttl_seconds = ${MLFLOW_AUTH_CACHE_TTL_SECONDS:-60}
+INI
+    export MLFLOW_AUTH_CONFIG_PATH="$STATE_DIR/basic_auth.ini"
+    # The auth app's CSRF protection needs a key that survives restarts: made once, kept
+    # beside the server's state, readable by its owner only.
+    if [[ -z "${MLFLOW_FLASK_SERVER_SECRET_KEY:-}" ]]; then
+        key_file="$STATE_DIR/flask_secret_key"
+        [[ -s "$key_file" ]] || (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$key_file")
+        MLFLOW_FLASK_SERVER_SECRET_KEY="$(cat "$key_file")"
+        export MLFLOW_FLASK_SERVER_SECRET_KEY
+    fi
+    extra+=(--app-name basic-auth)
 fi
 
 exec mlflow server \

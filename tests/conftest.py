@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -84,7 +85,9 @@ class TrackingServer:
         self.process.wait(timeout=30)
 
 
-def start_tracking_server(state_dir: Path, host: str, backend_store_uri: str | None = None) -> TrackingServer:
+def start_tracking_server(
+    state_dir: Path, host: str, backend_store_uri: str | None = None, extra_env: dict[str, str] | None = None
+) -> TrackingServer:
     """A real `mlflow server`, started by the project's own mlflow/serve.sh; waits for /health."""
     port = free_port()
     env = {
@@ -97,6 +100,7 @@ def start_tracking_server(state_dir: Path, host: str, backend_store_uri: str | N
     }
     if backend_store_uri:
         env["MLFLOW_BACKEND_STORE_URI"] = backend_store_uri
+    env.update(extra_env or {})
     state_dir.mkdir(parents=True, exist_ok=True)
     log_path = state_dir / "server.log"
     with log_path.open("wb") as log:
@@ -110,6 +114,8 @@ def start_tracking_server(state_dir: Path, host: str, backend_store_uri: str | N
             with urllib.request.urlopen(f"{server.uri}/health", timeout=2) as response:
                 if response.status == 200:
                     return server
+        except urllib.error.HTTPError:
+            return server  # it answers (an auth server may guard /health too)
         except OSError:
             time.sleep(0.5)
     server.stop()

@@ -1,9 +1,13 @@
-"""The tracking-server path: a real `mlflow server` (mlflow/serve.sh) on a PostgreSQL
-backend, Optuna's studies in a second database on the same PostgreSQL server, and a tiny
-sweep with several trials writing at once. Skipped with a reason where PostgreSQL is absent."""
+"""The tracking-server path: a real `mlflow server` (mlflow/serve.sh) with basic auth, and on
+a PostgreSQL backend with Optuna's studies in a second database on the same server and a
+tiny sweep with several trials writing at once (skipped with a reason where PostgreSQL is
+absent)."""
 
 from __future__ import annotations
 
+import base64
+import urllib.error
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -49,24 +53,61 @@ def postgres_databases() -> Iterator[tuple[str, str]]:
             _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+def _get(url: str, credentials: tuple[str, str] | None = None) -> int:
+    request = urllib.request.Request(url)
+    if credentials:
+        token = base64.b64encode(":".join(credentials).encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def _auth_env() -> tuple[str, dict[str, str]]:
+    password = f"xsweep-{uuid.uuid4().hex}"
+    return password, {"MLFLOW_AUTH_ADMIN_USERNAME": "admin", "MLFLOW_AUTH_ADMIN_PASSWORD": password}
+
+
+def test_a_basic_auth_server_refuses_unauthenticated_requests(tmp_path: Path) -> None:
+    password, env = _auth_env()
+    server = start_tracking_server(tmp_path / "server", "127.0.0.1", extra_env=env)
+    try:
+        url = f"{server.uri}/api/2.0/mlflow/experiments/search?max_results=1"
+        assert _get(url) == 401
+        assert _get(url, ("admin", "not-the-password")) == 401
+        assert _get(url, ("admin", password)) == 200
+        assert password not in (tmp_path / "server" / "basic_auth.ini").read_text()
+    finally:
+        server.stop()
+
+
 def test_a_sweep_on_a_postgresql_tracking_server_loses_nothing(
-    tmp_path: Path, demo_data: Path, postgres_databases: tuple[str, str]
+    tmp_path: Path, demo_data: Path, postgres_databases: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """On PostgreSQL, behind basic auth: every run and metric arrives, and the credentials
+    appear in no run's params, tags or files."""
     import optuna
     import ray
     from mlflow.tracking import MlflowClient
 
+    import mlflow
     from sweeper.launch import launch
     from sweeper.spec import build_spec
     from tasks.demo import XNLI_DEMO_LANGUAGES
 
     mlflow_db, optuna_db = postgres_databases
-    server = start_tracking_server(tmp_path / "server", "127.0.0.1", backend_store_uri=mlflow_db)
+    password, env = _auth_env()
+    server = start_tracking_server(tmp_path / "server", "127.0.0.1", backend_store_uri=mlflow_db, extra_env=env)
+    # The driver and (through the environment Ray starts them with) every trial authenticate.
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
     try:
-        # Four trials at once on a local Ray, all writing to the one server.
+        # Up to four trials at once on a local Ray (the four cells), all writing to one server.
         ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
         spec = build_spec(
-            scales="tiny", intermediate="mnli", targets_="xnli", trials=2, seeds=2, data=str(demo_data), name="pg"
+            scales="tiny", intermediate="mnli", targets_="xnli", trials=1, seeds=2, data=str(demo_data), name="pg"
         )
         result = launch(spec, server.uri, study_storage=optuna_db, storage_path=str(tmp_path / "tune"))
     finally:
@@ -77,7 +118,7 @@ def test_a_sweep_on_a_postgresql_tracking_server_loses_nothing(
         runs = client.search_runs([result.experiment_id], max_results=1000)
         assert {run.info.status for run in runs} == {"FINISHED"}
         assert Counter(run.data.tags["phase"] for run in runs) == {
-            "sweep": 1, "intermediate": 2, "target_search": 2, "target": 4,
+            "sweep": 1, "intermediate": 1, "target_search": 1, "target": 4,
         }  # fmt: skip
         for run in runs:
             if run.data.tags["phase"] == "target":
@@ -88,6 +129,13 @@ def test_a_sweep_on_a_postgresql_tracking_server_loses_nothing(
         assert len(selected) == 1 and client.list_artifacts(selected[0].info.run_id, "checkpoint")
         # The studies live in their own database, every trial told to Optuna.
         studies = optuna.get_all_study_summaries(storage=optuna_db)
-        assert len(studies) == 2 and all(summary.n_trials == 2 for summary in studies)
+        assert len(studies) == 2 and all(summary.n_trials == 1 for summary in studies)
+        for run in runs:
+            assert password not in str(run.data.params) + str(run.data.tags), run.info.run_name
+            files = Path(mlflow.artifacts.download_artifacts(
+                run_id=run.info.run_id, dst_path=str(tmp_path / "files" / run.info.run_id), tracking_uri=server.uri
+            ))  # fmt: skip
+            for path in files.rglob("*"):
+                assert not path.is_file() or password.encode() not in path.read_bytes(), path
     finally:
         server.stop()
