@@ -90,8 +90,8 @@ def run_placed(
         torch_config=TorchConfig(backend=placement.backend),
         run_config=train.RunConfig(name=name, storage_path=storage_path),
     )
-    trainer.fit()  # raises if any worker failed
     try:
+        trainer.fit()  # raises if any worker failed
         return results.get(timeout=60)
     finally:
         results.shutdown()
