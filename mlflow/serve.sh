@@ -6,6 +6,7 @@
 #   MLFLOW_BACKEND_STORE_URI   e.g. postgresql+psycopg2://user@db-host:5432/mlflow
 #   MLFLOW_ARTIFACTS_DESTINATION  e.g. s3://bucket/xsweep (S3-compatible; set AWS_* / MLFLOW_S3_ENDPOINT_URL)
 #   MLFLOW_HOST, MLFLOW_PORT   where to listen (keep 127.0.0.1 unless the network is trusted)
+#   MLFLOW_WORKERS             server worker processes (default 4)
 #   MLFLOW_ALLOWED_HOSTS       Host headers the server answers, e.g. 203.0.113.7:5000 (MLflow's
 #                              default: localhost and private addresses)
 #   MLFLOW_AUTH_ADMIN_PASSWORD set: MLflow's basic-auth app, admin user
@@ -50,4 +51,5 @@ exec mlflow server \
     --artifacts-destination "${MLFLOW_ARTIFACTS_DESTINATION:-$STATE_DIR/artifacts}" \
     --host "${MLFLOW_HOST:-127.0.0.1}" \
     --port "${MLFLOW_PORT:-5000}" \
+    --workers "${MLFLOW_WORKERS:-4}" \
     "${extra[@]}"

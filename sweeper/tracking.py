@@ -1,13 +1,18 @@
 """MLflow as xsweep writes it: one experiment per sweep, nested runs, one tag contract.
 
 Trials open their own runs (nothing driver-side logs for them), through ``TrackedRun``,
-whose calls retry briefly so a tracking-server hiccup does not kill a trial.
+whose calls retry so a tracking-server hiccup does not kill a trial. Metric points go out
+from a background thread: training never waits for the server, points logged during an
+outage are delivered when it is back, and a resent point is stored once (each point's
+timestamp is fixed when it is logged, and MLflow's store keeps one row per identical point).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import queue
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -57,7 +62,11 @@ def artifact_location(tracking_uri: str, experiment_name: str) -> str | None:
     return (store / "mlartifacts" / experiment_name).as_uri()
 
 
-def retrying(call: Callable[[], T], attempts: int = 5, first_wait: float = 0.5) -> T:
+# Metric points wait out a tracking outage this long (besides the client's own retries).
+OUTAGE_ATTEMPTS, OUTAGE_MAX_WAIT_S = 12, 30.0
+
+
+def retrying(call: Callable[[], T], attempts: int = 5, first_wait: float = 0.5, max_wait: float = 30.0) -> T:
     """Run ``call``, retrying with backoff on tracking errors (a busy SQLite file, a
     restarting server); the last error propagates."""
     for attempt in range(attempts):
@@ -66,7 +75,7 @@ def retrying(call: Callable[[], T], attempts: int = 5, first_wait: float = 0.5) 
         except (MlflowException, OSError) as error:
             if attempt == attempts - 1:
                 raise
-            wait = first_wait * 2**attempt
+            wait = min(first_wait * 2**attempt, max_wait)
             log.warning("tracking call failed (%s); retrying in %.1fs", error, wait)
             time.sleep(wait)
     raise AssertionError("unreachable")
@@ -97,6 +106,10 @@ class TrackedRun:
     def __init__(self, client: MlflowClient, run_id: str) -> None:
         self.client = client
         self.run_id = run_id
+        # Batches of metric points not yet delivered, and the thread that delivers them.
+        self._outbox: queue.Queue[list[Metric]] = queue.Queue()
+        self._sender: threading.Thread | None = None
+        self._undelivered: Exception | None = None
 
     @classmethod
     def start(
@@ -118,12 +131,40 @@ class TrackedRun:
         retrying(lambda: self.client.log_batch(self.run_id, params=batch))
 
     def log_metrics(self, metrics: Mapping[str, float], step: int = 0) -> None:
+        """Queue the points for delivery and return at once; ``flush`` waits for them."""
         now = int(time.time() * 1000)
         batch = [Metric(key, float(value), now, step) for key, value in metrics.items()]
         # log_batch takes at most 1000 metrics a call.
         for start in range(0, len(batch), 1000):
-            chunk = batch[start : start + 1000]
-            retrying(lambda chunk=chunk: self.client.log_batch(self.run_id, metrics=chunk))
+            self._outbox.put(batch[start : start + 1000])
+        if self._sender is None:
+            self._sender = threading.Thread(target=self._deliver, name=f"mlflow-{self.run_id[:8]}", daemon=True)
+            self._sender.start()
+
+    def _deliver(self) -> None:
+        while True:
+            chunk = self._outbox.get()
+            try:
+                retrying(
+                    lambda chunk=chunk: self.client.log_batch(self.run_id, metrics=chunk),
+                    attempts=OUTAGE_ATTEMPTS,
+                    max_wait=OUTAGE_MAX_WAIT_S,
+                )
+            except (MlflowException, OSError) as error:
+                self._undelivered = error
+            finally:
+                self._outbox.task_done()
+
+    @property
+    def undelivered(self) -> int:
+        """Batches of metric points queued or in flight."""
+        return self._outbox.unfinished_tasks
+
+    def flush(self) -> None:
+        """Wait until every queued metric point is delivered; raise if some could not be."""
+        self._outbox.join()
+        if self._undelivered is not None:
+            raise self._undelivered
 
     def set_tags(self, tags: Mapping[str, str]) -> None:
         batch = [RunTag(key, str(value)) for key, value in tags.items()]
@@ -133,6 +174,7 @@ class TrackedRun:
         retrying(lambda: self.client.log_artifacts(self.run_id, str(local_dir), artifact_path))
 
     def finish(self, status: str = "FINISHED") -> None:
+        self.flush()
         retrying(lambda: self.client.set_terminated(self.run_id, status))
 
 

@@ -150,6 +150,7 @@ def train_stage(config: dict) -> StageResult:
                 run.log_artifacts(checkpoint, "checkpoint")
             if spec.phase == TARGET:
                 run.log_artifacts(write_predictions(evaluation, task.name, work / "predictions"), "predictions")
+    run.flush()  # this process's points are all in before the driver ends the run
     return {"objective": metrics[metric_key("dev", task.metric, "en")]}
 
 

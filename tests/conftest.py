@@ -86,10 +86,14 @@ class TrackingServer:
 
 
 def start_tracking_server(
-    state_dir: Path, host: str, backend_store_uri: str | None = None, extra_env: dict[str, str] | None = None
+    state_dir: Path,
+    host: str,
+    backend_store_uri: str | None = None,
+    extra_env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> TrackingServer:
     """A real `mlflow server`, started by the project's own mlflow/serve.sh; waits for /health."""
-    port = free_port()
+    port = port or free_port()
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
@@ -97,6 +101,8 @@ def start_tracking_server(
         "MLFLOW_HOST": host,
         "MLFLOW_PORT": str(port),
         "MLFLOW_ALLOWED_HOSTS": f"{host},{host}:{port}",
+        # Two server processes: enough for concurrent trials, quick to start on two cores.
+        "MLFLOW_WORKERS": "2",
     }
     if backend_store_uri:
         env["MLFLOW_BACKEND_STORE_URI"] = backend_store_uri

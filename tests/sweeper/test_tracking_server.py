@@ -83,6 +83,46 @@ def test_a_basic_auth_server_refuses_unauthenticated_requests(tmp_path: Path) ->
         server.stop()
 
 
+def test_metric_points_logged_during_an_outage_arrive_exactly_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trial's loss logging (``TrackedRun.log_metrics``) goes on while the server is down;
+    after it comes back on the same port and database, every point is there, once."""
+    from mlflow.tracking import MlflowClient
+
+    import sweeper.tracking
+
+    # xsweep's own retries, not the MLflow client's minutes-long backoff, bridge the outage,
+    # trying every 2 s at most so the test does not wait out a long backoff.
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setattr(sweeper.tracking, "OUTAGE_MAX_WAIT_S", 2.0)
+
+    from sweeper.tracking import TrackedRun
+    from tests.conftest import free_port
+
+    port = free_port()
+    server = start_tracking_server(tmp_path / "server", "127.0.0.1", port=port)
+    client = MlflowClient(server.uri)
+    run = TrackedRun.start(client, client.create_experiment("outage"), "trial", {"phase": "target"})
+    steps_before_outage, steps = 20, 60
+    try:
+        for step in range(steps_before_outage):
+            run.log_metrics({"train/loss": 1.0 / (step + 1)}, step=step)
+        run.flush()
+        server.stop()
+        # Training goes on with the server down: every call returns, nothing is dropped.
+        for step in range(steps_before_outage, steps):
+            run.log_metrics({"train/loss": 1.0 / (step + 1)}, step=step)
+        assert run.undelivered > 0  # held while the server is away
+        server = start_tracking_server(tmp_path / "server", "127.0.0.1", port=port)
+        run.finish()
+        history = client.get_metric_history(run.run_id, "train/loss")
+        assert sorted(point.step for point in history) == list(range(steps))
+        assert client.get_run(run.run_id).info.status == "FINISHED"
+    finally:
+        server.stop()
+
+
 def test_a_sweep_on_a_postgresql_tracking_server_loses_nothing(
     tmp_path: Path, demo_data: Path, postgres_databases: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
