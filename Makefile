@@ -29,7 +29,7 @@ demo: $(STAMP)
 # pytest exits 5 when it collects nothing; that is not a failure of the suite.
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -ra; status=$$?; if [ $$status -eq 5 ]; then exit 0; fi; exit $$status
+	$(BIN)/python -m pytest -ra --durations=12; status=$$?; if [ $$status -eq 5 ]; then exit 0; fi; exit $$status
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

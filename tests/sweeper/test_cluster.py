@@ -91,7 +91,7 @@ def test_a_multi_node_cluster_refuses_node_local_state(tmp_path: Path, demo_data
 
 
 # Seconds of one sleeping trial per scale.
-REHEARSAL_SECONDS = {"base": 3.0, "xl": 6.0}
+REHEARSAL_SECONDS = {"base": 2.0, "xl": 4.0}
 # Turnover between one trial's end and the next one's driver running (Tune's loop, the
 # searcher, a fresh trial process importing its modules) on a loaded 2-core machine. A node
 # idle for less than this in one stretch while a trial waited is turnover, not a scheduling
