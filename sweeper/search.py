@@ -105,13 +105,14 @@ class SweepSearcher(Searcher):
         # Tune trial id -> (study, Optuna trial number), or the cell it runs.
         self._in_flight: dict[str, tuple[StudyState, int] | Cell] = {}
         self._round_robin = 0
-        # (when read, GPUs per alive node) of the cluster, read at most every few seconds.
+        # (when read, GPUs per alive node) of the cluster, read at most every few seconds;
+        # monotonic time means nothing in another process, so it is not pickled either.
         self._node_gpus: tuple[float, list[int]] = (0.0, [])
         # Live handles, opened on first use. Tune pickles its searcher; these are not pickled.
         self._live: dict[str, object] = {}
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_live": {}}
+        return {**self.__dict__, "_live": {}, "_node_gpus": (0.0, [])}
 
     def save(self, checkpoint_path: str) -> None:
         """Tune saves its searcher beside the experiment; the studies live in Optuna's storage."""
