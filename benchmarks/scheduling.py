@@ -9,7 +9,7 @@ makespan against the lower bound max(total GPU-time / GPUs, longest chain), and 
 two-stage barrier schedule (every search trial, then every target run) simulated with the
 same durations and the same largest-first greedy placement.
 
-    python benchmarks/scheduling.py [--gpus 8] [--longest-trial 12] [--trials 2] [--seeds 2]
+    python benchmarks/scheduling.py [--gpus 8] [--longest-trial 12] [--trials 1] [--seeds 1]
 """
 
 from __future__ import annotations
@@ -99,8 +99,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gpus", type=int, default=8, help="logical GPUs of the local Ray")
     parser.add_argument("--longest-trial", type=float, default=12.0, help="seconds of the longest trial")
-    parser.add_argument("--trials", type=int, default=2, help="learning-rate trials per study")
-    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--trials", type=int, default=1, help="learning-rate trials per study")
+    parser.add_argument("--seeds", type=int, default=1)
     args = parser.parse_args()
     sweep = {**SPEC, "trials": args.trials, "seeds": args.seeds}
     seconds = trial_seconds(args.longest_trial, sweep)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from statistics import mean
 
@@ -65,8 +66,9 @@ class Report:
     languages: dict[str, str]
     scores: list[Score]
 
-    @property
+    @cached_property
     def deltas(self) -> list[Delta]:
+        """Computed once: the bootstrap is the report's only costly step."""
         return deltas(self.scores)
 
 
