@@ -1,10 +1,10 @@
 """Scheduling benchmark: does the one-Tuner DAG keep GPUs busy across scales?
 
-A realistic sweep (base, large, xl; two intermediates, two targets, 2 trials per study,
-2 seeds) runs through xsweep's real launch path (spec, plan, searcher, Optuna, Tune's
-placement on logical GPUs, XL trials on Ray Train workers, MLflow tracking), with each
-trial's training replaced by a sleep in proportion to its FLOPs (6 · parameters · training tokens, spread over the
-trial's GPUs), scaled down so the whole sweep takes a few minutes. It prints the measured
+A realistic sweep (base, large, xl; two intermediates, two targets; by default 1 trial per
+study and 1 seed) runs through xsweep's real launch path (spec, plan, searcher, Optuna,
+Tune's placement on logical GPUs, XL trials on Ray Train workers, MLflow tracking), with
+each trial's training replaced by a sleep in proportion to its FLOPs (6 · parameters ·
+training tokens, spread over the trial's GPUs), scaled down so the sweep takes minutes. It prints the measured
 makespan against the lower bound max(total GPU-time / GPUs, longest chain), and against a
 two-stage barrier schedule (every search trial, then every target run) simulated with the
 same durations and the same largest-first greedy placement.
