@@ -15,7 +15,6 @@ import torch
 from transformers import (
     AutoModel,
     AutoTokenizer,
-    DataCollatorWithPadding,
     PreTrainedModel,
     PreTrainedTokenizerBase,
     Trainer,
@@ -48,7 +47,7 @@ class Evaluation:
     """Metrics keyed ``{split}/{metric}/{lang}`` (0-1 scale), and the predictions behind them."""
 
     metrics: dict[str, float] = field(default_factory=dict)
-    predictions: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    predictions: dict[tuple[str, str], list] = field(default_factory=dict)
 
 
 @dataclass
@@ -104,9 +103,13 @@ def fine_tune(
     work_dir: str | Path,
     callbacks: Sequence[TrainerCallback] = (),
 ) -> FineTuned:
+    """Fine-tune a fresh task head and the encoder on the task's English training data; a
+    task without training data (BUCC) gets its model ready for evaluation only."""
     family = family_of(task.family)
     tokenizer = AutoTokenizer.from_pretrained(encoder_path)
-    train_rows = family.encode(load_split(task.train, data), task, tokenizer, hparams.max_length)
+    train_rows = None
+    if task.train is not None:
+        train_rows = family.encode(load_split(task.train, data), task, tokenizer, hparams.max_length)
     model = family.build_model(encoder_path, task)
     use_cpu = not torch.cuda.is_available()
     bf16 = hparams.bf16 and not use_cpu and torch.cuda.is_bf16_supported()
@@ -137,10 +140,11 @@ def fine_tune(
         model=model,
         args=args,
         train_dataset=train_rows,
-        data_collator=DataCollatorWithPadding(tokenizer),
+        data_collator=family.collator(tokenizer),
         callbacks=list(callbacks),
     )
-    trainer.train()
+    if train_rows is not None:
+        trainer.train()
     return FineTuned(model=model, tokenizer=tokenizer, trainer=trainer)
 
 
@@ -155,6 +159,10 @@ def evaluate(
     """Score ``tuned`` on every (split, language) whose data is present and labelled."""
     family = family_of(task.family)
     evaluation = Evaluation()
+
+    def infer(features):
+        return tuned.trainer.predict(features).predictions
+
     sources = {"dev": task.dev, "test": task.test}
     for split in splits:
         for lang in languages:
@@ -162,15 +170,11 @@ def evaluate(
             if source is None or not is_present(source, data):
                 continue
             rows = load_split(source, data)
-            gold = family.gold(rows, task)
-            encoded = family.encode(rows, task, tuned.tokenizer, max_length)
-            if gold is None:
-                encoded = encoded.remove_columns("labels")
-            logits = tuned.trainer.predict(encoded).predictions
-            predicted = family.decode(logits, task)
+            predicted = family.predict(rows, task, tuned.tokenizer, max_length, infer)
             evaluation.predictions[(split, lang)] = predicted
+            gold = family.gold(rows, task)
             if gold is None:
                 continue
-            for metric, value in family.score(predicted, gold).items():
+            for metric, value in family.score(predicted, gold, lang).items():
                 evaluation.metrics[f"{split}/{metric}/{lang}"] = value
     return evaluation

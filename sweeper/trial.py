@@ -8,6 +8,7 @@ and reports the English dev score back to Tune (and so to the searcher and Optun
 
 from __future__ import annotations
 
+import json
 import tempfile
 import traceback
 from collections.abc import Mapping
@@ -101,11 +102,13 @@ def package_versions() -> dict[str, str]:
 
 
 def write_predictions(evaluation: Evaluation, task: str, out_dir: Path) -> Path:
-    """One predicted label per line, a file per split and language."""
-    for (split, lang), labels in evaluation.predictions.items():
+    """One prediction per line, a file per split and language: a label as it is, anything
+    else (tags, rankings) as JSON."""
+    for (split, lang), predicted in evaluation.predictions.items():
         path = out_dir / task / f"{split}-{lang}.tsv"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(f"{label}\n" for label in labels), encoding="utf-8")
+        lines = (p if isinstance(p, str) else json.dumps(p, ensure_ascii=False) for p in predicted)
+        path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
     return out_dir
 
 

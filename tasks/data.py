@@ -14,7 +14,7 @@ from pathlib import Path
 from datasets import Dataset, load_dataset
 from datasets.exceptions import DatasetGenerationError
 
-from tasks.registry import Source, Task
+from tasks.task import Source, Task
 
 HUB = "hub"
 

@@ -1,44 +1,57 @@
-"""The narrow interface every task family implements: encode, model, decode, score."""
+"""The narrow interface every task family implements: encode, model, predict, score."""
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from tasks.registry import Task
+from tasks.task import Task
 
 if TYPE_CHECKING:
     # For annotations only: transformers' model classes take seconds to import.
-    import numpy as np
     from datasets import Dataset
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+# Runs the model over encoded features (model inputs, batched and padded by the family's
+# collator) and returns its outputs in feature order: Trainer.predict(...).predictions.
+Infer = Callable[["Dataset"], Any]
 
 
 class TaskFamily(abc.ABC):
     """Everything task-specific about learning and scoring one kind of task.
 
-    A family turns raw rows into model inputs with a ``labels`` column, builds the
-    model head on a pretrained encoder, turns logits into label names, and scores
-    predicted label names against gold ones with the task's metric.
+    A family turns raw rows (the hub's columns) into training features with a ``labels``
+    column, builds the model head on a pretrained encoder, predicts one JSON-serialisable
+    value per row (a label, a tag sequence, an answer string, a ranking), and scores
+    predictions against gold values with the task's metric.
     """
 
     @abc.abstractmethod
     def encode(self, rows: Dataset, task: Task, tokenizer: PreTrainedTokenizerBase, max_length: int) -> Dataset:
-        """Tokenize ``rows``; the result holds only model inputs and ``labels``."""
+        """Training features: model inputs and ``labels``, nothing else."""
+
+    def collator(self, tokenizer: PreTrainedTokenizerBase) -> Callable:
+        """Batches features, padding each batch to its own longest."""
+        from transformers import DataCollatorWithPadding
+
+        return DataCollatorWithPadding(tokenizer)
 
     @abc.abstractmethod
     def build_model(self, encoder_path: str, task: Task) -> PreTrainedModel:
         """A fresh task head on the encoder saved at ``encoder_path``."""
 
     @abc.abstractmethod
-    def decode(self, logits: np.ndarray, task: Task) -> list[str]:
-        """Predicted label names, one per example."""
+    def predict(
+        self, rows: Dataset, task: Task, tokenizer: PreTrainedTokenizerBase, max_length: int, infer: Infer
+    ) -> list:
+        """One prediction per row, in row order."""
 
     @abc.abstractmethod
-    def gold(self, rows: Dataset, task: Task) -> list[str] | None:
-        """Gold label names, or None where the split carries no labels."""
+    def gold(self, rows: Dataset, task: Task) -> list | None:
+        """Gold values, one per row, or None where the split carries no labels."""
 
     @abc.abstractmethod
-    def score(self, predictions: Sequence[str], gold: Sequence[str]) -> dict[str, float]:
-        """The task metric(s), keyed by metric slug, on a 0-1 scale."""
+    def score(self, predictions: Sequence, gold: Sequence, language: str) -> dict[str, float]:
+        """The task metric(s), keyed by metric slug, on a 0-1 scale. ``language`` is for
+        metrics that normalise text per language (MLQA)."""

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from tasks.families._base import TaskFamily
-from tasks.registry import Task
+from tasks.families._base import Infer, TaskFamily
+from tasks.task import Task
 
 if TYPE_CHECKING:
-    import numpy as np
     from datasets import Dataset
     from transformers import PreTrainedModel
 
@@ -38,8 +37,9 @@ class Classification(TaskFamily):
             label2id={name: index for index, name in enumerate(task.labels)},
         )
 
-    def decode(self, logits: np.ndarray, task: Task) -> list[str]:
-        return [task.labels[index] for index in logits.argmax(axis=-1)]
+    def predict(self, rows: Dataset, task: Task, tokenizer, max_length: int, infer: Infer) -> list[str]:
+        features = self.encode(rows, task, tokenizer, max_length).remove_columns("labels")
+        return [task.labels[index] for index in infer(features).argmax(axis=-1)]
 
     def gold(self, rows: Dataset, task: Task) -> list[str] | None:
         labels = list(rows[task.columns["label"]])
@@ -51,7 +51,7 @@ class Classification(TaskFamily):
             raise ValueError(f"{task.name}: label {outside[0]} outside 0..{len(task.labels) - 1} {task.labels}")
         return [task.labels[label] for label in labels]
 
-    def score(self, predictions: Sequence[str], gold: Sequence[str]) -> dict[str, float]:
+    def score(self, predictions: Sequence[str], gold: Sequence[str], language: str = "") -> dict[str, float]:
         if len(predictions) != len(gold) or not gold:
             raise ValueError(f"{len(predictions)} predictions for {len(gold)} gold labels")
         correct = sum(p == g for p, g in zip(predictions, gold, strict=True))

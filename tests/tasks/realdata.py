@@ -10,7 +10,7 @@ import csv
 from pathlib import Path
 
 from tasks import get_task, write_split
-from tasks.registry import NLI_LABELS
+from tasks.catalog.classification import NLI_LABELS
 
 
 def _tsv(path: Path) -> list[dict]:

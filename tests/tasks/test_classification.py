@@ -76,7 +76,7 @@ def test_fine_tune_and_evaluate_on_real_samples(
             predicted = evaluation.predictions[(split, lang)]
             assert set(predicted) <= set(task.labels)
             # The logged metric is the one recomputed from the saved predictions.
-            assert evaluation.metrics[f"{split}/accuracy/{lang}"] == family.score(predicted, gold)["accuracy"]
+            assert evaluation.metrics[f"{split}/accuracy/{lang}"] == family.score(predicted, gold, lang)["accuracy"]
 
 
 def test_saved_encoder_loads_as_the_next_stage(real_mirror: Path, tiny_encoder: Path, tmp_path: Path) -> None:
