@@ -19,6 +19,7 @@ from sweeper.cluster import check_scales_fit, load_cluster
 from sweeper.cost import Hardware, estimate, print_cost_plan
 from sweeper.plan import make_plan
 from sweeper.report import ReportError, build_report, print_report, print_summary, write_report
+from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S
 from sweeper.scales import SCALES
 from sweeper.spec import SpecError, SweepSpec, build_spec
 from sweeper.tracking import resolve_tracking_uri, ui_instructions
@@ -142,6 +143,16 @@ def plan_command(**options: object) -> None:
     show_default=True,
     help="Process group of multi-GPU (XL, XXL) trials' Train workers; gloo for logical GPUs on CPUs.",
 )
+@click.option(
+    "--fork", is_flag=True, help="If --name exists with another spec, launch this one as NAME-<spec fingerprint>."
+)
+@click.option(
+    "--checkpoint-every",
+    type=click.FloatRange(min=1),
+    default=DEFAULT_CHECKPOINT_EVERY_S,
+    show_default=True,
+    help="Seconds between the checkpoints an interrupted trial resumes from.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan and its cost (as `xsweep plan`) and stop.")
 @cost_options
 def launch(**options: object) -> None:
@@ -162,17 +173,19 @@ def launch(**options: object) -> None:
             study_storage=options["study_storage"],
             storage_path=options["storage_path"],
             collective_backend=options["collective_backend"],
+            fork=options["fork"],
+            checkpoint_every_s=options["checkpoint_every"],
         )
     except (SpecError, DataError) as error:
         raise click.ClickException(str(error)) from None
     console = _console()
     if result.already_done:
-        console.print(f"sweep {spec.name} already finished with this spec: nothing to run")
+        console.print(f"sweep {result.name} already finished with this spec: nothing to run")
     else:
         console.print(
-            f"sweep {spec.name}: {result.finished} cells finished, {result.failed} failed, {result.blocked} blocked"
+            f"sweep {result.name}: {result.finished} cells finished, {result.failed} failed, {result.blocked} blocked"
         )
-    print_report(build_report(MlflowClient(uri), spec.name), console)
+    print_report(build_report(MlflowClient(uri), result.name), console)
     console.print(ui_instructions(uri, result.experiment_id))
     if not result.ok:
         raise SystemExit(1)

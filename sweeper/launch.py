@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -26,6 +26,7 @@ from sweeper.placement import DRIVER_RESOURCE, Placement
 from sweeper.plan import Plan, make_plan
 from sweeper.pretrained import build_tiny_model
 from sweeper.progress import SweepProgress
+from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S
 from sweeper.scales import SCALES, TINY_MODEL
 from sweeper.search import SweepContext, SweepSearcher
 from sweeper.spec import SpecError, SweepSpec
@@ -45,6 +46,7 @@ SPEC_TAG = "spec_fingerprint"
 
 @dataclass(frozen=True)
 class LaunchResult:
+    name: str  # the sweep's, or the fork's
     experiment_id: str
     sweep_run_id: str
     finished: int
@@ -71,19 +73,39 @@ def _existing_sweeps(client: MlflowClient, experiment_id: str) -> list:
     )
 
 
-def _resolve_previous_launches(client: MlflowClient, experiment_id: str, spec: SweepSpec) -> str | None:
-    """The run id of a finished launch of this very spec, if any. A different spec under the
-    same name is refused; an unfinished launch's leftover RUNNING runs are marked FAILED."""
-    finished = None
-    for previous in _existing_sweeps(client, experiment_id):
-        if previous.data.tags.get(SPEC_TAG) != spec.fingerprint():
-            raise SpecError(f"--name: sweep {spec.name!r} exists with a different spec; choose another name")
-        if previous.info.status == "FINISHED":
-            finished = finished or previous.info.run_id
-        elif previous.info.status == "RUNNING":
-            _fail_running_runs(client, experiment_id, previous.info.run_id)
-            retrying(lambda run_id=previous.info.run_id: client.set_terminated(run_id, "FAILED"))
-    return finished
+@dataclass(frozen=True)
+class PreviousLaunch:
+    """What an earlier launch of the same name left: a finished sweep run (nothing to do), or
+    an unfinished one (killed, interrupted or with failures) to resume."""
+
+    finished_run_id: str | None = None
+    unfinished_run_id: str | None = None
+
+
+def _previous_launch(client: MlflowClient, experiment_id: str, spec: SweepSpec) -> PreviousLaunch:
+    """The latest launch of this very spec; a different spec under the same name is refused."""
+    sweeps = _existing_sweeps(client, experiment_id)
+    if any(previous.data.tags.get(SPEC_TAG) != spec.fingerprint() for previous in sweeps):
+        raise SpecError(
+            f"--name: sweep {spec.name!r} exists with a different spec; "
+            f"valid: another --name, the same spec to resume it, or --fork to launch this one as {fork_name(spec)!r}"
+        )
+    if not sweeps:
+        return PreviousLaunch()
+    latest = sweeps[0]
+    # Launches from before resuming existed each had a sweep run: only the latest continues.
+    for older in sweeps[1:]:
+        if older.info.status == "RUNNING":
+            _fail_running_runs(client, experiment_id, older.info.run_id)
+            retrying(lambda run_id=older.info.run_id: client.set_terminated(run_id, "FAILED"))
+    if latest.info.status == "FINISHED":
+        return PreviousLaunch(finished_run_id=latest.info.run_id)
+    return PreviousLaunch(unfinished_run_id=latest.info.run_id)
+
+
+def fork_name(spec: SweepSpec) -> str:
+    """Where ``--fork`` puts a changed spec: the name plus the spec's own fingerprint."""
+    return f"{spec.name}-{spec.fingerprint()[:8]}"
 
 
 def _fail_running_runs(client: MlflowClient, experiment_id: str, sweep_run_id: str) -> int:
@@ -119,8 +141,9 @@ def _pretrained_encoders(plan: Plan, sweep_run: TrackedRun, tiny_dir: Path | Non
     encoders = {}
     for scale_name in plan.spec.scales:
         scale = SCALES[scale_name]
-        if scale.model == TINY_MODEL and tiny_dir is not None:
-            sweep_run.log_artifacts(tiny_dir, "pretrained/tiny")
+        if scale.model == TINY_MODEL:
+            if tiny_dir is not None:  # else a resumed sweep's, stored at its first launch
+                sweep_run.log_artifacts(tiny_dir, "pretrained/tiny")
             encoders[scale_name] = (f"{RUNS_PREFIX}{sweep_run.run_id}/pretrained/tiny", scale.revision)
         else:
             encoders[scale_name] = (scale.model, scale.revision)
@@ -187,12 +210,19 @@ def launch(
     storage_path: str = ".xsweep/tune",
     trainable: Callable[[dict], None] = run_trial,
     collective_backend: str = "nccl",
+    fork: bool = False,
+    checkpoint_every_s: float = DEFAULT_CHECKPOINT_EVERY_S,
 ) -> LaunchResult:
     """Validate and prepare everything that can fail on bad input, then run the sweep.
 
+    A name launched before with the same spec resumes: a finished sweep returns at once, an
+    unfinished one continues in its own runs. A different spec under that name is refused,
+    or, with ``fork``, launched under ``fork_name(spec)``.
+
     ``trainable`` is the function Tune runs per trial; the scheduling benchmark replaces it
     with a timed sleep to measure placement alone. ``collective_backend`` is the process
-    group of multi-GPU trials' workers: gloo where the GPUs are logical (a CPU cluster)."""
+    group of multi-GPU trials' workers: gloo where the GPUs are logical (a CPU cluster).
+    ``checkpoint_every_s``: how often a training trial saves a checkpoint to resume from."""
     _quiet_libraries()
     plan = make_plan(spec)
     # The cluster's checks come before the tracking store is touched at all.
@@ -205,12 +235,25 @@ def launch(
 
     client = MlflowClient(tracking_uri)
     experiment = retrying(lambda: client.get_experiment_by_name(spec.name))
+    previous = PreviousLaunch()
     if experiment is not None:
-        finished = _resolve_previous_launches(client, experiment.experiment_id, spec)
-        if finished is not None:
-            return LaunchResult(experiment.experiment_id, finished, 0, 0, 0, already_done=True)
+        try:
+            previous = _previous_launch(client, experiment.experiment_id, spec)
+        except SpecError:
+            if not fork:
+                raise
+            forked = replace(spec, name=fork_name(spec))
+            return launch(
+                forked, tracking_uri, address, study_storage, storage_path, trainable, collective_backend,
+                checkpoint_every_s=checkpoint_every_s,
+            )  # fmt: skip
+        if previous.finished_run_id is not None:
+            return LaunchResult(
+                spec.name, experiment.experiment_id, previous.finished_run_id, 0, 0, 0, already_done=True
+            )
     with tempfile.TemporaryDirectory(prefix="xsweep-tiny-") as tmp:
-        needs_tiny = any(SCALES[s].model == TINY_MODEL for s in spec.scales)
+        # A resumed sweep keeps the tiny model its finished trials started from.
+        needs_tiny = any(SCALES[s].model == TINY_MODEL for s in spec.scales) and not previous.unfinished_run_id
         tiny_dir = _build_tiny_model(plan, Path(tmp)) if needs_tiny else None
         if experiment is not None:
             experiment_id = experiment.experiment_id
@@ -232,6 +275,8 @@ def launch(
             storage_path,
             trainable,
             collective_backend,
+            checkpoint_every_s,
+            previous.unfinished_run_id,
         )
 
 
@@ -245,15 +290,24 @@ def _run_sweep(
     storage_path: str,
     trainable: Callable[[dict], None],
     collective_backend: str,
+    checkpoint_every_s: float,
+    resume_run_id: str | None,
 ) -> LaunchResult:
-    """The sweep run, one Tuner over every trial, and the sweep run's end, whatever happens."""
+    """The sweep run (new, or the unfinished one resumed), one Tuner over every trial left,
+    and the sweep run's end, whatever happens."""
     spec = plan.spec
-    sweep_run = TrackedRun.start(
-        client, experiment_id, spec.name, {"phase": SWEEP, SWEEP: spec.name, SPEC_TAG: spec.fingerprint()}
-    )
+    if resume_run_id is not None:
+        # What the dead driver left RUNNING is FAILED until its trial is handed out again.
+        _fail_running_runs(client, experiment_id, resume_run_id)
+        sweep_run = TrackedRun.reopen(client, resume_run_id)
+    else:
+        sweep_run = TrackedRun.start(
+            client, experiment_id, spec.name, {"phase": SWEEP, SWEEP: spec.name, SPEC_TAG: spec.fingerprint()}
+        )
     status = "FAILED"
     try:
-        sweep_run.set_tags({"sweep_run_id": sweep_run.run_id})
+        launches = int(retrying(lambda: client.get_run(sweep_run.run_id)).data.tags.get("launches", "0")) + 1
+        sweep_run.set_tags({"sweep_run_id": sweep_run.run_id, "launches": launches})
         sweep_run.log_params(
             {
                 "scales": ",".join(spec.scales),
@@ -278,8 +332,11 @@ def _run_sweep(
             storage_path=storage_path,
             collective_backend=collective_backend,
             driver_resource=DRIVER_RESOURCE if ray.cluster_resources().get(DRIVER_RESOURCE) else "",
+            checkpoint_every_s=checkpoint_every_s,
         )
         searcher = SweepSearcher(plan, context)
+        if resume_run_id is not None:
+            searcher.resume()
         progress = SweepProgress(plan.total_trials)
         tuner = tune.Tuner(
             tune.with_resources(trainable, _resources),
@@ -295,7 +352,7 @@ def _run_sweep(
                 trial_dirname_creator=_trial_name,
             ),
             run_config=tune.RunConfig(
-                name=f"{spec.name}-{sweep_run.run_id[:8]}",
+                name=f"{spec.name}-{sweep_run.run_id[:8]}-{launches}",
                 storage_path=storage_path,
                 callbacks=[progress, JsonLoggerCallback()],
                 verbose=0,
@@ -304,6 +361,7 @@ def _run_sweep(
         with progress:
             tuner.fit()
         result = LaunchResult(
+            spec.name,
             experiment_id,
             sweep_run.run_id,
             finished=len(searcher.finished_cells),

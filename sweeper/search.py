@@ -24,6 +24,7 @@ from ray.tune.search import Searcher
 
 from sweeper.placement import placement_of
 from sweeper.plan import Cell, Plan, StudyKey
+from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S
 from sweeper.scales import SCALES
 from sweeper.tracking import (
     INTERMEDIATE,
@@ -33,7 +34,7 @@ from sweeper.tracking import (
     TARGET_SEARCH,
     retrying,
 )
-from sweeper.trial import RUNS_PREFIX, TrialSpec
+from sweeper.trial import RUNS_PREFIX, TRIAL_KEY_TAG, TrialSpec
 from tasks import get_task
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,11 @@ class SweepContext:
     collective_backend: str = "nccl"
     # Where multi-GPU trials' drivers must run: a custom resource, or "" for anywhere.
     driver_resource: str = ""
+    checkpoint_every_s: float = DEFAULT_CHECKPOINT_EVERY_S
+
+
+def study_label(key: StudyKey) -> str:
+    return f"{key.scale}/{key.phase}/{key.task}"
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,9 @@ class StudyState:
     done: int = 0
     outcomes: list[Outcome] = field(default_factory=list)
     selected: Outcome | None = None
+    # Optuna trials an earlier launch started and did not finish: (number, learning rate),
+    # handed out again before anything new so they continue in their own runs.
+    interrupted: list[tuple[int, float]] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -160,6 +169,51 @@ class SweepSearcher(Searcher):
         if state.complete:
             self._select(state)
 
+    # -- a relaunch --------------------------------------------------------------------
+
+    def resume(self) -> None:
+        """Pick up where an earlier launch of this sweep stopped, from what the studies and
+        the tracking store hold: finished trials and cells count as done and are not handed
+        out again; trials and cells that were running or failed are handed out again, and
+        continue in their own runs (see ``trial._open_run``)."""
+        runs = retrying(
+            lambda: self.client.search_runs(
+                [self.context.experiment_id],
+                filter_string=f"tags.sweep_run_id = '{self.context.sweep_run_id}'",
+                max_results=50_000,
+            )
+        )
+        by_key = {run.data.tags.get(TRIAL_KEY_TAG): run for run in runs}
+        for state in self.studies.values():
+            for trial in self._study(state).trials:
+                if trial.state == optuna.trial.TrialState.WAITING:
+                    continue  # enqueued, never asked for: ask() hands it out
+                learning_rate = trial.params[LEARNING_RATE]
+                if trial.state == optuna.trial.TrialState.RUNNING:
+                    state.interrupted.append((trial.number, learning_rate))
+                    continue
+                state.handed_out += 1
+                state.done += 1
+                run = by_key.get(f"{study_label(state.key)}/{trial.number}")
+                if trial.state == optuna.trial.TrialState.COMPLETE and run is not None:
+                    state.outcomes.append(Outcome(run.info.run_id, learning_rate, trial.value))
+            if state.complete:
+                self._select(state)
+        finished = {
+            run.data.tags.get("cell")
+            for run in runs
+            if run.data.tags.get("phase") == TARGET and run.info.status == "FINISHED"
+        }
+        self.finished_cells = [cell for cell in self.waiting_cells if cell.key in finished]
+        self.waiting_cells = [cell for cell in self.waiting_cells if cell.key not in finished]
+        log.info(
+            "resuming sweep %s: %d of %d cells done, %d search trials to continue",
+            self.context.name,
+            len(self.finished_cells),
+            len(self.plan.cells),
+            sum(len(state.interrupted) for state in self.studies.values()),
+        )
+
     # -- the DAG -----------------------------------------------------------------------
 
     @property
@@ -181,7 +235,7 @@ class SweepSearcher(Searcher):
             load_if_exists=True,
         )
         # The recipe's learning rate is always tried first.
-        study.enqueue_trial({LEARNING_RATE: scale.learning_rate})
+        study.enqueue_trial({LEARNING_RATE: scale.learning_rate}, skip_if_exists=True)
         return study
 
     def _cluster_node_gpus(self) -> list[int]:
@@ -214,13 +268,16 @@ class SweepSearcher(Searcher):
         turn = [s for s in open_studies if SCALES[s.key.scale].parameters == largest]
         state = turn[self._round_robin % len(turn)]
         self._round_robin += 1
-        low, high = SCALES[state.key.scale].learning_rate_range
-        distribution = optuna.distributions.FloatDistribution(low, high, log=True)
-        optuna_trial = self._study(state).ask({LEARNING_RATE: distribution})
-        index = state.handed_out
+        if state.interrupted:
+            number, learning_rate = state.interrupted.pop(0)
+        else:
+            low, high = SCALES[state.key.scale].learning_rate_range
+            distribution = optuna.distributions.FloatDistribution(low, high, log=True)
+            optuna_trial = self._study(state).ask({LEARNING_RATE: distribution})
+            number, learning_rate = optuna_trial.number, optuna_trial.params[LEARNING_RATE]
         state.handed_out += 1
-        self._in_flight[trial_id] = (state, optuna_trial.number)
-        return self._study_trial_spec(state.key, index, optuna_trial.params[LEARNING_RATE])
+        self._in_flight[trial_id] = (state, number)
+        return self._study_trial_spec(state.key, number, learning_rate)
 
     def _dependencies(self, cell: Cell) -> list[StudyState]:
         needed = [self.studies[StudyKey(cell.scale, TARGET_SEARCH, cell.target)]]
@@ -282,6 +339,7 @@ class SweepSearcher(Searcher):
             "experiment_id": self.context.experiment_id,
             "placement": placement_of(SCALES[scale], self.context.collective_backend, self.context.driver_resource),
             "storage_path": self.context.storage_path,
+            "checkpoint_every_s": self.context.checkpoint_every_s,
         }
 
     def _tags(self, phase: str, scale: str, **extra: object) -> dict[str, str]:
@@ -294,13 +352,14 @@ class SweepSearcher(Searcher):
         }
         return tags | {key: str(value) for key, value in extra.items()}
 
-    def _study_trial_spec(self, key: StudyKey, index: int, learning_rate: float) -> TrialSpec:
+    def _study_trial_spec(self, key: StudyKey, number: int, learning_rate: float) -> TrialSpec:
+        """The trial of Optuna trial ``number`` of ``key``'s study (its key, across relaunches)."""
         if key.phase == INTERMEDIATE:
-            name = f"{key.scale}/{key.task}/t{index}"
-            tags = self._tags(INTERMEDIATE, key.scale, intermediate=key.task, trial=index)
+            name = f"{key.scale}/{key.task}/t{number}"
+            tags = self._tags(INTERMEDIATE, key.scale, intermediate=key.task, trial=number)
         else:
-            name = f"{key.scale}/none→{key.task}/t{index}"
-            tags = self._tags(TARGET_SEARCH, key.scale, target=key.task, intermediate=NONE, trial=index)
+            name = f"{key.scale}/none→{key.task}/t{number}"
+            tags = self._tags(TARGET_SEARCH, key.scale, target=key.task, intermediate=NONE, trial=number)
         return TrialSpec(
             **self._common(key.scale),
             phase=key.phase,
@@ -312,7 +371,8 @@ class SweepSearcher(Searcher):
             parent_run_id=self.context.sweep_run_id,
             run_name=name,
             tags=tags,
-            params={"study": f"{key.scale}/{key.phase}/{key.task}"},
+            params={"study": study_label(key)},
+            key=f"{study_label(key)}/{number}",
         )
 
     def _cell_spec(self, cell: Cell) -> TrialSpec:
@@ -350,4 +410,5 @@ class SweepSearcher(Searcher):
                 **extra,
             ),
             params={"target_learning_rate_from": target_lr.run_id},
+            key=cell.key,
         )

@@ -106,6 +106,10 @@ class TrackedRun:
     def __init__(self, client: MlflowClient, run_id: str) -> None:
         self.client = client
         self.run_id = run_id
+        # What a reopened run holds already: the last step of each metric and the params,
+        # so that a resumed trial adds only what its first attempt did not.
+        self._logged_steps: dict[str, int] = {}
+        self._logged_params: set[str] = set()
         # Batches of metric points not yet delivered, and the thread that delivers them.
         self._outbox: queue.Queue[list[Metric]] = queue.Queue()
         self._sender: threading.Thread | None = None
@@ -126,14 +130,36 @@ class TrackedRun:
         run = retrying(lambda: client.create_run(experiment_id, tags=all_tags, run_name=name))
         return cls(client, run.info.run_id)
 
+    @classmethod
+    def reopen(cls, client: MlflowClient, run_id: str, mark_running: bool = True) -> TrackedRun:
+        """Continue a run an interrupted process left (RUNNING again, unless told otherwise):
+        from here on only metric points past the steps it holds, and params it lacks, are
+        written."""
+        run = cls(client, run_id)
+        existing = retrying(lambda: client.get_run(run_id))
+        for key in existing.data.metrics:
+            history = retrying(lambda key=key: client.get_metric_history(run_id, key))
+            run._logged_steps[key] = max(point.step for point in history)
+        run._logged_params = set(existing.data.params)
+        if mark_running:
+            retrying(lambda: client.update_run(run_id, status="RUNNING"))
+        return run
+
     def log_params(self, params: Mapping[str, object]) -> None:
-        batch = [Param(key, str(value)) for key, value in params.items()]
-        retrying(lambda: self.client.log_batch(self.run_id, params=batch))
+        batch = [Param(key, str(value)) for key, value in params.items() if key not in self._logged_params]
+        if batch:
+            retrying(lambda: self.client.log_batch(self.run_id, params=batch))
 
     def log_metrics(self, metrics: Mapping[str, float], step: int = 0) -> None:
         """Queue the points for delivery and return at once; ``flush`` waits for them."""
         now = int(time.time() * 1000)
-        batch = [Metric(key, float(value), now, step) for key, value in metrics.items()]
+        batch = [
+            Metric(key, float(value), now, step)
+            for key, value in metrics.items()
+            if step > self._logged_steps.get(key, -1)
+        ]
+        if not batch:
+            return
         # log_batch takes at most 1000 metrics a call.
         for start in range(0, len(batch), 1000):
             self._outbox.put(batch[start : start + 1000])

@@ -7,6 +7,10 @@ pretrained one for the ``none`` baseline). transformers' Trainer runs the loop.
 
 from __future__ import annotations
 
+import json
+import logging
+import shutil
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +26,10 @@ from transformers import (
     TrainingArguments,
 )
 
+from sweeper.resume import ResumeStore
 from tasks import Task, family_of, is_present, load_split
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,8 @@ class FineTuned:
     model: PreTrainedModel
     tokenizer: PreTrainedTokenizerBase
     trainer: Trainer
+    # (stage, step) of the checkpoint an interrupted attempt left, where training resumed.
+    resumed_from: tuple[int, int] | None = None
 
     @property
     def is_main_process(self) -> bool:
@@ -95,25 +104,35 @@ def _fsdp_config(hparams: Hyperparameters, model: PreTrainedModel) -> dict:
     }
 
 
-def fine_tune(
-    encoder_path: str,
-    task: Task,
-    data: str,
-    hparams: Hyperparameters,
-    work_dir: str | Path,
-    callbacks: Sequence[TrainerCallback] = (),
-) -> FineTuned:
-    """Fine-tune a fresh task head and the encoder on the task's English training data; a
-    task without training data (BUCC) gets its model ready for evaluation only."""
-    family = family_of(task.family)
-    tokenizer = AutoTokenizer.from_pretrained(encoder_path)
-    train_rows = None
-    if task.train is not None:
-        train_rows = family.encode(load_split(task.train, data), task, tokenizer, hparams.max_length)
-    model = family.build_model(encoder_path, task)
+class SaveEvery(TrainerCallback):
+    """Ask the Trainer for a checkpoint every ``store.every_s`` seconds of training and copy
+    it to the store (from the main process; with FSDP every rank takes part in saving)."""
+
+    def __init__(self, store: ResumeStore, stage: int) -> None:
+        self.store = store
+        self.stage = stage
+        self._last = time.monotonic()
+
+    def begin_stage(self, stage: int) -> None:
+        self.stage = stage
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if time.monotonic() - self._last >= self.store.every_s:
+            control.should_save = True
+
+    def on_save(self, args, state, control, **kwargs):
+        self._last = time.monotonic()
+        if state.is_world_process_zero:
+            checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            self.store.upload(self.stage, checkpoint)
+            # The local copy has served its purpose; the store holds it now.
+            shutil.rmtree(checkpoint, ignore_errors=True)
+            log.info("resume checkpoint at step %d saved to %s", state.global_step, self.store.uri)
+
+
+def _training_arguments(hparams: Hyperparameters, model: PreTrainedModel, work_dir: str | Path) -> TrainingArguments:
     use_cpu = not torch.cuda.is_available()
-    bf16 = hparams.bf16 and not use_cpu and torch.cuda.is_bf16_supported()
-    args = TrainingArguments(
+    return TrainingArguments(
         output_dir=str(work_dir),
         learning_rate=hparams.learning_rate,
         num_train_epochs=hparams.epochs,
@@ -130,22 +149,61 @@ def fine_tune(
         # The same data order with and without an intermediate task, so Δ is paired.
         data_seed=hparams.seed,
         logging_steps=10,
+        # Checkpoints are asked for by time (SaveEvery), only where a trial can resume.
         save_strategy="no",
         report_to="none",
         disable_tqdm=True,
         use_cpu=use_cpu,
-        bf16=bf16,
+        bf16=hparams.bf16 and not use_cpu and torch.cuda.is_bf16_supported(),
     )
+
+
+def fine_tune(
+    encoder_path: str,
+    task: Task,
+    data: str,
+    hparams: Hyperparameters,
+    work_dir: str | Path,
+    callbacks: Sequence[TrainerCallback] = (),
+    resume: ResumeStore | None = None,
+) -> FineTuned:
+    """Fine-tune a fresh task head and the encoder on the task's English training data, in
+    one stage or two (XCOPA: SIQA, then COPA); a task without training data (BUCC) gets its
+    model ready for evaluation only.
+
+    With ``resume``, checkpoints go to the store as training goes, and training starts from
+    the store's latest checkpoint where there is one (a relaunched trial), skipping the
+    stages before it. Callbacks with a ``begin_stage(stage)`` method are told each stage."""
+    family = family_of(task.family)
+    tokenizer = AutoTokenizer.from_pretrained(encoder_path)
+    model = family.build_model(encoder_path, task)
+    work_dir = Path(work_dir)
+    saver = [SaveEvery(resume, stage=0)] if resume else []
     trainer = Trainer(
         model=model,
-        args=args,
-        train_dataset=train_rows,
+        args=_training_arguments(hparams, model, work_dir),
         data_collator=family.collator(tokenizer),
-        callbacks=list(callbacks),
+        callbacks=[*callbacks, *saver],
     )
-    if train_rows is not None:
-        trainer.train()
-    return FineTuned(model=model, tokenizer=tokenizer, trainer=trainer)
+    resume_stage = resume.latest_stage() if resume else None
+    resumed_from = None
+    stages = [source for source in (task.train, task.then_train) if source is not None]
+    for stage, source in enumerate(stages):
+        if resume_stage is not None and stage < resume_stage:
+            continue  # its result is in the later stage's checkpoint
+        for callback in [*callbacks, *saver]:
+            if hasattr(callback, "begin_stage"):
+                callback.begin_stage(stage)
+        trainer.train_dataset = family.encode(load_split(source, data), task, tokenizer, hparams.max_length)
+        # Each stage warms up and decays its own learning rate.
+        trainer.optimizer, trainer.lr_scheduler = None, None
+        checkpoint = None
+        if stage == resume_stage:
+            checkpoint = resume.fetch(stage, work_dir / f"resume-stage{stage}")
+            state = json.loads((checkpoint / "trainer_state.json").read_text())
+            resumed_from = (stage, state["global_step"])
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    return FineTuned(model=model, tokenizer=tokenizer, trainer=trainer, resumed_from=resumed_from)
 
 
 def evaluate(

@@ -22,8 +22,9 @@ from transformers import TrainerCallback
 
 import mlflow
 from sweeper.placement import Placement, StageResult, run_placed
+from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S, ResumeStore
 from sweeper.scales import SCALES, batch_layout
-from sweeper.tracking import INTERMEDIATE, TARGET, TrackedRun, metric_key, with_averages
+from sweeper.tracking import INTERMEDIATE, TARGET, TrackedRun, metric_key, retrying, with_averages
 from sweeper.train import Evaluation, Hyperparameters, evaluate, fine_tune
 from tasks import get_task
 
@@ -50,8 +51,13 @@ class TrialSpec:
     tags: Mapping[str, str]
     params: Mapping[str, str]
     placement: Placement
-    # Tune's storage; a distributed trial's Ray Train run writes beside it.
+    # Tune's storage; a distributed trial's Ray Train run writes beside it, and resume
+    # checkpoints go under it.
     storage_path: str
+    # What identifies the trial across relaunches (the cell key, or study and Optuna trial
+    # number): a relaunch finds the trial's run by it and continues that run.
+    key: str
+    checkpoint_every_s: float = DEFAULT_CHECKPOINT_EVERY_S
 
     def to_config(self) -> dict:
         return {"trial": asdict(self)}
@@ -66,15 +72,20 @@ class TrialSpec:
 
 
 class LossLogger(TrainerCallback):
-    """Send the Trainer's training loss and learning rate to the trial's run."""
+    """Send the Trainer's training loss and learning rate to the trial's run
+    (``train/...``; a second training stage's as ``train/stage1/...``)."""
 
     def __init__(self, run: TrackedRun) -> None:
         self.run = run
+        self.prefix = "train"
+
+    def begin_stage(self, stage: int) -> None:
+        self.prefix = "train" if stage == 0 else f"train/stage{stage}"
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero:
             return  # one point per step, however many workers train
-        wanted = {f"train/{k}": v for k, v in (logs or {}).items() if k in ("loss", "learning_rate")}
+        wanted = {f"{self.prefix}/{k}": v for k, v in (logs or {}).items() if k in ("loss", "learning_rate")}
         if wanted:
             self.run.log_metrics(wanted, step=state.global_step)
 
@@ -137,17 +148,22 @@ def train_stage(config: dict) -> StageResult:
     log metrics, the checkpoint or the predictions to the trial's run."""
     spec = TrialSpec.from_config(config)
     task = get_task(spec.task)
-    run = TrackedRun(MlflowClient(spec.tracking_uri), config["run_id"])
+    # The driver opened (or reopened) the run; what an earlier attempt logged is not re-sent.
+    run = TrackedRun.reopen(MlflowClient(spec.tracking_uri), config["run_id"], mark_running=False)
     with tempfile.TemporaryDirectory(prefix="xsweep-trial-") as tmp:
         work = Path(tmp)
         encoder = fetch_encoder(spec.encoder, spec.encoder_revision, spec.tracking_uri, work / "encoder")
         hparams = hyperparameters(spec)
-        tuned = fine_tune(encoder, task, spec.data, hparams, work / "trainer", [LossLogger(run)])
+        resume = ResumeStore.for_run(spec.storage_path, run.run_id, spec.checkpoint_every_s)
+        tuned = fine_tune(encoder, task, spec.data, hparams, work / "trainer", [LossLogger(run)], resume)
         evaluation = evaluate(tuned, task, spec.data, spec.languages, spec.splits, hparams.max_length)
         metrics = with_averages(evaluation.metrics)
         checkpoint = tuned.save_encoder(work / "checkpoint") if spec.phase == INTERMEDIATE else None
         if tuned.is_main_process:
             run.log_params({"world_size": tuned.trainer.args.world_size, "fsdp": tuned.trainer.is_fsdp_enabled})
+            if tuned.resumed_from is not None:
+                stage, step = tuned.resumed_from
+                run.set_tags({"resumed_from_step": step, "resumed_from_stage": stage})
             run.log_metrics(metrics)
             if checkpoint is not None:
                 run.log_artifacts(checkpoint, "checkpoint")
@@ -157,11 +173,36 @@ def train_stage(config: dict) -> StageResult:
     return {"objective": metrics[metric_key("dev", task.metric, "en")]}
 
 
+TRIAL_KEY_TAG = "trial_key"
+
+
+def _open_run(client: MlflowClient, spec: TrialSpec) -> tuple[TrackedRun, float | None]:
+    """The trial's run: new, or the one an earlier launch of the sweep opened for this very
+    trial. A finished one comes with its recorded objective, so it is not trained again."""
+    objective = metric_key("dev", get_task(spec.task).metric, "en")
+    found = retrying(
+        lambda: client.search_runs(
+            [spec.experiment_id],
+            filter_string=f"tags.sweep_run_id = '{spec.tags['sweep_run_id']}' and tags.{TRIAL_KEY_TAG} = '{spec.key}'",
+        )
+    )
+    if found:
+        previous = found[0]
+        if previous.info.status == "FINISHED" and objective in previous.data.metrics:
+            return TrackedRun(client, previous.info.run_id), previous.data.metrics[objective]
+        return TrackedRun.reopen(client, previous.info.run_id), None
+    tags = {**spec.tags, TRIAL_KEY_TAG: spec.key}
+    return TrackedRun.start(client, spec.experiment_id, spec.run_name, tags, spec.parent_run_id), None
+
+
 def run_trial(config: dict) -> None:
     """The Tune trainable: the trial's run, its stage where the placement says, the report."""
     spec = TrialSpec.from_config(config)
     client = MlflowClient(spec.tracking_uri)
-    run = TrackedRun.start(client, spec.experiment_id, spec.run_name, spec.tags, spec.parent_run_id)
+    run, recorded = _open_run(client, spec)
+    if recorded is not None:
+        tune.report({"objective": recorded, "run_id": run.run_id})
+        return
     try:
         placement = {"workers": spec.placement.workers, "sharded": spec.placement.sharded}
         run.log_params({**spec.params, **asdict(hyperparameters(spec)), **placement, **package_versions()})
@@ -172,4 +213,6 @@ def run_trial(config: dict) -> None:
         run.set_tags({"error": "".join(traceback.format_exception_only(error)).strip()[:4000]})
         run.finish("FAILED")
         raise
+    # Finished: its resume checkpoints have served their purpose.
+    ResumeStore.for_run(spec.storage_path, run.run_id, spec.checkpoint_every_s).clear()
     tune.report({"objective": float(result["objective"]), "run_id": run.run_id})

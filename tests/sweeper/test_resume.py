@@ -1,0 +1,140 @@
+"""Exactly-once: a sweep whose driver is killed mid-trial resumes in its own runs.
+
+The checkpoint store and a reopened run's de-duplication are checked on their own; then a
+real tiny sweep (Ray, Optuna, MLflow on SQLite) is killed with SIGKILL while a trial trains,
+and relaunched with the same command.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import optuna
+import pytest
+from mlflow.tracking import MlflowClient
+
+from sweeper.resume import ResumeStore
+from sweeper.tracking import TrackedRun
+from tasks.demo import write_demo_data
+from tests.conftest import XSWEEP, run_xsweep
+
+
+def test_resume_store_keeps_the_latest_checkpoint_per_stage(tmp_path: Path) -> None:
+    store = ResumeStore.for_run(str(tmp_path / "storage"), "run1", every_s=1)
+    assert store.latest_stage() is None
+    for step in (10, 20):
+        checkpoint = tmp_path / f"checkpoint-{step}"
+        checkpoint.mkdir()
+        (checkpoint / "trainer_state.json").write_text(f'{{"global_step": {step}}}')
+        store.upload(0, checkpoint)
+    assert store.latest_stage() == 0
+    fetched = store.fetch(0, tmp_path / "fetched")
+    assert (fetched / "trainer_state.json").read_text() == '{"global_step": 20}'
+    store.upload(1, tmp_path / "checkpoint-10")
+    assert store.latest_stage() == 1
+    store.clear()
+    assert store.latest_stage() is None and not (tmp_path / "storage" / "resume" / "run1").exists()
+
+
+def test_a_reopened_run_adds_only_what_it_lacks(tmp_path: Path) -> None:
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.create_experiment("reopen")
+    first = TrackedRun.start(client, experiment, "trial", {})
+    first.log_params({"learning_rate": 1e-5})
+    for step in (10, 20, 30):
+        first.log_metrics({"train/loss": 1.0 / step}, step=step)
+    first.log_metrics({"dev/accuracy/en": 0.5})
+    first.flush()  # then the process dies: the run stays RUNNING
+
+    again = TrackedRun.reopen(client, first.run_id)
+    again.log_params({"learning_rate": 1e-5, "version/torch": "2.13"})
+    for step in (20, 30, 40):  # resumed from a checkpoint at step 10
+        again.log_metrics({"train/loss": 2.0 / step}, step=step)
+    again.log_metrics({"dev/accuracy/en": 0.5, "dev/accuracy/de": 0.4})
+    again.finish()
+
+    history = client.get_metric_history(first.run_id, "train/loss")
+    assert [(point.step, point.value) for point in history] == [(10, 0.1), (20, 0.05), (30, 1 / 30), (40, 0.05)]
+    assert len(client.get_metric_history(first.run_id, "dev/accuracy/en")) == 1
+    run = client.get_run(first.run_id)
+    assert run.data.params == {"learning_rate": "1e-05", "version/torch": "2.13"}
+    assert run.info.status == "FINISHED" and run.data.metrics["dev/accuracy/de"] == 0.4
+
+
+def _wait_for_checkpoint(resume_root: Path, process: subprocess.Popen, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the sweep ended before any checkpoint: {process.stdout.read()[-3000:]}")
+        if any(resume_root.glob("*/stage0")):
+            return
+        time.sleep(0.5)
+    raise AssertionError("no resume checkpoint within the timeout")
+
+
+@pytest.mark.slow
+def test_a_killed_driver_resumes_every_cell_exactly_once(tmp_path: Path) -> None:
+    data = write_demo_data(tmp_path / "data")
+    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    args = (
+        "launch", "--name", "killed", "--scales", "tiny", "--intermediate", "mnli", "--targets", "xnli",
+        "--trials", "1", "--seeds", "1", "--data", str(data), "--checkpoint-every", "1",
+    )  # fmt: skip
+    # Its own session, so that the kill takes the driver's local Ray with it.
+    first = subprocess.Popen(
+        [XSWEEP, *args],
+        cwd=tmp_path,
+        env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        _wait_for_checkpoint(tmp_path / ".xsweep" / "tune" / "resume", first)
+        time.sleep(1)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=60)
+
+    client = MlflowClient(tracking_uri)
+    experiment_id = client.get_experiment_by_name("killed").experiment_id
+    assert any(run.info.status == "RUNNING" for run in client.search_runs([experiment_id]))
+
+    second = run_xsweep(*args, tracking_uri=tracking_uri, cwd=tmp_path)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+
+    runs = client.search_runs([experiment_id])
+    assert Counter(run.info.status for run in runs) == {"FINISHED": len(runs)}
+    phases = Counter(run.data.tags["phase"] for run in runs)
+    # One sweep run (resumed, not a second one); one run per trial and per cell: mnli's and
+    # xnli's one learning-rate trial, and the cells none→xnli and mnli→xnli.
+    assert phases == {"sweep": 1, "intermediate": 1, "target_search": 1, "target": 2}
+    sweep = next(run for run in runs if run.data.tags["phase"] == "sweep")
+    assert sweep.data.tags["launches"] == "2"
+    cells = [run.data.tags["cell"] for run in runs if run.data.tags["phase"] == "target"]
+    assert len(set(cells)) == len(cells) == 2
+    trial_keys = [run.data.tags["trial_key"] for run in runs if run.data.tags["phase"] != "sweep"]
+    assert len(set(trial_keys)) == len(trial_keys)
+
+    # The interrupted trial went on from its checkpoint, in its own run.
+    resumed = [run for run in runs if "resumed_from_step" in run.data.tags]
+    assert resumed and all(int(run.data.tags["resumed_from_step"]) > 0 for run in resumed)
+    # Every metric point exactly once: no step twice in a history, one point per final metric.
+    for run in runs:
+        for key in run.data.metrics:
+            steps = [point.step for point in client.get_metric_history(run.info.run_id, key)]
+            assert len(steps) == len(set(steps)), (run.info.run_name, key, steps)
+            if not key.startswith("train/"):
+                assert len(steps) == 1, (run.info.run_name, key, steps)
+    # Each study holds its one trial, told once; the resume checkpoints are gone.
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    for summary in optuna.get_all_study_summaries(storage):
+        states = [trial.state for trial in optuna.load_study(study_name=summary.study_name, storage=storage).trials]
+        assert states == [optuna.trial.TrialState.COMPLETE], summary.study_name
+    assert not any((tmp_path / ".xsweep" / "tune" / "resume").iterdir())
