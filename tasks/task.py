@@ -58,6 +58,8 @@ class Task:
     train: Source | None
     dev: Mapping[str, Source]
     test: Mapping[str, Source] = field(default_factory=dict)
+    # A second English training stage after ``train`` (XCOPA: SIQA, then COPA).
+    then_train: Source | None = None
     columns: Mapping[str, str] = field(default_factory=dict)
     labels: tuple[str, ...] = ()
     # The name of the English dataset the task trains on (MNLI for XNLI), so a cell whose
