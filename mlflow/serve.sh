@@ -4,7 +4,12 @@
 # Defaults: SQLite and local artifacts in ./mlflow-server/, bound to 127.0.0.1:5000.
 # Override with the environment:
 #   MLFLOW_BACKEND_STORE_URI   e.g. postgresql+psycopg2://user@db-host:5432/mlflow
-#   MLFLOW_ARTIFACTS_DESTINATION  e.g. s3://bucket/xsweep (S3-compatible; set AWS_* / MLFLOW_S3_ENDPOINT_URL)
+#   MLFLOW_ARTIFACTS_DESTINATION  where the server stores artifacts it receives (proxied: clients
+#                              upload through the server; default ./mlflow-server/artifacts)
+#   MLFLOW_DEFAULT_ARTIFACT_ROOT  set instead for a cluster: e.g. s3://bucket/xsweep (S3-compatible;
+#                              clients set AWS_* / MLFLOW_S3_ENDPOINT_URL). Clients then write
+#                              artifacts straight to it: an XL checkpoint does not pass through
+#                              the server
 #   MLFLOW_HOST, MLFLOW_PORT   where to listen (keep 127.0.0.1 unless the network is trusted)
 #   MLFLOW_WORKERS             server worker processes (default 4)
 #   MLFLOW_ALLOWED_HOSTS       Host headers the server answers, e.g. 203.0.113.7:5000 (MLflow's
@@ -46,9 +51,14 @@ INI
     extra+=(--app-name basic-auth)
 fi
 
+if [[ -n "${MLFLOW_DEFAULT_ARTIFACT_ROOT:-}" ]]; then
+    extra+=(--no-serve-artifacts --default-artifact-root "$MLFLOW_DEFAULT_ARTIFACT_ROOT")
+else
+    extra+=(--artifacts-destination "${MLFLOW_ARTIFACTS_DESTINATION:-$STATE_DIR/artifacts}")
+fi
+
 exec mlflow server \
     --backend-store-uri "${MLFLOW_BACKEND_STORE_URI:-sqlite:///$STATE_DIR/mlflow.db}" \
-    --artifacts-destination "${MLFLOW_ARTIFACTS_DESTINATION:-$STATE_DIR/artifacts}" \
     --host "${MLFLOW_HOST:-127.0.0.1}" \
     --port "${MLFLOW_PORT:-5000}" \
     --workers "${MLFLOW_WORKERS:-4}" \

@@ -153,6 +153,9 @@ def plan_command(**options: object) -> None:
     show_default=True,
     help="Seconds between the checkpoints an interrupted trial resumes from.",
 )
+@click.option(
+    "--keep-target-checkpoints", is_flag=True, help="Target runs store their fine-tuned model, not only predictions."
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan and its cost (as `xsweep plan`) and stop.")
 @cost_options
 def launch(**options: object) -> None:
@@ -175,6 +178,7 @@ def launch(**options: object) -> None:
             collective_backend=options["collective_backend"],
             fork=options["fork"],
             checkpoint_every_s=options["checkpoint_every"],
+            keep_target_checkpoints=options["keep_target_checkpoints"],
         )
     except (SpecError, DataError) as error:
         raise click.ClickException(str(error)) from None

@@ -212,6 +212,7 @@ def launch(
     collective_backend: str = "nccl",
     fork: bool = False,
     checkpoint_every_s: float = DEFAULT_CHECKPOINT_EVERY_S,
+    keep_target_checkpoints: bool = False,
 ) -> LaunchResult:
     """Validate and prepare everything that can fail on bad input, then run the sweep.
 
@@ -222,7 +223,9 @@ def launch(
     ``trainable`` is the function Tune runs per trial; the scheduling benchmark replaces it
     with a timed sleep to measure placement alone. ``collective_backend`` is the process
     group of multi-GPU trials' workers: gloo where the GPUs are logical (a CPU cluster).
-    ``checkpoint_every_s``: how often a training trial saves a checkpoint to resume from."""
+    ``checkpoint_every_s``: how often a training trial saves a checkpoint to resume from;
+    ``keep_target_checkpoints``: target runs store their fine-tuned model beside their
+    predictions."""
     _quiet_libraries()
     plan = make_plan(spec)
     # The cluster's checks come before the tracking store is touched at all.
@@ -245,7 +248,7 @@ def launch(
             forked = replace(spec, name=fork_name(spec))
             return launch(
                 forked, tracking_uri, address, study_storage, storage_path, trainable, collective_backend,
-                checkpoint_every_s=checkpoint_every_s,
+                checkpoint_every_s=checkpoint_every_s, keep_target_checkpoints=keep_target_checkpoints,
             )  # fmt: skip
         if previous.finished_run_id is not None:
             return LaunchResult(
@@ -276,6 +279,7 @@ def launch(
             trainable,
             collective_backend,
             checkpoint_every_s,
+            keep_target_checkpoints,
             previous.unfinished_run_id,
         )
 
@@ -291,6 +295,7 @@ def _run_sweep(
     trainable: Callable[[dict], None],
     collective_backend: str,
     checkpoint_every_s: float,
+    keep_target_checkpoints: bool,
     resume_run_id: str | None,
 ) -> LaunchResult:
     """The sweep run (new, or the unfinished one resumed), one Tuner over every trial left,
@@ -333,6 +338,7 @@ def _run_sweep(
             collective_backend=collective_backend,
             driver_resource=DRIVER_RESOURCE if ray.cluster_resources().get(DRIVER_RESOURCE) else "",
             checkpoint_every_s=checkpoint_every_s,
+            keep_target_checkpoints=keep_target_checkpoints,
         )
         searcher = SweepSearcher(plan, context)
         if resume_run_id is not None:

@@ -62,6 +62,7 @@ class SweepContext:
     # Where multi-GPU trials' drivers must run: a custom resource, or "" for anywhere.
     driver_resource: str = ""
     checkpoint_every_s: float = DEFAULT_CHECKPOINT_EVERY_S
+    keep_target_checkpoints: bool = False
 
 
 def study_label(key: StudyKey) -> str:
@@ -411,4 +412,5 @@ class SweepSearcher(Searcher):
             ),
             params={"target_learning_rate_from": target_lr.run_id},
             key=cell.key,
+            keep_checkpoint=self.context.keep_target_checkpoints,
         )

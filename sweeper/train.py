@@ -89,6 +89,14 @@ class FineTuned:
             self.tokenizer.save_pretrained(out_dir)
         return out_dir
 
+    def save_model(self, out_dir: str | Path) -> Path:
+        """Save the whole fine-tuned model, task head included (gathered where sharded)."""
+        out_dir = Path(out_dir)
+        self.trainer.save_model(str(out_dir))
+        if self.is_main_process:
+            self.tokenizer.save_pretrained(out_dir)
+        return out_dir
+
 
 def _fsdp_config(hparams: Hyperparameters, model: PreTrainedModel) -> dict:
     """FSDP2 with one shard unit per transformer layer, saved as one full state dict so the

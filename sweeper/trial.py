@@ -58,6 +58,9 @@ class TrialSpec:
     # number): a relaunch finds the trial's run by it and continues that run.
     key: str
     checkpoint_every_s: float = DEFAULT_CHECKPOINT_EVERY_S
+    # A target run keeps its fine-tuned model (head included) only when asked: at scale
+    # they would outweigh everything else the sweep stores.
+    keep_checkpoint: bool = False
 
     def to_config(self) -> dict:
         return {"trial": asdict(self)}
@@ -158,7 +161,11 @@ def train_stage(config: dict) -> StageResult:
         tuned = fine_tune(encoder, task, spec.data, hparams, work / "trainer", [LossLogger(run)], resume)
         evaluation = evaluate(tuned, task, spec.data, spec.languages, spec.splits, hparams.max_length)
         metrics = with_averages(evaluation.metrics)
-        checkpoint = tuned.save_encoder(work / "checkpoint") if spec.phase == INTERMEDIATE else None
+        checkpoint = None
+        if spec.phase == INTERMEDIATE:
+            checkpoint = tuned.save_encoder(work / "checkpoint")
+        elif spec.keep_checkpoint:
+            checkpoint = tuned.save_model(work / "checkpoint")
         if tuned.is_main_process:
             run.log_params({"world_size": tuned.trainer.args.world_size, "fsdp": tuned.trainer.is_fsdp_enabled})
             if tuned.resumed_from is not None:

@@ -120,6 +120,12 @@ def test_one_selected_intermediate_per_task_and_its_checkpoint_loads(
         assert ("checkpoint" in kept) == (run.data.tags["selected"] == "true")
 
 
+def test_target_runs_keep_predictions_not_checkpoints(finished_sweep: FinishedSweep) -> None:
+    client = MlflowClient(finished_sweep.tracking_uri)
+    for run in _runs(finished_sweep, "target"):
+        assert [a.path for a in client.list_artifacts(run.info.run_id)] == ["predictions"]
+
+
 def test_learning_rates_come_from_optuna_studies_recipe_first(finished_sweep: FinishedSweep) -> None:
     storage = f"sqlite:///{finished_sweep.work_dir / 'optuna.db'}"
     studies = optuna.get_all_study_summaries(storage)

@@ -17,6 +17,7 @@ from pathlib import Path
 import optuna
 import pytest
 from mlflow.tracking import MlflowClient
+from transformers import AutoModelForSequenceClassification
 
 from sweeper.resume import ResumeStore
 from sweeper.tracking import TrackedRun
@@ -83,7 +84,7 @@ def test_a_killed_driver_resumes_every_cell_exactly_once(tmp_path: Path) -> None
     tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     args = (
         "launch", "--name", "killed", "--scales", "tiny", "--intermediate", "mnli", "--targets", "xnli",
-        "--trials", "1", "--seeds", "1", "--data", str(data), "--checkpoint-every", "1",
+        "--trials", "1", "--seeds", "1", "--data", str(data), "--checkpoint-every", "1", "--keep-target-checkpoints",
     )  # fmt: skip
     # Its own session, so that the kill takes the driver's local Ray with it.
     first = subprocess.Popen(
@@ -132,6 +133,13 @@ def test_a_killed_driver_resumes_every_cell_exactly_once(tmp_path: Path) -> None
             assert len(steps) == len(set(steps)), (run.info.run_name, key, steps)
             if not key.startswith("train/"):
                 assert len(steps) == 1, (run.info.run_name, key, steps)
+    # Asked for, target runs keep their whole fine-tuned model beside their predictions.
+    for run in runs:
+        if run.data.tags["phase"] == "target":
+            kept = {a.path for a in client.list_artifacts(run.info.run_id)}
+            assert kept == {"checkpoint", "predictions"}
+            local = client.download_artifacts(run.info.run_id, "checkpoint", str(tmp_path / run.info.run_id))
+            assert AutoModelForSequenceClassification.from_pretrained(local).config.num_labels == 3
     # Each study holds its one trial, told once; the resume checkpoints are gone.
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     for summary in optuna.get_all_study_summaries(storage):

@@ -83,6 +83,30 @@ def test_a_basic_auth_server_refuses_unauthenticated_requests(tmp_path: Path) ->
         server.stop()
 
 
+def test_with_a_default_artifact_root_clients_write_artifacts_straight_to_it(tmp_path: Path) -> None:
+    """What a cluster uses for checkpoints: the server hands out the store's URI and never
+    carries the bytes (a stand-in for S3: a folder every process reaches)."""
+    from mlflow.tracking import MlflowClient
+
+    store = tmp_path / "object-store"
+    server = start_tracking_server(
+        tmp_path / "server", "127.0.0.1", extra_env={"MLFLOW_DEFAULT_ARTIFACT_ROOT": store.as_uri()}
+    )
+    try:
+        client = MlflowClient(server.uri)
+        run = client.create_run(client.create_experiment("direct"))
+        assert run.info.artifact_uri.startswith(store.as_uri())
+        checkpoint = tmp_path / "checkpoint"
+        checkpoint.mkdir()
+        (checkpoint / "model.safetensors").write_bytes(b"weights")
+        client.log_artifacts(run.info.run_id, str(checkpoint), "checkpoint")
+        written = list(store.rglob("model.safetensors"))
+        assert [path.read_bytes() for path in written] == [b"weights"]
+        assert not (tmp_path / "server" / "artifacts").exists()
+    finally:
+        server.stop()
+
+
 def test_metric_points_logged_during_an_outage_arrive_exactly_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
