@@ -28,7 +28,7 @@ from sweeper.pretrained import build_tiny_model
 from sweeper.progress import SweepProgress
 from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S
 from sweeper.scales import SCALES, TINY_MODEL
-from sweeper.search import SweepContext, SweepSearcher
+from sweeper.search import PruningStopper, SweepContext, SweepSearcher
 from sweeper.spec import SpecError, SweepSpec
 from sweeper.tracking import (
     EXPERIMENT_KIND_TAG,
@@ -361,6 +361,7 @@ def _run_sweep(
                 name=f"{spec.name}-{sweep_run.run_id[:8]}-{launches}",
                 storage_path=storage_path,
                 callbacks=[progress, JsonLoggerCallback()],
+                stop=PruningStopper(searcher),
                 verbose=0,
             ),
         )

@@ -21,6 +21,7 @@ from mlflow.artifacts import get_artifact_repository
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from ray.tune.search import Searcher
+from ray.tune.stopper import Stopper
 
 from sweeper.placement import placement_of
 from sweeper.plan import Cell, Plan, StudyKey
@@ -34,7 +35,7 @@ from sweeper.tracking import (
     TARGET_SEARCH,
     retrying,
 )
-from sweeper.trial import RUNS_PREFIX, TRIAL_KEY_TAG, TrialSpec
+from sweeper.trial import EPOCH_SCORE, RUNS_PREFIX, TRIAL_KEY_TAG, TrialSpec
 from tasks import get_task
 
 log = logging.getLogger(__name__)
@@ -120,9 +121,13 @@ class SweepSearcher(Searcher):
         self._node_gpus: tuple[float, list[int]] = (0.0, [])
         # Live handles, opened on first use. Tune pickles its searcher; these are not pickled.
         self._live: dict[str, object] = {}
+        # Tune trial id -> the Optuna trial it runs (asked in this process), for pruning.
+        self._optuna_trials: dict[str, optuna.Trial] = {}
+        # Tune trial ids the study pruned, with their runs: Tune stops them.
+        self.pruned: dict[str, str] = {}
 
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_live": {}, "_node_gpus": (0.0, [])}
+        return {**self.__dict__, "_live": {}, "_node_gpus": (0.0, []), "_optuna_trials": {}}
 
     def save(self, checkpoint_path: str) -> None:
         """Tune saves its searcher beside the experiment; the studies live in Optuna's storage."""
@@ -152,15 +157,35 @@ class SweepSearcher(Searcher):
             return Searcher.FINISHED
         return None
 
+    def should_prune(self, trial_id: str, epoch: int, score: float, run_id: str) -> bool:
+        """Tell the trial's study its English dev score after ``epoch``; True where the
+        study's pruner stops it (Tune then stops the trial: see ``PruningStopper``)."""
+        optuna_trial = self._optuna_trials.get(trial_id)
+        if optuna_trial is None:
+            return False  # a trial continued from an earlier launch: it runs to its end
+        optuna_trial.report(score, epoch)
+        if not optuna_trial.should_prune():
+            return False
+        self.pruned[trial_id] = run_id
+        return True
+
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         entry = self._in_flight.pop(trial_id)
+        self._optuna_trials.pop(trial_id, None)
         ok = not error and result is not None and "objective" in result
         if isinstance(entry, Cell):
             (self.finished_cells if ok else self.failed_cells).append(entry)
             return
         state, number = entry
         study = self._study(state)
-        if ok:
+        if trial_id in self.pruned:
+            # Told as pruned (Optuna keeps its last reported score), never as a complete
+            # trial with a truncated score; its run says so too.
+            study.tell(number, state=optuna.trial.TrialState.PRUNED)
+            run_id = self.pruned.pop(trial_id)
+            retrying(lambda: self.client.set_tag(run_id, "pruned", "true"))
+            retrying(lambda: self.client.set_terminated(run_id, "KILLED"))
+        elif ok:
             study.tell(number, result["objective"])
             lr = study.trials[number].params[LEARNING_RATE]
             state.outcomes.append(Outcome(result["run_id"], lr, result["objective"]))
@@ -233,6 +258,9 @@ class SweepSearcher(Searcher):
             storage=self.context.study_storage,
             direction="maximize",
             sampler=optuna.samplers.TPESampler(n_startup_trials=STARTUP_TRIALS, seed=seed, constant_liar=True),
+            # A trial whose English dev score after an epoch is below the median of the
+            # finished trials' at that epoch stops there.
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=STARTUP_TRIALS, n_warmup_steps=0),
             load_if_exists=True,
         )
         # The recipe's learning rate is always tried first.
@@ -276,6 +304,7 @@ class SweepSearcher(Searcher):
             distribution = optuna.distributions.FloatDistribution(low, high, log=True)
             optuna_trial = self._study(state).ask({LEARNING_RATE: distribution})
             number, learning_rate = optuna_trial.number, optuna_trial.params[LEARNING_RATE]
+            self._optuna_trials[trial_id] = optuna_trial
         state.handed_out += 1
         self._in_flight[trial_id] = (state, number)
         return self._study_trial_spec(state.key, number, learning_rate)
@@ -414,3 +443,19 @@ class SweepSearcher(Searcher):
             key=cell.key,
             keep_checkpoint=self.context.keep_target_checkpoints,
         )
+
+
+class PruningStopper(Stopper):
+    """Stops the trials the searcher's studies prune. Tune asks its stopper first about each
+    result, so the intermediate scores reach Optuna here."""
+
+    def __init__(self, searcher: SweepSearcher) -> None:
+        self.searcher = searcher
+
+    def __call__(self, trial_id: str, result: dict) -> bool:
+        if EPOCH_SCORE not in result:
+            return False
+        return self.searcher.should_prune(trial_id, int(result["epoch"]), float(result[EPOCH_SCORE]), result["run_id"])
+
+    def stop_all(self) -> bool:
+        return False

@@ -11,7 +11,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,6 +138,19 @@ class SaveEvery(TrainerCallback):
             log.info("resume checkpoint at step %d saved to %s", state.global_step, self.store.uri)
 
 
+class _EpochHook(TrainerCallback):
+    """Call ``hook(tuned, epoch)`` at the end of every epoch but the last."""
+
+    def __init__(self, hook: Callable[[FineTuned, int], None]) -> None:
+        self.hook = hook
+        self.tuned: FineTuned | None = None
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        epoch = round(state.epoch)
+        if self.tuned is not None and epoch < args.num_train_epochs:
+            self.hook(self.tuned, epoch)
+
+
 def _training_arguments(hparams: Hyperparameters, model: PreTrainedModel, work_dir: str | Path) -> TrainingArguments:
     use_cpu = not torch.cuda.is_available()
     return TrainingArguments(
@@ -174,6 +187,7 @@ def fine_tune(
     work_dir: str | Path,
     callbacks: Sequence[TrainerCallback] = (),
     resume: ResumeStore | None = None,
+    on_epoch: Callable[[FineTuned, int], None] | None = None,
 ) -> FineTuned:
     """Fine-tune a fresh task head and the encoder on the task's English training data, in
     one stage or two (XCOPA: SIQA, then COPA); a task without training data (BUCC) gets its
@@ -181,18 +195,23 @@ def fine_tune(
 
     With ``resume``, checkpoints go to the store as training goes, and training starts from
     the store's latest checkpoint where there is one (a relaunched trial), skipping the
-    stages before it. Callbacks with a ``begin_stage(stage)`` method are told each stage."""
+    stages before it. Callbacks with a ``begin_stage(stage)`` method are told each stage;
+    ``on_epoch(tuned, epoch)`` runs after every epoch but the last (a study's pruning)."""
     family = family_of(task.family)
     tokenizer = AutoTokenizer.from_pretrained(encoder_path)
     model = family.build_model(encoder_path, task)
     work_dir = Path(work_dir)
     saver = [SaveEvery(resume, stage=0)] if resume else []
+    epoch_hook = [_EpochHook(on_epoch)] if on_epoch else []
     trainer = Trainer(
         model=model,
         args=_training_arguments(hparams, model, work_dir),
         data_collator=family.collator(tokenizer),
-        callbacks=[*callbacks, *saver],
+        callbacks=[*callbacks, *saver, *epoch_hook],
     )
+    tuned = FineTuned(model=model, tokenizer=tokenizer, trainer=trainer)
+    for hook in epoch_hook:
+        hook.tuned = tuned
     resume_stage = resume.latest_stage() if resume else None
     resumed_from = None
     stages = [source for source in (task.train, task.then_train) if source is not None]
@@ -211,7 +230,8 @@ def fine_tune(
             state = json.loads((checkpoint / "trainer_state.json").read_text())
             resumed_from = (stage, state["global_step"])
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    return FineTuned(model=model, tokenizer=tokenizer, trainer=trainer, resumed_from=resumed_from)
+    tuned.resumed_from = resumed_from
+    return tuned
 
 
 def evaluate(

@@ -25,10 +25,13 @@ from sweeper.placement import Placement, StageResult, run_placed
 from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S, ResumeStore
 from sweeper.scales import SCALES, batch_layout
 from sweeper.tracking import INTERMEDIATE, TARGET, TrackedRun, metric_key, retrying, with_averages
-from sweeper.train import Evaluation, Hyperparameters, evaluate, fine_tune
+from sweeper.train import Evaluation, FineTuned, Hyperparameters, evaluate, fine_tune
 from tasks import get_task
 
 RUNS_PREFIX = "runs:/"
+TRIAL_KEY_TAG = "trial_key"
+# What a study trial reports to Tune after each epoch but the last.
+EPOCH_SCORE = "epoch_score"
 
 
 @dataclass(frozen=True)
@@ -158,7 +161,20 @@ def train_stage(config: dict) -> StageResult:
         encoder = fetch_encoder(spec.encoder, spec.encoder_revision, spec.tracking_uri, work / "encoder")
         hparams = hyperparameters(spec)
         resume = ResumeStore.for_run(spec.storage_path, run.run_id, spec.checkpoint_every_s)
-        tuned = fine_tune(encoder, task, spec.data, hparams, work / "trainer", [LossLogger(run)], resume)
+        objective = metric_key("dev", task.metric, "en")
+
+        def report_epoch(tuned: FineTuned, epoch: int) -> None:
+            """The study's pruner judges the trial on its English dev score after each epoch."""
+            score = evaluate(tuned, task, spec.data, ("en",), ("dev",), hparams.max_length).metrics[objective]
+            run.log_metrics({f"epoch/{objective}": score}, step=epoch)
+            tune.report({EPOCH_SCORE: score, "epoch": epoch, "run_id": run.run_id})
+
+        # Only a trial training in its own process can report to Tune between epochs.
+        prunable = spec.phase != TARGET and not spec.placement.distributed
+        tuned = fine_tune(
+            encoder, task, spec.data, hparams, work / "trainer", [LossLogger(run)], resume,
+            on_epoch=report_epoch if prunable else None,
+        )  # fmt: skip
         evaluation = evaluate(tuned, task, spec.data, spec.languages, spec.splits, hparams.max_length)
         metrics = with_averages(evaluation.metrics)
         checkpoint = None
@@ -177,10 +193,7 @@ def train_stage(config: dict) -> StageResult:
             if spec.phase == TARGET:
                 run.log_artifacts(write_predictions(evaluation, task.name, work / "predictions"), "predictions")
     run.flush()  # this process's points are all in before the driver ends the run
-    return {"objective": metrics[metric_key("dev", task.metric, "en")]}
-
-
-TRIAL_KEY_TAG = "trial_key"
+    return {"objective": metrics[objective]}
 
 
 def _open_run(client: MlflowClient, spec: TrialSpec) -> tuple[TrackedRun, float | None]:
@@ -216,6 +229,10 @@ def run_trial(config: dict) -> None:
         stage_config = {**config, "run_id": run.run_id}
         result = run_placed(train_stage, stage_config, spec.placement, spec.storage_path, f"train-{run.run_id}")
         run.finish("FINISHED")
+    except SystemExit:
+        # Tune stops a trial by ending it at its next report: the study pruned it.
+        run.finish("KILLED")
+        raise
     except BaseException as error:
         run.set_tags({"error": "".join(traceback.format_exception_only(error)).strip()[:4000]})
         run.finish("FAILED")

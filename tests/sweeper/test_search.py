@@ -10,14 +10,14 @@ from mlflow.tracking import MlflowClient
 from ray.tune.search import Searcher
 
 from sweeper.plan import make_plan
-from sweeper.search import SweepContext, SweepSearcher
+from sweeper.search import PruningStopper, SweepContext, SweepSearcher
 from sweeper.spec import build_spec
 from sweeper.trial import TrialSpec
 
 
-def _searcher(scales: str, demo_data: Path, tmp_path: Path) -> SweepSearcher:
+def _searcher(scales: str, demo_data: Path, tmp_path: Path, trials: int = 2) -> SweepSearcher:
     spec = build_spec(
-        scales=scales, intermediate="mnli", targets_="xnli", trials=2, seeds=2, data=str(demo_data), name="s"
+        scales=scales, intermediate="mnli", targets_="xnli", trials=trials, seeds=2, data=str(demo_data), name="s"
     )
     tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(tracking_uri)
@@ -142,3 +142,29 @@ def test_the_largest_scale_goes_first(demo_data: Path, tmp_path: Path) -> None:
     searcher = _searcher("tiny,large", demo_data, tmp_path)
     scales = [TrialSpec.from_config(searcher.suggest(f"t{i}")).scale for i in range(8)]
     assert scales == ["large"] * 4 + ["tiny"] * 4
+
+
+def test_a_trial_below_the_median_after_an_epoch_is_pruned_and_told_so(demo_data: Path, tmp_path: Path) -> None:
+    searcher = _searcher("tiny", demo_data, tmp_path, trials=4)
+    stopper = PruningStopper(searcher)
+    handed = [(f"t{index}", TrialSpec.from_config(searcher.suggest(f"t{index}"))) for index in range(8)]
+    mnli = [(trial_id, spec) for trial_id, spec in handed if spec.task == "mnli"]
+    client = searcher.client
+    runs = {}
+    for (trial_id, spec), epoch_score in zip(mnli, (0.6, 0.7, 0.3, 0.9), strict=True):
+        runs[trial_id] = client.create_run(spec.experiment_id, tags=dict(spec.tags)).info.run_id
+        epoch_result = {"epoch_score": epoch_score, "epoch": 1, "run_id": runs[trial_id]}
+        if stopper(trial_id, epoch_result):
+            searcher.on_trial_complete(trial_id, epoch_result)  # what Tune does with a stopped trial
+        else:
+            searcher.on_trial_complete(trial_id, {"objective": epoch_score + 0.05, "run_id": runs[trial_id]})
+    # The pruner judges once two trials finished: the third is below their median at epoch 1.
+    state = next(state for key, state in searcher.studies.items() if key.task == "mnli")
+    trials = optuna.load_study(study_name=state.name, storage=searcher.context.study_storage).trials
+    assert [trial.state.name for trial in trials] == ["COMPLETE", "COMPLETE", "PRUNED", "COMPLETE"]
+    assert trials[2].intermediate_values == {1: 0.3}  # its last reported score, as PRUNED
+    pruned = client.get_run(runs[mnli[2][0]])
+    assert pruned.info.status == "KILLED" and pruned.data.tags["pruned"] == "true"
+    # A pruned trial is done, not an outcome: the study selects among the complete ones.
+    assert state.complete and [outcome.score for outcome in state.outcomes] == pytest.approx([0.65, 0.75, 0.95])
+    assert state.selected is not None and state.selected.run_id == runs[mnli[3][0]]
