@@ -172,7 +172,8 @@ class SweepSearcher(Searcher):
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         entry = self._in_flight.pop(trial_id)
         self._optuna_trials.pop(trial_id, None)
-        ok = not error and result is not None and "objective" in result
+        # A trial stopped after an epoch's report is not complete: its score is a truncated one.
+        ok = not error and result is not None and "objective" in result and EPOCH_SCORE not in result
         if isinstance(entry, Cell):
             (self.finished_cells if ok else self.failed_cells).append(entry)
             return

@@ -167,7 +167,8 @@ def train_stage(config: dict) -> StageResult:
             """The study's pruner judges the trial on its English dev score after each epoch."""
             score = evaluate(tuned, task, spec.data, ("en",), ("dev",), hparams.max_length).metrics[objective]
             run.log_metrics({f"epoch/{objective}": score}, step=epoch)
-            tune.report({EPOCH_SCORE: score, "epoch": epoch, "run_id": run.run_id})
+            # Tune wants the searcher's metric in every result; EPOCH_SCORE marks it unfinished.
+            tune.report({"objective": score, EPOCH_SCORE: score, "epoch": epoch, "run_id": run.run_id})
 
         # Only a trial training in its own process can report to Tune between epochs.
         prunable = spec.phase != TARGET and not spec.placement.distributed

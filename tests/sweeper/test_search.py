@@ -153,7 +153,7 @@ def test_a_trial_below_the_median_after_an_epoch_is_pruned_and_told_so(demo_data
     runs = {}
     for (trial_id, spec), epoch_score in zip(mnli, (0.6, 0.7, 0.3, 0.9), strict=True):
         runs[trial_id] = client.create_run(spec.experiment_id, tags=dict(spec.tags)).info.run_id
-        epoch_result = {"epoch_score": epoch_score, "epoch": 1, "run_id": runs[trial_id]}
+        epoch_result = {"objective": epoch_score, "epoch_score": epoch_score, "epoch": 1, "run_id": runs[trial_id]}
         if stopper(trial_id, epoch_result):
             searcher.on_trial_complete(trial_id, epoch_result)  # what Tune does with a stopped trial
         else:
