@@ -13,6 +13,7 @@ import click
 from click.core import ParameterSource
 from mlflow.tracking import MlflowClient
 from rich.console import Console
+from rich.progress import Progress, TextColumn
 from rich.table import Table
 
 from sweeper.cluster import check_scales_fit, load_cluster
@@ -23,7 +24,7 @@ from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S
 from sweeper.scales import SCALES
 from sweeper.spec import SpecError, SweepSpec, build_spec
 from sweeper.tracking import resolve_tracking_uri, ui_instructions
-from tasks import HUB, TASKS, DataError
+from tasks import HUB, TASKS, DataError, mirror_sources, mirror_split, training_sources
 from tasks.demo import write_demo_data
 
 
@@ -262,7 +263,8 @@ def tasks(as_json: bool) -> None:
             "metric": task.metric,
             "train_source": task.train_source,
             "languages": list(task.languages),
-            "dataset": task.train.dataset,
+            # The hub splits it trains on, in order ([] for one evaluated straight from the encoder).
+            "train": [f"{s.dataset}:{s.config}:{s.split}@{s.revision}" for s in training_sources(task)],
         }
         for task in TASKS.values()
     ]
@@ -276,7 +278,7 @@ def tasks(as_json: bool) -> None:
             entry["kind"],
             entry["family"],
             entry["metric"],
-            entry["train_source"],
+            entry["train_source"] or "none",
             " ".join(entry["languages"]),
         )
     _console().print(table)
@@ -305,6 +307,29 @@ def scales(as_json: bool) -> None:
 @main.group()
 def data() -> None:
     """Data in the local mirror layout."""
+
+
+@data.command("mirror")
+@click.option("--tasks", "task_names", required=True, help="Comma list of tasks to mirror.")
+@click.option("--languages", default=None, help="Comma list of languages [default: all of each task's].")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="The mirror's root directory.")
+def mirror(task_names: str, languages: str | None, out: str) -> None:
+    """Copy tasks' splits from the hub into the local layout, for `launch --data DIR` offline."""
+    names = [name.strip() for name in task_names.split(",") if name.strip()]
+    unknown = [name for name in names if name not in TASKS]
+    if unknown or not names:
+        given = ", ".join(unknown) or "(none given)"
+        raise click.ClickException(f"--tasks: unknown {given}; valid: {', '.join(TASKS)}")
+    wanted = [lang.strip() for lang in languages.split(",")] if languages else None
+    sources = list(dict.fromkeys(s for name in names for s in mirror_sources(TASKS[name], wanted)))
+    console = _console()
+    with Progress(*Progress.get_default_columns(), TextColumn("{task.fields[split]}"), console=console) as bar:
+        progress = bar.add_task("mirroring", total=len(sources), split="")
+        for source in sources:
+            bar.update(progress, split=f"{source.dataset} {source.config or ''} {source.split}")
+            mirror_split(source, out)
+            bar.advance(progress)
+    console.print(f"{len(sources)} splits of {', '.join(names)} mirrored to {out}; use `xsweep launch --data {out}`")
 
 
 @data.command("demo")

@@ -18,7 +18,7 @@ from sweeper.plan import Plan
 from sweeper.scales import SCALES
 from sweeper.spec import SweepSpec
 from sweeper.tracking import NONE
-from tasks import HUB, Task, get_task
+from tasks import HUB, Task, get_task, training_sources
 
 
 @dataclass(frozen=True)
@@ -72,10 +72,16 @@ class CostPlan:
 
 
 def _train_examples(task: Task, data: str) -> int:
+    """Examples over all training stages: the published sizes, or a local mirror's lines."""
+    if task.train is None:
+        return 0
     if data == HUB:
         return task.size.train_examples
-    with open(task.train.local_path(data), "rb") as handle:
-        return sum(1 for line in handle if line.strip())
+    examples = 0
+    for source in training_sources(task):
+        with open(source.local_path(data), "rb") as handle:
+            examples += sum(1 for line in handle if line.strip())
+    return examples
 
 
 def estimate(plan: Plan, hardware: Hardware) -> CostPlan:
@@ -98,14 +104,16 @@ def estimate(plan: Plan, hardware: Hardware) -> CostPlan:
         def trial_flops(name: str, languages: int, params: int = params) -> float:
             return 6 * params * train_tokens[name] + 2 * params * eval_tokens(name, languages)
 
-        study_flops = {name: trial_flops(name, 1) for name in names}
+        # One study per intermediate, and per target that trains (BUCC has no learning rate).
+        studied = [key.task for key in plan.studies if key.scale == scale_name]
+        study_flops = {name: trial_flops(name, 1) for name in studied}
         run_flops = {t: trial_flops(t, len(plan.languages[t])) for t in spec.targets}
         cells = [cell for cell in plan.cells if cell.scale == scale_name]
         flops = sum(study_flops.values()) * spec.trials + sum(run_flops[cell.target] for cell in cells)
-        tokens = sum(train_tokens[name] for name in names) * spec.trials
+        tokens = sum(train_tokens[name] for name in studied) * spec.trials
         tokens += sum(train_tokens[cell.target] for cell in cells)
         chain = max(
-            max(study_flops[cell.target], study_flops.get(cell.intermediate, 0.0)) + run_flops[cell.target]
+            max(study_flops.get(cell.target, 0.0), study_flops.get(cell.intermediate, 0.0)) + run_flops[cell.target]
             for cell in cells
         )
         scale_costs.append(
@@ -113,7 +121,7 @@ def estimate(plan: Plan, hardware: Hardware) -> CostPlan:
                 scale=scale_name,
                 parameters=params,
                 gpus_per_trial=scale.gpus,
-                trials=len(names) * spec.trials + len(cells),
+                trials=len(studied) * spec.trials + len(cells),
                 train_tokens=tokens,
                 gpu_hours=hardware.gpu_hours(flops),
                 longest_chain_hours=hardware.gpu_hours(chain) / max(scale.gpus, 1),

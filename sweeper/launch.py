@@ -39,7 +39,7 @@ from sweeper.tracking import (
     retrying,
 )
 from sweeper.trial import RUNS_PREFIX, run_trial
-from tasks import load_split
+from tasks import load_split, texts_of
 
 SPEC_TAG = "spec_fingerprint"
 
@@ -127,11 +127,8 @@ def _build_tiny_model(plan: Plan, out_dir: Path) -> Path:
     """The tiny model, with a tokenizer trained on all of the sweep's text. Reading every
     split here also finds unreadable data before anything is written to MLflow."""
     texts: list[str] = []
-    for task, source in plan.sources():
-        rows = load_split(source, plan.spec.data)
-        for column in ("text_a", "text_b"):
-            if column in task.columns:
-                texts += rows[task.columns[column]]
+    for _, source in plan.sources():
+        texts += texts_of(load_split(source, plan.spec.data))
     return build_tiny_model(texts, out_dir)
 
 
@@ -230,7 +227,8 @@ def launch(
     plan = make_plan(spec)
     # The cluster's checks come before the tracking store is touched at all.
     if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        # No address: a Ray of its own, never a cluster some other process left running here.
+        ray.init(address=address or "local", include_dashboard=False, log_to_driver=False)
     _check_gpus(spec, local=address is None)
     _check_shared_state(tracking_uri, storage_path)
     # Object storage (s3://...) as given; a local folder made absolute, for every process.

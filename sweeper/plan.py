@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from sweeper.scales import SCALES, TINY_MODEL
 from sweeper.spec import SpecError, SweepSpec
 from sweeper.tracking import INTERMEDIATE, NONE, TARGET_SEARCH
-from tasks import Source, Task, fingerprint, get_task, is_present, languages_present
+from tasks import Source, Task, fingerprint, get_task, is_present, languages_present, task_sources, training_sources
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +60,18 @@ class Plan:
 
 
 def _task_sources(name: str, languages: tuple[str, ...]) -> list[Source]:
-    task = get_task(name)
-    return [
-        task.train,
-        *(task.dev[lang] for lang in languages if lang in task.dev),
-        *(task.test[lang] for lang in languages if lang in task.test),
-    ]
+    return task_sources(get_task(name), languages)
+
+
+def _check_training_data(task: Task, data: str, option: str) -> None:
+    """A task that trains needs its English training stages and its English dev split
+    (model selection); one evaluated straight from the encoder (BUCC) needs neither."""
+    if task.train is None:
+        return
+    needed = [*training_sources(task), task.dev["en"]]
+    missing = [source.local_path(data) for source in needed if not is_present(source, data)]
+    if missing:
+        raise SpecError(f"{option}: {task.name} needs its English training and dev data; expected {', '.join(missing)}")
 
 
 def cell_key(fields: dict) -> str:
@@ -82,19 +88,16 @@ def make_plan(spec: SweepSpec) -> Plan:
         asked = set(spec.languages or task.languages) | {"en"}
         wanted = [lang for lang in task.languages if lang in asked]
         present = tuple(languages_present(task, spec.data, wanted))
-        if not is_present(task.train, spec.data) or not present or "en" not in present:
-            raise SpecError(
-                f"--data: {name} needs its English training and dev data; "
-                f"expected {task.train.local_path(spec.data)} and {task.dev['en'].local_path(spec.data)}"
-            )
+        _check_training_data(task, spec.data, "--data")
+        if not present:
+            expected = ", ".join(task.dev[lang].local_path(spec.data) for lang in wanted)
+            raise SpecError(f"--data: {name} has no evaluation data in {' '.join(wanted)}; expected one of {expected}")
         languages[name] = present
         skipped[name] = tuple(lang for lang in wanted if lang not in present)
         if skipped[name]:
             log.warning("%s: no data for %s; evaluating %s", name, " ".join(skipped[name]), " ".join(present))
     for name in spec.intermediates:
-        task = get_task(name)
-        if not (is_present(task.train, spec.data) and is_present(task.dev["en"], spec.data)):
-            raise SpecError(f"--data: intermediate {name} has no data; expected {task.train.local_path(spec.data)}")
+        _check_training_data(get_task(name), spec.data, "--data")
 
     data_fingerprints = {
         name: fingerprint(_task_sources(name, languages.get(name, ("en",))), spec.data)
@@ -104,7 +107,8 @@ def make_plan(spec: SweepSpec) -> Plan:
     # of every task's data together (no file is hashed twice).
     tiny_data = cell_key(data_fingerprints)
     studies = [StudyKey(s, INTERMEDIATE, i) for s in spec.scales for i in spec.intermediates]
-    studies += [StudyKey(s, TARGET_SEARCH, t) for s in spec.scales for t in spec.targets]
+    # A target evaluated straight from the encoder (BUCC) has no learning rate to search.
+    studies += [StudyKey(s, TARGET_SEARCH, t) for s in spec.scales for t in spec.targets if get_task(t).train]
 
     cells = []
     for scale_name in spec.scales:

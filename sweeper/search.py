@@ -311,7 +311,10 @@ class SweepSearcher(Searcher):
         return self._study_trial_spec(state.key, number, learning_rate)
 
     def _dependencies(self, cell: Cell) -> list[StudyState]:
-        needed = [self.studies[StudyKey(cell.scale, TARGET_SEARCH, cell.target)]]
+        """The studies whose selection a cell needs: its target's learning rate (where the
+        target trains) and its intermediate's checkpoint."""
+        target_study = self.studies.get(StudyKey(cell.scale, TARGET_SEARCH, cell.target))
+        needed = [target_study] if target_study is not None else []
         if cell.intermediate != NONE:
             needed.append(self.studies[StudyKey(cell.scale, INTERMEDIATE, cell.intermediate)])
         return needed
@@ -407,8 +410,10 @@ class SweepSearcher(Searcher):
         )
 
     def _cell_spec(self, cell: Cell) -> TrialSpec:
-        target_lr = self.studies[StudyKey(cell.scale, TARGET_SEARCH, cell.target)].selected
-        assert target_lr is not None
+        target_study = self.studies.get(StudyKey(cell.scale, TARGET_SEARCH, cell.target))
+        # A target evaluated straight from the encoder trains nothing: no learning rate.
+        target_lr = target_study.selected if target_study is not None else None
+        params = {"target_learning_rate_from": target_lr.run_id if target_lr else "none: the target does not train"}
         extra: dict[str, object] = {}
         common = self._common(cell.scale)
         parent = self.context.sweep_run_id
@@ -424,7 +429,7 @@ class SweepSearcher(Searcher):
             **common,
             phase=TARGET,
             task=cell.target,
-            learning_rate=target_lr.learning_rate,
+            learning_rate=target_lr.learning_rate if target_lr else 0.0,
             seed=cell.seed,
             languages=self.plan.languages[cell.target],
             splits=("dev", "test"),
@@ -440,7 +445,7 @@ class SweepSearcher(Searcher):
                 languages=",".join(self.plan.languages[cell.target]),
                 **extra,
             ),
-            params={"target_learning_rate_from": target_lr.run_id},
+            params=params,
             key=cell.key,
             keep_checkpoint=self.context.keep_target_checkpoints,
         )

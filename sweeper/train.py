@@ -256,11 +256,11 @@ def evaluate(
             if source is None or not is_present(source, data):
                 continue
             rows = load_split(source, data)
-            predicted = family.predict(rows, task, tuned.tokenizer, max_length, infer)
+            predicted = family.predict(rows, task, tuned.tokenizer, max_length, infer, lang, data)
             evaluation.predictions[(split, lang)] = predicted
             gold = family.gold(rows, task)
             if gold is None:
                 continue
-            for metric, value in family.score(predicted, gold, lang).items():
+            for metric, value in family.score(predicted, gold, task, lang).items():
                 evaluation.metrics[f"{split}/{metric}/{lang}"] = value
     return evaluation

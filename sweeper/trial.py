@@ -194,13 +194,21 @@ def train_stage(config: dict) -> StageResult:
             if spec.phase == TARGET:
                 run.log_artifacts(write_predictions(evaluation, task.name, work / "predictions"), "predictions")
     run.flush()  # this process's points are all in before the driver ends the run
-    return {"objective": metrics[objective]}
+    return {"objective": objective_of(metrics, task.metric)}
+
+
+def objective_of(metrics: Mapping[str, float], metric: str) -> float | None:
+    """What a trial reports to Tune: its English dev score (a study selects on it), else,
+    for a cell whose target has no English (XCOPA, Tatoeba), its dev or test average."""
+    for key in (metric_key("dev", metric, "en"), metric_key("dev", metric, "avg"), metric_key("test", metric, "avg")):
+        if key in metrics:
+            return metrics[key]
+    return None
 
 
 def _open_run(client: MlflowClient, spec: TrialSpec) -> tuple[TrackedRun, float | None]:
     """The trial's run: new, or the one an earlier launch of the sweep opened for this very
     trial. A finished one comes with its recorded objective, so it is not trained again."""
-    objective = metric_key("dev", get_task(spec.task).metric, "en")
     found = retrying(
         lambda: client.search_runs(
             [spec.experiment_id],
@@ -209,8 +217,9 @@ def _open_run(client: MlflowClient, spec: TrialSpec) -> tuple[TrackedRun, float 
     )
     if found:
         previous = found[0]
-        if previous.info.status == "FINISHED" and objective in previous.data.metrics:
-            return TrackedRun(client, previous.info.run_id), previous.data.metrics[objective]
+        recorded = objective_of(previous.data.metrics, get_task(spec.task).metric)
+        if previous.info.status == "FINISHED" and recorded is not None:
+            return TrackedRun(client, previous.info.run_id), recorded
         return TrackedRun.reopen(client, previous.info.run_id), None
     tags = {**spec.tags, TRIAL_KEY_TAG: spec.key}
     return TrackedRun.start(client, spec.experiment_id, spec.run_name, tags, spec.parent_run_id), None

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from datasets import Dataset, load_dataset
@@ -24,6 +25,14 @@ class DataError(ValueError):
 
 
 def load_split(source: Source, data: str) -> Dataset:
+    """The split's rows, from the hub or the local mirror, filtered by ``source.id_prefix``."""
+    rows = _load_whole_split(source, data)
+    if source.id_prefix is not None:
+        rows = rows.filter(lambda row: row["id"].startswith(source.id_prefix))
+    return rows
+
+
+def _load_whole_split(source: Source, data: str) -> Dataset:
     if data == HUB:
         return load_dataset(source.dataset, source.config, split=source.split, revision=source.revision)
     path = source.local_path(data)
@@ -34,6 +43,24 @@ def load_split(source: Source, data: str) -> Dataset:
         raise DataError(f"--data: cannot read {path} as JSON lines ({type(cause).__name__}: {cause})") from error
 
 
+def texts_of(rows: Iterable[dict]) -> Iterator[str]:
+    """Every string in the rows, however nested (words of a tagged sentence, a QA context,
+    the choices of a question): what a tokenizer trained on a task's data should see."""
+
+    def strings(value: object) -> Iterator[str]:
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            for item in value.values():
+                yield from strings(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                yield from strings(item)
+
+    for row in rows:
+        yield from strings(row)
+
+
 def write_split(source: Source, root: str | Path, rows: Iterable[dict]) -> Path:
     """Write ``rows`` (the hub's columns) where the local layout expects ``source``."""
     path = Path(source.local_path(str(root)))
@@ -42,6 +69,37 @@ def write_split(source: Source, root: str | Path, rows: Iterable[dict]) -> Path:
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     return path
+
+
+def training_sources(task: Task) -> list[Source]:
+    return [source for source in (task.train, task.then_train) if source is not None]
+
+
+def task_sources(task: Task, languages: Iterable[str] | None = None) -> list[Source]:
+    """Every split a task reads (for ``languages``, default all of its own): its training
+    stages, dev and test per language (English dev always, where it trains), and sources its
+    settings name (Mewsli-X's candidate entities)."""
+    languages = task.languages if languages is None else tuple(languages)
+    if task.train is not None and "en" in task.dev:
+        languages = tuple(dict.fromkeys(("en", *languages)))  # model selection reads English dev
+    return [
+        *training_sources(task),
+        *(task.dev[lang] for lang in languages if lang in task.dev),
+        *(task.test[lang] for lang in languages if lang in task.test),
+        *(value for value in task.settings.values() if isinstance(value, Source)),
+    ]
+
+
+def mirror_sources(task: Task, languages: Iterable[str] | None = None) -> list[Source]:
+    """The hub splits a local mirror of ``task`` holds: each split whole (a split several
+    languages share is one file, filtered when read), each once."""
+    whole = {replace(source, id_prefix=None) for source in task_sources(task, languages)}
+    return sorted(whole, key=lambda source: source.local_path(""))
+
+
+def mirror_split(source: Source, root: str | Path) -> Path:
+    """Copy one hub split into the local layout under ``root``."""
+    return write_split(source, root, load_split(replace(source, id_prefix=None), HUB))
 
 
 def is_present(source: Source, data: str) -> bool:
@@ -58,7 +116,7 @@ def fingerprint(sources: Iterable[Source], data: str) -> str:
     """What identifies the data behind ``sources``: hub revisions, or local file contents."""
     digest = hashlib.sha256()
     for source in sorted(set(sources), key=lambda s: s.local_path("")):
-        digest.update(f"{source.dataset}:{source.config}:{source.split}@{source.revision}".encode())
+        digest.update(f"{source.dataset}:{source.config}:{source.split}@{source.revision}#{source.id_prefix}".encode())
         if data != HUB and is_present(source, data):
             with open(source.local_path(data), "rb") as handle:
                 for block in iter(lambda: handle.read(1 << 20), b""):

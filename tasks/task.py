@@ -22,6 +22,9 @@ class Source:
     config: str | None
     split: str
     revision: str = "main"
+    # Where several languages share one split (TyDiQA-GoldP): only the rows whose id starts
+    # so ("english" for "english-…"). The local mirror keeps the whole split.
+    id_prefix: str | None = None
 
     def local_path(self, root: str) -> str:
         return f"{root}/{self.folder}/{self.config or 'default'}/{self.split}.jsonl"

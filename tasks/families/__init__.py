@@ -2,8 +2,18 @@
 
 from tasks.families._base import TaskFamily
 from tasks.families.classification import Classification
+from tasks.families.multiple_choice import MultipleChoice
+from tasks.families.retrieval import Retrieval
+from tasks.families.span_qa import SpanQA
+from tasks.families.tagging import Tagging
 
-FAMILIES: dict[str, TaskFamily] = {"classification": Classification()}
+FAMILIES: dict[str, TaskFamily] = {
+    "classification": Classification(),
+    "multiple_choice": MultipleChoice(),
+    "tagging": Tagging(),
+    "span_qa": SpanQA(),
+    "retrieval": Retrieval(),
+}
 
 
 def family_of(task_family: str) -> TaskFamily:

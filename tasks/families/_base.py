@@ -43,15 +43,26 @@ class TaskFamily(abc.ABC):
 
     @abc.abstractmethod
     def predict(
-        self, rows: Dataset, task: Task, tokenizer: PreTrainedTokenizerBase, max_length: int, infer: Infer
+        self,
+        rows: Dataset,
+        task: Task,
+        tokenizer: PreTrainedTokenizerBase,
+        max_length: int,
+        infer: Infer,
+        language: str,
+        data: str,
     ) -> list:
-        """One prediction per row, in row order."""
+        """One prediction per row, in row order. ``language`` is the split's language and
+        ``data`` the data root (``"hub"`` or a local mirror directory), for families that
+        read other splits or files than ``rows`` (BUCC's dev threshold, Mewsli-X's
+        candidates); the others ignore them."""
 
     @abc.abstractmethod
     def gold(self, rows: Dataset, task: Task) -> list | None:
         """Gold values, one per row, or None where the split carries no labels."""
 
     @abc.abstractmethod
-    def score(self, predictions: Sequence, gold: Sequence, language: str) -> dict[str, float]:
-        """The task metric(s), keyed by metric slug, on a 0-1 scale. ``language`` is for
-        metrics that normalise text per language (MLQA)."""
+    def score(self, predictions: Sequence, gold: Sequence, task: Task, language: str) -> dict[str, float]:
+        """The task metric(s), keyed by metric slug, on a 0-1 scale. ``task`` says how to
+        score (its settings), so gold values are plain; ``language`` is for metrics that
+        normalise text per language (MLQA)."""

@@ -37,7 +37,9 @@ class Classification(TaskFamily):
             label2id={name: index for index, name in enumerate(task.labels)},
         )
 
-    def predict(self, rows: Dataset, task: Task, tokenizer, max_length: int, infer: Infer) -> list[str]:
+    def predict(
+        self, rows: Dataset, task: Task, tokenizer, max_length: int, infer: Infer, language: str, data: str
+    ) -> list[str]:
         features = self.encode(rows, task, tokenizer, max_length).remove_columns("labels")
         return [task.labels[index] for index in infer(features).argmax(axis=-1)]
 
@@ -51,7 +53,7 @@ class Classification(TaskFamily):
             raise ValueError(f"{task.name}: label {outside[0]} outside 0..{len(task.labels) - 1} {task.labels}")
         return [task.labels[label] for label in labels]
 
-    def score(self, predictions: Sequence[str], gold: Sequence[str], language: str = "") -> dict[str, float]:
+    def score(self, predictions: Sequence[str], gold: Sequence[str], task: Task, language: str) -> dict[str, float]:
         if len(predictions) != len(gold) or not gold:
             raise ValueError(f"{len(predictions)} predictions for {len(gold)} gold labels")
         correct = sum(p == g for p, g in zip(predictions, gold, strict=True))

@@ -52,10 +52,10 @@ def test_encoding_keeps_non_latin_text(real_mirror: Path, tiny_encoder: Path) ->
 
 
 def test_accuracy_is_the_share_of_matching_labels() -> None:
-    score = family_of("classification").score
-    assert score(["a", "b", "a", "a"], ["a", "a", "a", "b"]) == {"accuracy": 0.5}
+    score, xnli = family_of("classification").score, get_task("xnli")
+    assert score(["a", "b", "a", "a"], ["a", "a", "a", "b"], xnli, "en") == {"accuracy": 0.5}
     with pytest.raises(ValueError):
-        score(["a"], ["a", "b"])
+        score(["a"], ["a", "b"], xnli, "en")
 
 
 @pytest.mark.parametrize("target", ["xnli", "pawsx"])
@@ -76,7 +76,9 @@ def test_fine_tune_and_evaluate_on_real_samples(
             predicted = evaluation.predictions[(split, lang)]
             assert set(predicted) <= set(task.labels)
             # The logged metric is the one recomputed from the saved predictions.
-            assert evaluation.metrics[f"{split}/accuracy/{lang}"] == family.score(predicted, gold, lang)["accuracy"]
+            assert (
+                evaluation.metrics[f"{split}/accuracy/{lang}"] == family.score(predicted, gold, task, lang)["accuracy"]
+            )
 
 
 def test_saved_encoder_loads_as_the_next_stage(real_mirror: Path, tiny_encoder: Path, tmp_path: Path) -> None:

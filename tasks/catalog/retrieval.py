@@ -1,0 +1,140 @@
+"""Retrieval entries: Tatoeba and BUCC from the encoder as it is; LAReQA and Mewsli-X after
+training a dual encoder on English pairs."""
+
+from tasks.task import Recipe, Size, Source, Task, per_language
+
+# Tatoeba's languages as the issue names them, with the three-letter codes of LASER's files
+# (and of google/xtreme's ``tatoeba.<code>`` configs).
+TATOEBA_CODES = {
+    "af": "afr", "ar": "ara", "az": "aze", "bg": "bul", "bn": "ben", "de": "deu", "el": "ell",
+    "es": "spa", "et": "est", "eu": "eus", "fa": "pes", "fi": "fin", "fr": "fra", "he": "heb",
+    "hi": "hin", "hu": "hun", "id": "ind", "it": "ita", "ja": "jpn", "jv": "jav", "ka": "kat",
+    "kk": "kaz", "ko": "kor", "lt": "lit", "ml": "mal", "mr": "mar", "nl": "nld", "pl": "pol",
+    "pt": "por", "ro": "ron", "ru": "rus", "sw": "swh", "ta": "tam", "te": "tel", "th": "tha",
+    "tl": "tgl", "tr": "tur", "uk": "ukr", "ur": "urd", "vi": "vie", "zh": "cmn",
+}  # fmt: skip
+TATOEBA_LANGUAGES = tuple(TATOEBA_CODES)
+# XTREME-R's additions to XTREME's 36 Tatoeba pairs.
+TATOEBA_XTREME_R = ("az", "lt", "pl", "uk", "ro")
+BUCC_LANGUAGES = tuple("de fr ru zh".split())
+LAREQA_LANGUAGES = tuple("ar de el en es hi ru th tr vi zh".split())
+MEWSLIX_LANGUAGES = tuple("ar de en es fa ja pl ro ta tr uk".split())
+
+# google/xtreme holds parquet files on main, which `datasets` loads as data: tatoeba.<code>
+# (validation only: 1000 pairs, fewer for some languages) and bucc18.<lang> (validation:
+# BUCC's sample set; test: its training set, whose gold XTREME scores against).
+XTREME = "google/xtreme"
+XTREME_REVISION = "main"
+# LASER's Tatoeba files for XTREME-R's five added pairs, as MTEB's copy of them: a
+# script-free parquet conversion, configs ``<code>-eng``, split ``test``.
+TATOEBA_MTEB = "mteb/tatoeba-bitext-mining"
+TATOEBA_MTEB_REVISION = "refs/convert/parquet"
+# SQuAD v1.1, parquet on main (config plain_text): LAReQA's English training questions.
+SQUAD = "rajpurkar/squad"
+SQUAD_REVISION = "main"
+# XQuAD-R. The hub copy drops the sentence breaks that define LAReQA's candidates, so the
+# local mirror is built from the official files (github google-research-datasets/lareqa,
+# xquad-r/<lang>.json) with ``tasks.families.retrieval.lareqa_rows``: --data DIR only.
+XQUAD_R = "google-research-datasets/xquad_r"
+XQUAD_R_REVISION = "main"
+# Mewsli-X has no official hub dataset (the official download is a script in
+# google-research/google-research, dense_representations_for_entity_retrieval/mel). This
+# is an unofficial mirror of its files (jsonl; per-language wikinews mentions, Wikipedia
+# pairs); the local layout keeps the official JSON records: DIR/mewslix/<lang>/{validation,
+# test}.jsonl (wikinews_mentions by context language), wikipedia_pairs/train.jsonl and
+# candidates/test.jsonl (candidate_set_entities.jsonl).
+MEWSLIX = "izhx/mewsli-x"
+MEWSLIX_REVISION = "main"
+
+
+def _tatoeba_source(lang: str) -> Source:
+    code = TATOEBA_CODES[lang]
+    if lang in TATOEBA_XTREME_R:
+        return Source("tatoeba", TATOEBA_MTEB, f"{code}-eng", "test", TATOEBA_MTEB_REVISION)
+    return Source("tatoeba", XTREME, f"tatoeba.{code}", "validation", XTREME_REVISION)
+
+
+def _bucc(split: str) -> dict[str, Source]:
+    return {lang: Source("bucc2018", XTREME, f"bucc18.{lang}", split, XTREME_REVISION) for lang in BUCC_LANGUAGES}
+
+
+TASKS: tuple[Task, ...] = (
+    Task(
+        name="tatoeba",
+        kind="target",
+        family="retrieval",
+        metric="accuracy",
+        languages=TATOEBA_LANGUAGES,
+        train=None,
+        dev={lang: _tatoeba_source(lang) for lang in TATOEBA_LANGUAGES},
+        # google/xtreme's columns (``source_lang``/``target_lang`` hold language codes).
+        columns={"source": "source_sentence", "target": "target_sentence"},
+        train_source="",
+        recipe=Recipe(epochs=0, max_length=512),
+        size=Size(train_examples=0, eval_examples_per_language=1_000, mean_tokens=2 * 14),
+        settings={
+            "setup": "translation",
+            "layer": 14 / 24,
+            "alternate_columns": {"source": "sentence1", "target": "sentence2"},
+        },
+    ),
+    Task(
+        name="bucc2018",
+        kind="target",
+        family="retrieval",
+        metric="f1",
+        languages=BUCC_LANGUAGES,
+        train=None,
+        dev=_bucc("validation"),
+        test=_bucc("test"),
+        # The hub's rows are the gold pairs; its *_lang columns hold BUCC's sentence ids.
+        columns={
+            "source": "source_sentence",
+            "source_id": "source_lang",
+            "target": "target_sentence",
+            "target_id": "target_lang",
+        },
+        train_source="",
+        recipe=Recipe(epochs=0, max_length=512),
+        # Every sentence of both sides, sample and training sets (de-en; the others alike).
+        size=Size(train_examples=0, eval_examples_per_language=880_000, mean_tokens=40),
+        settings={"setup": "mining", "layer": 14 / 24, "neighbourhood": 4},
+    ),
+    Task(
+        name="lareqa",
+        kind="target",
+        family="retrieval",
+        metric="map_at_20",
+        languages=LAREQA_LANGUAGES,
+        train=Source("squad", SQUAD, "plain_text", "train", SQUAD_REVISION),
+        dev=per_language("lareqa", XQUAD_R, LAREQA_LANGUAGES, "validation", XQUAD_R_REVISION),
+        # SQuAD's columns, for training.
+        columns={"question": "question", "context": "context", "answers": "answers"},
+        train_source="squad",
+        recipe=Recipe(epochs=2, max_length=512),
+        # Per language: its 1190 questions and the 11-language pool of answer sentences.
+        size=Size(train_examples=87_599, eval_examples_per_language=1_190 + 13_000, mean_tokens=190),
+        settings={"setup": "answer", "layer": 1.0},
+    ),
+    Task(
+        name="mewslix",
+        kind="target",
+        family="retrieval",
+        metric="mrr_at_20",
+        languages=MEWSLIX_LANGUAGES,
+        train=Source("mewslix", MEWSLIX, "wikipedia_pairs", "train", MEWSLIX_REVISION),
+        dev=per_language("mewslix", MEWSLIX, MEWSLIX_LANGUAGES, "validation", MEWSLIX_REVISION),
+        test=per_language("mewslix", MEWSLIX, MEWSLIX_LANGUAGES, "test", MEWSLIX_REVISION),
+        train_source="wikipedia_pairs",
+        recipe=Recipe(epochs=2, max_length=512),
+        # Approximate: mentions per language (dev + test); the ~1M candidate entities are
+        # encoded once per evaluation.
+        size=Size(train_examples=100_000, eval_examples_per_language=2_500, mean_tokens=60),
+        settings={
+            "setup": "entity",
+            "layer": 1.0,
+            "train_language": "en",
+            "candidates": Source("mewslix", MEWSLIX, "candidates", "test", MEWSLIX_REVISION),
+        },
+    ),
+)

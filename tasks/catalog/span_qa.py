@@ -1,0 +1,84 @@
+"""Span-extraction QA entries: XQuAD and MLQA (trained on SQuAD v1.1) and TyDiQA-GoldP
+(trained on its English part)."""
+
+from tasks.task import Recipe, Size, Source, Task
+
+XQUAD_LANGUAGES = tuple("ar de el en es hi ro ru th tr vi zh".split())
+MLQA_LANGUAGES = tuple("ar de en es hi vi zh".split())
+TYDIQA_LANGUAGES = tuple("ar bn en fi id ko ru sw te".split())
+
+# Every source here has the hub's SQuAD layout: id, context, question and
+# answers {text: [...], answer_start: [...]} (SQuAD and TyDiQA also a title).
+QA_COLUMNS = {"id": "id", "context": "context", "question": "question", "answers": "answers"}
+QA_RECIPE = Recipe(epochs=2, max_length=384, batch_size=16)
+
+# rajpurkar/squad, google/xquad and google-research-datasets/tydiqa hold parquet files on
+# their default branch. facebook/mlqa's default branch is a loading script, so it is read
+# from the hub's parquet export, where every config (mlqa.<context language>.<question
+# language>) is a folder. google/xquad's configs are xquad.<lang>, xquad.ro (XTREME-R's
+# addition) among them, each with a validation split only (XTREME's XQuAD test set).
+SQUAD = "rajpurkar/squad"
+SQUAD_REVISION = "main"
+XQUAD = "google/xquad"
+XQUAD_REVISION = "main"
+MLQA = "facebook/mlqa"
+MLQA_REVISION = "refs/convert/parquet"
+TYDIQA = "google-research-datasets/tydiqa"
+TYDIQA_REVISION = "main"
+
+SQUAD_TRAIN = Source("squad", SQUAD, "plain_text", "train", SQUAD_REVISION)
+# TyDiQA-GoldP is its "secondary_task": every language in one train and one validation
+# split, the language being the first word of each id ("english-…", "arabic-…"). Training
+# keeps the English rows, each language's dev its own; the split has no test labels.
+TYDIQA_TRAIN = Source("tydiqa", TYDIQA, "secondary_task", "train", TYDIQA_REVISION, id_prefix="english-")
+TYDIQA_ID_PREFIXES = {
+    "ar": "arabic-", "bn": "bengali-", "en": "english-", "fi": "finnish-", "id": "indonesian-",
+    "ko": "korean-", "ru": "russian-", "sw": "swahili-", "te": "telugu-",
+}  # fmt: skip
+
+TASKS: tuple[Task, ...] = (
+    Task(
+        name="xquad",
+        kind="target",
+        family="span_qa",
+        metric="f1",
+        languages=XQUAD_LANGUAGES,
+        train=SQUAD_TRAIN,
+        dev={lang: Source("xquad", XQUAD, f"xquad.{lang}", "validation", XQUAD_REVISION) for lang in XQUAD_LANGUAGES},
+        columns=QA_COLUMNS,
+        train_source="squad",
+        recipe=QA_RECIPE,
+        size=Size(train_examples=87_599, eval_examples_per_language=1_190, mean_tokens=200),
+    ),
+    Task(
+        name="mlqa",
+        kind="target",
+        family="span_qa",
+        metric="f1",
+        languages=MLQA_LANGUAGES,
+        train=SQUAD_TRAIN,
+        dev={lang: Source("mlqa", MLQA, f"mlqa.{lang}.{lang}", "validation", MLQA_REVISION) for lang in MLQA_LANGUAGES},
+        test={lang: Source("mlqa", MLQA, f"mlqa.{lang}.{lang}", "test", MLQA_REVISION) for lang in MLQA_LANGUAGES},
+        columns=QA_COLUMNS,
+        train_source="squad",
+        recipe=QA_RECIPE,
+        size=Size(train_examples=87_599, eval_examples_per_language=600 + 6_000, mean_tokens=250),
+        settings={"normalisation": "mlqa"},
+    ),
+    Task(
+        name="tydiqa",
+        kind="target",
+        family="span_qa",
+        metric="f1",
+        languages=TYDIQA_LANGUAGES,
+        train=TYDIQA_TRAIN,
+        dev={
+            lang: Source("tydiqa", TYDIQA, "secondary_task", "validation", TYDIQA_REVISION, TYDIQA_ID_PREFIXES[lang])
+            for lang in TYDIQA_LANGUAGES
+        },
+        columns=QA_COLUMNS,
+        train_source="tydiqa",
+        recipe=QA_RECIPE,
+        size=Size(train_examples=3_696, eval_examples_per_language=560, mean_tokens=200),
+    ),
+)
