@@ -111,7 +111,7 @@ def main() -> None:
     )
     lower_bound = max(gpu_time / args.gpus, chain)
 
-    ray.init(num_cpus=2 * args.gpus, num_gpus=args.gpus, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2 * args.gpus, num_gpus=args.gpus, include_dashboard=False, log_to_driver=False)
     with tempfile.TemporaryDirectory() as tmp:
         uri = f"sqlite:///{Path(tmp) / 'mlflow.db'}"
         spec = build_spec(**sweep, name="scheduling")

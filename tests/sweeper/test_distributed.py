@@ -48,13 +48,14 @@ def test_a_trial_on_two_train_workers_trains_once_and_logs_once(tmp_path: Path, 
         experiment_id=experiment_id,
         parent_run_id=holder.run_id,
         run_name="tiny/mnli/sharded",
-        tags={"phase": INTERMEDIATE},
+        tags={"phase": INTERMEDIATE, "sweep_run_id": holder.run_id},
         params={},
         placement=Placement(workers=2, backend="gloo", sharded=True),
         storage_path=str(tmp_path / "tune"),
+        key="tiny/intermediate/mnli/0",
     )
     assert _resources(spec.to_config()) == {"CPU": 1}  # the trial is a driver; workers hold their own
-    ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=3, include_dashboard=False, log_to_driver=False)
     try:
         tuner = tune.Tuner(
             tune.with_resources(run_trial, _resources),

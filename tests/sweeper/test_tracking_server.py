@@ -169,7 +169,7 @@ def test_a_sweep_on_a_postgresql_tracking_server_loses_nothing(
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
     try:
         # Trials two at once on a local Ray (the two studies, then the two cells), one server.
-        ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False)
         spec = build_spec(
             scales="tiny", intermediate="mnli", targets_="xnli", trials=1, seeds=1, data=str(demo_data), name="pg"
         )
