@@ -48,7 +48,7 @@ class ReportRow:
     split: str
     metric: str
     seeds: int
-    english: float
+    english: float | None  # None: the target has no English (XCOPA, Tatoeba, BUCC)
     non_english: float | None
     all_languages: float
     delta_english: float | None
@@ -165,7 +165,7 @@ def summarize(runs: list[Run]) -> list[ReportRow]:
                 split=split,
                 metric=task.metric,
                 seeds=len(by_seed),
-                english=mean(english.values()),
+                english=mean(english.values()) if english else None,
                 non_english=mean(non_english.values()) if non_english else None,
                 all_languages=mean(scores(by_seed, keys["avg"]).values()),
                 delta_english=_paired_delta(english, scores(baseline, keys["en"])) if has_baseline else None,
