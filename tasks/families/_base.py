@@ -66,3 +66,12 @@ class TaskFamily(abc.ABC):
         """The task metric(s), keyed by metric slug, on a 0-1 scale. ``task`` says how to
         score (its settings), so gold values are plain; ``language`` is for metrics that
         normalise text per language (MLQA)."""
+
+
+def label_head(task: Task) -> dict:
+    """The ``from_pretrained`` arguments of a head over ``task.labels``, named in its config."""
+    return {
+        "num_labels": len(task.labels),
+        "id2label": dict(enumerate(task.labels)),
+        "label2id": {name: index for index, name in enumerate(task.labels)},
+    }

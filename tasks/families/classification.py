@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from tasks.families._base import Infer, TaskFamily
+from tasks.families._base import Infer, TaskFamily, label_head
 from tasks.task import Task
 
 if TYPE_CHECKING:
@@ -30,12 +30,7 @@ class Classification(TaskFamily):
         # Imported here: only trials build models, and listing tasks should stay fast.
         from transformers import AutoModelForSequenceClassification
 
-        return AutoModelForSequenceClassification.from_pretrained(
-            encoder_path,
-            num_labels=len(task.labels),
-            id2label=dict(enumerate(task.labels)),
-            label2id={name: index for index, name in enumerate(task.labels)},
-        )
+        return AutoModelForSequenceClassification.from_pretrained(encoder_path, **label_head(task))
 
     def predict(
         self, rows: Dataset, task: Task, tokenizer, max_length: int, infer: Infer, language: str, data: str

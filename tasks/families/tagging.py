@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tasks.families._base import Infer, TaskFamily
+from tasks.families._base import Infer, TaskFamily, label_head
 from tasks.scoring.tagging import tagging_f1
 from tasks.task import Task
 
@@ -133,12 +133,7 @@ class Tagging(TaskFamily):
         # Imported here: only trials build models, and listing tasks should stay fast.
         from transformers import AutoModelForTokenClassification
 
-        return AutoModelForTokenClassification.from_pretrained(
-            encoder_path,
-            num_labels=len(task.labels),
-            id2label=dict(enumerate(task.labels)),
-            label2id={name: index for index, name in enumerate(task.labels)},
-        )
+        return AutoModelForTokenClassification.from_pretrained(encoder_path, **label_head(task))
 
     def predict(
         self, rows: Dataset, task: Task, tokenizer, max_length: int, infer: Infer, language: str, data: str
