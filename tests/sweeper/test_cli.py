@@ -18,8 +18,11 @@ def test_tasks_json_lists_every_task_with_its_languages() -> None:
     result = CliRunner().invoke(main, ["tasks", "--json"])
     assert result.exit_code == 0
     tasks = {entry["name"]: entry for entry in json.loads(result.output)}
-    assert set(tasks) == {"mnli", "qqp", "xnli", "pawsx"}
+    assert {"mnli", "qqp", "xnli", "pawsx", "udpos", "xquad", "tatoeba", "bucc2018"} <= set(tasks)
+    for entry in tasks.values():
+        assert {"name", "kind", "family", "metric", "train_source", "languages", "train"} <= set(entry)
     assert tasks["xnli"] | {"languages": XNLI} == tasks["xnli"]
+    assert tasks["bucc2018"]["train"] == [] and len(tasks["xcopa"]["train"]) == 2
     assert tasks["xnli"]["kind"] == "target" and tasks["mnli"]["kind"] == "intermediate"
     assert tasks["xnli"]["train_source"] == "mnli" and tasks["xnli"]["metric"] == "accuracy"
 
@@ -36,7 +39,7 @@ def test_scales_json_names_the_hub_models() -> None:
     ("args", "expected"),
     [
         (["--scales", "nope"], "--scales: unknown nope; valid: tiny, base, large, xl, xxl"),
-        (["--scales", "tiny", "--targets", "nope"], "--targets: unknown nope; valid: xnli, pawsx"),
+        (["--scales", "tiny", "--targets", "nope"], "--targets: unknown nope; valid: xnli, pawsx, xcopa, udpos"),
     ],
 )
 def test_bad_names_exit_non_zero_and_create_nothing(
@@ -47,13 +50,14 @@ def test_bad_names_exit_non_zero_and_create_nothing(
         main, ["launch", *args, "--data", str(demo_data)], env={"MLFLOW_TRACKING_URI": tracking_uri}
     )
     assert result.exit_code != 0
-    assert result.output.strip() == f"Error: {expected}"
+    # One line naming what was wrong and what is valid.
+    assert result.output.strip().startswith(f"Error: {expected}") and "\n" not in result.output.strip()
     assert not (tmp_path / "mlflow.db").exists()
 
 
 def test_a_scale_needing_gpus_on_a_cpu_machine_is_refused(tmp_path: Path, demo_data: Path) -> None:
     tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    args = ("launch", "--scales", "base", "--data", str(demo_data))
+    args = ("launch", "--scales", "base", "--intermediate", "mnli", "--targets", "xnli", "--data", str(demo_data))
     result = run_xsweep(*args, tracking_uri=tracking_uri, cwd=tmp_path)
     assert result.returncode != 0
     assert "--scales: base need GPUs and this machine has 0" in result.stderr
