@@ -27,7 +27,7 @@ from transformers import (
 )
 
 from sweeper.resume import ResumeStore
-from tasks import Task, family_of, is_present, load_split
+from tasks import Task, family_of, is_present, load_split, load_training_stages
 
 log = logging.getLogger(__name__)
 
@@ -214,14 +214,13 @@ def fine_tune(
         hook.tuned = tuned
     resume_stage = resume.latest_stage() if resume else None
     resumed_from = None
-    stages = [source for source in (task.train, task.then_train) if source is not None]
-    for stage, source in enumerate(stages):
+    for stage, rows in enumerate(load_training_stages(task, data)):
         if resume_stage is not None and stage < resume_stage:
             continue  # its result is in the later stage's checkpoint
         for callback in [*callbacks, *saver]:
             if hasattr(callback, "begin_stage"):
                 callback.begin_stage(stage)
-        trainer.train_dataset = family.encode(load_split(source, data), task, tokenizer, hparams.max_length)
+        trainer.train_dataset = family.encode(rows, task, tokenizer, hparams.max_length)
         # Each stage warms up and decays its own learning rate.
         trainer.optimizer, trainer.lr_scheduler = None, None
         checkpoint = None

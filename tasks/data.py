@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from datasets import Dataset, load_dataset
+from datasets import Dataset, concatenate_datasets, load_dataset
 from datasets.exceptions import DatasetGenerationError
 
 from tasks.task import Source, Task
@@ -72,7 +72,22 @@ def write_split(source: Source, root: str | Path, rows: Iterable[dict]) -> Path:
 
 
 def training_sources(task: Task) -> list[Source]:
-    return [source for source in (task.train, task.then_train) if source is not None]
+    """Every split a task trains on: its first stage (with what is mixed into it), then its second."""
+    first = [task.train, *task.train_with] if task.train is not None else []
+    return [*first, *([task.then_train] if task.then_train is not None else [])]
+
+
+def load_training_stages(task: Task, data: str) -> list[Dataset]:
+    """The rows of each training stage, in order; a stage mixing several sources holds their
+    rows together, in the first source's columns (the Trainer shuffles them)."""
+    if task.train is None:
+        return []
+    first = [load_split(source, data) for source in (task.train, *task.train_with)]
+    if len(first) > 1:
+        columns = first[0].column_names
+        first = [concatenate_datasets([rows.select_columns(columns) for rows in first])]
+    second = [load_split(task.then_train, data)] if task.then_train is not None else []
+    return [*first, *second]
 
 
 def task_sources(task: Task, languages: Iterable[str] | None = None) -> list[Source]:

@@ -63,6 +63,9 @@ class Task:
     test: Mapping[str, Source] = field(default_factory=dict)
     # A second English training stage after ``train`` (XCOPA: SIQA, then COPA).
     then_train: Source | None = None
+    # More training data in ``train``'s columns, shuffled in with it (ANLI+: ANLI R1-R3
+    # with MNLI and SNLI).
+    train_with: tuple[Source, ...] = ()
     columns: Mapping[str, str] = field(default_factory=dict)
     labels: tuple[str, ...] = ()
     # The name of the English dataset the task trains on (MNLI for XNLI), so a cell whose
