@@ -75,6 +75,14 @@ spec_options = _options(
     click.option(
         "--data", default=HUB, show_default=True, help="'hub', or a local mirror DIR/<task>/<config>/<split>.jsonl."
     ),
+    click.option(
+        "--translated-data",
+        default=None,
+        help="Machine-translated intermediate data, DIR/<task>/<lang>/train.jsonl, mixed into intermediate training.",
+    ),
+    click.option(
+        "--mlm-text", default=None, help="A .txt file or directory: continued MLM interleaved with intermediate runs."
+    ),
 )
 cost_options = _options(
     click.option("--gpus", default=Hardware.gpus, show_default=True, help="GPUs to spread the sweep over."),
@@ -100,6 +108,8 @@ def _spec(options: dict) -> SweepSpec:
         seeds=options["seeds"],
         data=options["data"],
         name=options["name"],
+        translated_data=options["translated_data"],
+        mlm_text=options["mlm_text"],
     )
 
 
@@ -302,6 +312,19 @@ def scales(as_json: bool) -> None:
             "yes" if s.gradient_checkpointing else "no", f"{s.learning_rate:g}", f"{low:g}–{high:g}",
         )  # fmt: skip
     _console().print(table)
+
+
+@main.command("score")
+@click.argument("pred_dir", type=click.Path(exists=True, file_okay=False))
+@click.argument("label_dir", type=click.Path(exists=True, file_okay=False))
+@click.option("--benchmark", type=click.Choice(["xtreme", "xtreme-r"]), default="xtreme-r", show_default=True)
+@click.option("--split", type=click.Choice(["test", "dev"]), default="test", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: {task: {metric: {lang: value}}} and the averages.")
+def score(pred_dir: str, label_dir: str, benchmark: str, split: str, as_json: bool) -> None:
+    """Score predictions in the XTREME submission layout (<task>/test-<lang>.<ext>) against labels."""
+    from sweeper.score import score_command
+
+    score_command(pred_dir, label_dir, benchmark, split, as_json)
 
 
 @main.group()

@@ -14,11 +14,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from sweeper.plan import Plan
+from sweeper.plan import Plan, trained_task
 from sweeper.scales import SCALES
 from sweeper.spec import SweepSpec
 from sweeper.tracking import NONE
-from tasks import HUB, Task, get_task, training_sources
+from tasks import HUB, Task, training_sources
+from tasks.multitask import is_multitask, member_tasks, members_present
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ class CostPlan:
 
 def _train_examples(task: Task, data: str) -> int:
     """Examples over all training stages: the published sizes, or a local mirror's lines."""
+    if is_multitask(task):  # one pass over every member's data is an epoch
+        return sum(_train_examples(member, data) for member in member_tasks(members_present(task, data)))
     if task.train is None:
         return 0
     if data == HUB:
@@ -87,7 +90,7 @@ def _train_examples(task: Task, data: str) -> int:
 def estimate(plan: Plan, hardware: Hardware) -> CostPlan:
     spec = plan.spec
     names = (*spec.intermediates, *spec.targets)
-    tasks = {name: get_task(name) for name in names}
+    tasks = {name: trained_task(spec, name) for name in names}
     train_tokens = {
         name: _train_examples(task, spec.data) * task.size.mean_tokens * task.recipe.epochs
         for name, task in tasks.items()

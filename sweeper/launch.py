@@ -319,6 +319,8 @@ def _run_sweep(
                 "trials": spec.trials,
                 "seeds": spec.seeds,
                 "data": spec.data,
+                "translated_data": spec.translated_data or "none",
+                "mlm_text": spec.mlm_text or "none",
                 # What `xsweep status` counts progress against.
                 "planned/search_trials": len(plan.studies) * spec.trials,
                 "planned/cells": len(plan.cells),

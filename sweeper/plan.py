@@ -10,7 +10,19 @@ from dataclasses import asdict, dataclass
 from sweeper.scales import SCALES, TINY_MODEL
 from sweeper.spec import SpecError, SweepSpec
 from sweeper.tracking import INTERMEDIATE, NONE, TARGET_SEARCH
-from tasks import Source, Task, fingerprint, get_task, is_present, languages_present, task_sources, training_sources
+from tasks import (
+    HUB,
+    Source,
+    Task,
+    fingerprint,
+    get_task,
+    is_present,
+    languages_present,
+    task_sources,
+    training_sources,
+)
+from tasks.alternatives import AlternativeError, with_alternatives
+from tasks.multitask import is_multitask, member_tasks, members_present
 
 log = logging.getLogger(__name__)
 
@@ -53,22 +65,38 @@ class Plan:
         tokenizer trains on their text)."""
         found: dict[Source, Task] = {}
         for name in (*self.spec.intermediates, *self.spec.targets):
-            for source in _task_sources(name, self.languages.get(name, ("en",))):
+            for source in _task_sources(self.spec, name, self.languages.get(name, ("en",))):
                 if is_present(source, self.spec.data):
                     found.setdefault(source, get_task(name))
         return [(task, source) for source, task in found.items()]
 
 
-def _task_sources(name: str, languages: tuple[str, ...]) -> list[Source]:
-    return task_sources(get_task(name), languages)
+def trained_task(spec: SweepSpec, name: str) -> Task:
+    """The task as the sweep trains it: an intermediate with the sweep's alternatives."""
+    task = get_task(name)
+    if task.kind != "intermediate":
+        return task
+    return with_alternatives(task, spec.translated_data, spec.mlm_text)
+
+
+def _task_sources(spec: SweepSpec, name: str, languages: tuple[str, ...]) -> list[Source]:
+    return task_sources(trained_task(spec, name), languages)
 
 
 def _check_training_data(task: Task, data: str, option: str) -> None:
     """A task that trains needs its English training stages and its English dev split
     (model selection); one evaluated straight from the encoder (BUCC) needs neither."""
+    if is_multitask(task):
+        if not members_present(task, data).settings["members"]:
+            expected = ", ".join(member.train.local_path(data) for member in member_tasks(task) if member.train)
+            raise SpecError(f"{option}: {task.name} trains on its members' data, none present; expected {expected}")
+        return
     if task.train is None:
         return
     needed = [*training_sources(task), task.dev["en"]]
+    if data == HUB and any(source.local_only for source in needed):
+        layout = ", ".join(source.local_path("DIR") for source in needed if source.local_only)
+        raise SpecError(f"{option}: {task.name}'s data is not on the hub (licensed); bring it as {layout}, --data DIR")
     missing = [source.local_path(data) for source in needed if not is_present(source, data)]
     if missing:
         raise SpecError(f"{option}: {task.name} needs its English training and dev data; expected {', '.join(missing)}")
@@ -97,10 +125,14 @@ def make_plan(spec: SweepSpec) -> Plan:
         if skipped[name]:
             log.warning("%s: no data for %s; evaluating %s", name, " ".join(skipped[name]), " ".join(present))
     for name in spec.intermediates:
-        _check_training_data(get_task(name), spec.data, "--data")
+        try:
+            task = trained_task(spec, name)
+        except AlternativeError as error:
+            raise SpecError(str(error)) from None
+        _check_training_data(task, spec.data, "--data")
 
     data_fingerprints = {
-        name: fingerprint(_task_sources(name, languages.get(name, ("en",))), spec.data)
+        name: fingerprint(_task_sources(spec, name, languages.get(name, ("en",))), spec.data)
         for name in (*spec.intermediates, *spec.targets)
     }
     # The tiny model's tokenizer is trained on all of the sweep's text: its identity is that

@@ -407,6 +407,8 @@ class SweepSearcher(Searcher):
             tags=tags,
             params={"study": study_label(key)},
             key=f"{study_label(key)}/{number}",
+            translated_data=self.plan.spec.translated_data if key.phase == INTERMEDIATE else None,
+            mlm_text=self.plan.spec.mlm_text if key.phase == INTERMEDIATE else None,
         )
 
     def _cell_spec(self, cell: Cell) -> TrialSpec:

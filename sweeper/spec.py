@@ -9,7 +9,9 @@ from pathlib import Path
 
 from sweeper.scales import SCALES
 from sweeper.tracking import NONE
-from tasks import HUB, TASKS, intermediates, targets
+from tasks import HUB, TASKS, intermediates, is_present, targets, training_sources
+from tasks.alternatives import AlternativeError, check_inputs
+from tasks.catalog.multitask import NINE
 
 
 class SpecError(ValueError):
@@ -28,6 +30,9 @@ class SweepSpec:
     trials: int
     seeds: int
     data: str
+    # The paper's alternatives for every intermediate run (absolute paths), or None.
+    translated_data: str | None = None
+    mlm_text: str | None = None
 
     @property
     def seed_values(self) -> tuple[int, ...]:
@@ -37,6 +42,10 @@ class SweepSpec:
         """What makes two launches the same sweep (the name aside)."""
         fields = asdict(self)
         fields.pop("name")
+        # Unset alternatives leave the fingerprint of sweeps from before they existed alone.
+        for alternative in ("translated_data", "mlm_text"):
+            if fields[alternative] is None:
+                fields.pop(alternative)
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -55,6 +64,13 @@ def _check_names(option: str, names: tuple[str, ...], valid: list[str]) -> None:
         raise SpecError(f"{option}: empty; valid: {', '.join(valid)}")
 
 
+def default_intermediates(data: str) -> tuple[str, ...]:
+    """The study's own: the paper's nine and ``all``, less those whose data is the user's to
+    bring (CCG) and is not in ``data``."""
+    names = (*NINE, "all")
+    return tuple(name for name in names if all(is_present(s, data) for s in training_sources(TASKS[name])))
+
+
 def build_spec(
     *,
     scales: str,
@@ -65,6 +81,8 @@ def build_spec(
     seeds: int = 3,
     data: str = HUB,
     name: str | None = None,
+    translated_data: str | None = None,
+    mlm_text: str | None = None,
 ) -> SweepSpec:
     """Validate CLI-style comma lists into a ``SweepSpec``; raise ``SpecError`` if invalid."""
     scale_names = _split_names(scales) or ()
@@ -72,7 +90,7 @@ def build_spec(
 
     valid_intermediates = [task.name for task in intermediates()]
     if intermediate is None:
-        intermediate_names = tuple(valid_intermediates)
+        intermediate_names = default_intermediates(data)
     else:
         intermediate_names = tuple(n for n in _split_names(intermediate) or () if n != NONE)
         _check_names("--intermediate", intermediate_names or (NONE,), [*valid_intermediates, NONE])
@@ -95,7 +113,14 @@ def build_spec(
             raise SpecError(f"--data: {data} is not a directory; valid: 'hub' or a local mirror")
         data = str(Path(data).resolve())
 
+    try:
+        check_inputs(translated_data, mlm_text)
+    except AlternativeError as error:
+        raise SpecError(str(error)) from None
+
     spec = SweepSpec(
+        translated_data=str(Path(translated_data).resolve()) if translated_data else None,
+        mlm_text=str(Path(mlm_text).resolve()) if mlm_text else None,
         name=name or "",
         scales=scale_names,
         intermediates=intermediate_names,

@@ -7,6 +7,7 @@ pretrained one for the ``none`` baseline). transformers' Trainer runs the loop.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import shutil
@@ -27,7 +28,8 @@ from transformers import (
 )
 
 from sweeper.resume import ResumeStore
-from tasks import Task, family_of, is_present, load_split, load_training_stages
+from tasks import Task, family_of, is_present, load_split, load_training_stages, multitask
+from tasks.scoring.submission import example_ids
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +53,12 @@ class Hyperparameters:
 
 @dataclass
 class Evaluation:
-    """Metrics keyed ``{split}/{metric}/{lang}`` (0-1 scale), and the predictions behind them."""
+    """Metrics keyed ``{split}/{metric}/{lang}`` (0-1 scale), the predictions behind them, and
+    the ids that key them in submission files (None: keyed by line order)."""
 
     metrics: dict[str, float] = field(default_factory=dict)
     predictions: dict[tuple[str, str], list] = field(default_factory=dict)
+    ids: dict[tuple[str, str], list | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -138,6 +142,18 @@ class SaveEvery(TrainerCallback):
             log.info("resume checkpoint at step %d saved to %s", state.global_step, self.store.uri)
 
 
+class _Trainer(Trainer):
+    """transformers' Trainer; a multi-task stage draws each batch from one member."""
+
+    task: Task
+
+    def _get_train_sampler(self, train_dataset=None):
+        dataset = self.train_dataset if train_dataset is None else train_dataset
+        if isinstance(dataset, multitask.MultiTaskFeatures):
+            return multitask.train_sampler(self.task, dataset, self._train_batch_size, self.args.seed)
+        return super()._get_train_sampler(train_dataset)
+
+
 class _EpochHook(TrainerCallback):
     """Call ``hook(tuned, epoch)`` at the end of every epoch but the last."""
 
@@ -151,9 +167,13 @@ class _EpochHook(TrainerCallback):
             self.hook(self.tuned, epoch)
 
 
-def _training_arguments(hparams: Hyperparameters, model: PreTrainedModel, work_dir: str | Path) -> TrainingArguments:
+def _training_arguments(
+    hparams: Hyperparameters, model: PreTrainedModel, work_dir: str | Path, multitask_model: bool = False
+) -> TrainingArguments:
     use_cpu = not torch.cuda.is_available()
     return TrainingArguments(
+        # A multi-task batch passes through to its member's forward whole.
+        remove_unused_columns=not multitask_model,
         output_dir=str(work_dir),
         learning_rate=hparams.learning_rate,
         num_train_epochs=hparams.epochs,
@@ -197,30 +217,42 @@ def fine_tune(
     the store's latest checkpoint where there is one (a relaunched trial), skipping the
     stages before it. Callbacks with a ``begin_stage(stage)`` method are told each stage;
     ``on_epoch(tuned, epoch)`` runs after every epoch but the last (a study's pruning)."""
-    family = family_of(task.family)
     tokenizer = AutoTokenizer.from_pretrained(encoder_path)
-    model = family.build_model(encoder_path, task)
+    if multitask.is_multitask(task):
+        task = multitask.members_present(task, data)
+        model = multitask.build_model(encoder_path, task)
+        collator = multitask.collator(task, tokenizer)
+        stages = [lambda: multitask.training_features(task, data, tokenizer)]
+    else:
+        family = family_of(task.family)
+        model = family.build_model(encoder_path, task)
+        collator = family.collator(tokenizer)
+        stages = [
+            functools.partial(family.encode, rows, task, tokenizer, hparams.max_length)
+            for rows in load_training_stages(task, data)
+        ]
     work_dir = Path(work_dir)
     saver = [SaveEvery(resume, stage=0)] if resume else []
     epoch_hook = [_EpochHook(on_epoch)] if on_epoch else []
-    trainer = Trainer(
+    trainer = _Trainer(
         model=model,
-        args=_training_arguments(hparams, model, work_dir),
-        data_collator=family.collator(tokenizer),
+        args=_training_arguments(hparams, model, work_dir, multitask_model=multitask.is_multitask(task)),
+        data_collator=collator,
         callbacks=[*callbacks, *saver, *epoch_hook],
     )
+    trainer.task = task
     tuned = FineTuned(model=model, tokenizer=tokenizer, trainer=trainer)
     for hook in epoch_hook:
         hook.tuned = tuned
     resume_stage = resume.latest_stage() if resume else None
     resumed_from = None
-    for stage, rows in enumerate(load_training_stages(task, data)):
+    for stage, features in enumerate(stages):
         if resume_stage is not None and stage < resume_stage:
             continue  # its result is in the later stage's checkpoint
         for callback in [*callbacks, *saver]:
             if hasattr(callback, "begin_stage"):
                 callback.begin_stage(stage)
-        trainer.train_dataset = family.encode(rows, task, tokenizer, hparams.max_length)
+        trainer.train_dataset = features()
         # Each stage warms up and decays its own learning rate.
         trainer.optimizer, trainer.lr_scheduler = None, None
         checkpoint = None
@@ -242,11 +274,15 @@ def evaluate(
     max_length: int,
 ) -> Evaluation:
     """Score ``tuned`` on every (split, language) whose data is present and labelled."""
+    if multitask.is_multitask(task):
+        return _evaluate_members(tuned, multitask.members_present(task, data), data)
     family = family_of(task.family)
     evaluation = Evaluation()
 
     def infer(features):
-        return tuned.trainer.predict(features).predictions
+        from sweeper.inference import predict_by_length
+
+        return predict_by_length(tuned.trainer, features)
 
     sources = {"dev": task.dev, "test": task.test}
     for split in splits:
@@ -257,9 +293,35 @@ def evaluate(
             rows = load_split(source, data)
             predicted = family.predict(rows, task, tuned.tokenizer, max_length, infer, lang, data)
             evaluation.predictions[(split, lang)] = predicted
+            evaluation.ids[(split, lang)] = example_ids(rows, task.name)
             gold = family.gold(rows, task)
             if gold is None:
                 continue
             for metric, value in family.score(predicted, gold, task, lang).items():
                 evaluation.metrics[f"{split}/{metric}/{lang}"] = value
+    return evaluation
+
+
+def _evaluate_members(tuned: FineTuned, task: Task, data: str) -> Evaluation:
+    """Each member of a multi-task model on its English dev, as its own family scores it at its
+    own length (``dev/<member>_<metric>/en``), and their mean (``dev/score/en``): what ``all``
+    selects on."""
+    evaluation = Evaluation()
+    scores = []
+    for member in multitask.member_tasks(task):
+        if "en" not in member.dev:
+            continue  # trained, never selected on: continued MLM
+        model = tuned.model.members[member.name]
+        trainer = Trainer(
+            model=model, args=tuned.trainer.args, data_collator=family_of(member.family).collator(tuned.tokenizer)
+        )
+        alone = evaluate(
+            FineTuned(model, tuned.tokenizer, trainer), member, data, ("en",), ("dev",), member.recipe.max_length
+        )
+        for key, value in alone.metrics.items():
+            split, metric, lang = key.split("/")
+            evaluation.metrics[f"{split}/{member.name}_{metric}/{lang}"] = value
+        evaluation.predictions.update({(f"{member.name}_{s}", lang): p for (s, lang), p in alone.predictions.items()})
+        scores.append(alone.metrics[f"dev/{member.metric}/en"])
+    evaluation.metrics[f"dev/{task.metric}/en"] = sum(scores) / len(scores)
     return evaluation

@@ -8,7 +8,6 @@ and reports the English dev score back to Tune (and so to the searcher and Optun
 
 from __future__ import annotations
 
-import json
 import tempfile
 import traceback
 from collections.abc import Mapping
@@ -26,7 +25,10 @@ from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S, ResumeStore
 from sweeper.scales import SCALES, batch_layout
 from sweeper.tracking import INTERMEDIATE, TARGET, TrackedRun, metric_key, retrying, with_averages
 from sweeper.train import Evaluation, FineTuned, Hyperparameters, evaluate, fine_tune
-from tasks import get_task
+from tasks import Task, get_task, multitask
+from tasks.alternatives import with_alternatives
+from tasks.families.tagging import with_tag_set
+from tasks.scoring.submission import write_predictions as write_submission_file
 
 RUNS_PREFIX = "runs:/"
 TRIAL_KEY_TAG = "trial_key"
@@ -64,6 +66,9 @@ class TrialSpec:
     # A target run keeps its fine-tuned model (head included) only when asked: at scale
     # they would outweigh everything else the sweep stores.
     keep_checkpoint: bool = False
+    # The sweep's alternatives for intermediate runs (absolute paths), or None.
+    translated_data: str | None = None
+    mlm_text: str | None = None
 
     def to_config(self) -> dict:
         return {"trial": asdict(self)}
@@ -119,14 +124,21 @@ def package_versions() -> dict[str, str]:
 
 
 def write_predictions(evaluation: Evaluation, task: str, out_dir: Path) -> Path:
-    """One prediction per line, a file per split and language: a label as it is, anything
-    else (tags, rankings) as JSON."""
+    """Every (split, language)'s predictions in the XTREME submission layout
+    ``<task>/<split>-<lang>.<ext>`` (XQuAD, TyDiQA-GoldP, Tatoeba and LAReQA's dev data, the
+    leaderboard's test set, as ``test-<lang>``), which ``xsweep score`` reads."""
     for (split, lang), predicted in evaluation.predictions.items():
-        path = out_dir / task / f"{split}-{lang}.tsv"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lines = (p if isinstance(p, str) else json.dumps(p, ensure_ascii=False) for p in predicted)
-        path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+        write_submission_file(task, split, lang, predicted, out_dir, evaluation.ids.get((split, lang)))
     return out_dir
+
+
+def trained_task(spec: TrialSpec) -> Task:
+    """The task the trial trains: an intermediate run's with the sweep's alternatives."""
+    task = get_task(spec.task)
+    if spec.phase != INTERMEDIATE:
+        return task
+    # CCG's categories are read from its data; the alternatives add data or an MLM member.
+    return with_alternatives(with_tag_set(task, spec.data), spec.translated_data, spec.mlm_text)
 
 
 def hyperparameters(spec: TrialSpec) -> Hyperparameters:
@@ -153,7 +165,7 @@ def train_stage(config: dict) -> StageResult:
     """One stage on one process (of one or several): fine-tune, evaluate, and, from rank 0,
     log metrics, the checkpoint or the predictions to the trial's run."""
     spec = TrialSpec.from_config(config)
-    task = get_task(spec.task)
+    task = trained_task(spec)
     # The driver opened (or reopened) the run; what an earlier attempt logged is not re-sent.
     run = TrackedRun.reopen(MlflowClient(spec.tracking_uri), config["run_id"], mark_running=False)
     with tempfile.TemporaryDirectory(prefix="xsweep-trial-") as tmp:
@@ -185,6 +197,9 @@ def train_stage(config: dict) -> StageResult:
             checkpoint = tuned.save_model(work / "checkpoint")
         if tuned.is_main_process:
             run.log_params({"world_size": tuned.trainer.args.world_size, "fsdp": tuned.trainer.is_fsdp_enabled})
+            if multitask.is_multitask(task):
+                members = multitask.members_present(task, spec.data).settings["members"]
+                run.set_tags({"members": ",".join(m if isinstance(m, str) else m.name for m in members)})
             if tuned.resumed_from is not None:
                 stage, step = tuned.resumed_from
                 run.set_tags({"resumed_from_step": step, "resumed_from_stage": stage})
@@ -217,7 +232,7 @@ def _open_run(client: MlflowClient, spec: TrialSpec) -> tuple[TrackedRun, float 
     )
     if found:
         previous = found[0]
-        recorded = objective_of(previous.data.metrics, get_task(spec.task).metric)
+        recorded = objective_of(previous.data.metrics, trained_task(spec).metric)
         if previous.info.status == "FINISHED" and recorded is not None:
             return TrackedRun(client, previous.info.run_id), recorded
         return TrackedRun.reopen(client, previous.info.run_id), None

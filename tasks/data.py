@@ -33,14 +33,15 @@ def load_split(source: Source, data: str) -> Dataset:
 
 
 def _load_whole_split(source: Source, data: str) -> Dataset:
-    if data == HUB:
+    if data == HUB and source.path is None:
         return load_dataset(source.dataset, source.config, split=source.split, revision=source.revision)
     path = source.local_path(data)
+    builder = "text" if path.endswith(".txt") else "json"
     try:
-        return load_dataset("json", data_files=path, split="train")
+        return load_dataset(builder, data_files=path, split="train")
     except (DatasetGenerationError, FileNotFoundError) as error:
         cause = error.__cause__ or error
-        raise DataError(f"--data: cannot read {path} as JSON lines ({type(cause).__name__}: {cause})") from error
+        raise DataError(f"--data: cannot read {path} as {builder} ({type(cause).__name__}: {cause})") from error
 
 
 def texts_of(rows: Iterable[dict]) -> Iterator[str]:
@@ -94,6 +95,10 @@ def task_sources(task: Task, languages: Iterable[str] | None = None) -> list[Sou
     """Every split a task reads (for ``languages``, default all of its own): its training
     stages, dev and test per language (English dev always, where it trains), and sources its
     settings name (Mewsli-X's candidate entities)."""
+    if task.family == "multitask":
+        from tasks.multitask import member_tasks
+
+        return [source for member in member_tasks(task) for source in task_sources(member, ("en",))]
     languages = task.languages if languages is None else tuple(languages)
     if task.train is not None and "en" in task.dev:
         languages = tuple(dict.fromkeys(("en", *languages)))  # model selection reads English dev
@@ -107,8 +112,9 @@ def task_sources(task: Task, languages: Iterable[str] | None = None) -> list[Sou
 
 def mirror_sources(task: Task, languages: Iterable[str] | None = None) -> list[Source]:
     """The hub splits a local mirror of ``task`` holds: each split whole (a split several
-    languages share is one file, filtered when read), each once."""
-    whole = {replace(source, id_prefix=None) for source in task_sources(task, languages)}
+    languages share is one file, filtered when read), each once; local-only ones (CCG) are
+    the user's to bring."""
+    whole = {replace(source, id_prefix=None) for source in task_sources(task, languages) if not source.local_only}
     return sorted(whole, key=lambda source: source.local_path(""))
 
 
@@ -118,7 +124,9 @@ def mirror_split(source: Source, root: str | Path) -> Path:
 
 
 def is_present(source: Source, data: str) -> bool:
-    return data == HUB or Path(source.local_path(data)).is_file()
+    if data == HUB and source.path is None:
+        return not source.local_only
+    return Path(source.local_path(data)).is_file()
 
 
 def languages_present(task: Task, data: str, wanted: Iterable[str] | None = None) -> list[str]:
@@ -132,7 +140,7 @@ def fingerprint(sources: Iterable[Source], data: str) -> str:
     digest = hashlib.sha256()
     for source in sorted(set(sources), key=lambda s: s.local_path("")):
         digest.update(f"{source.dataset}:{source.config}:{source.split}@{source.revision}#{source.id_prefix}".encode())
-        if data != HUB and is_present(source, data):
+        if (data != HUB or source.path is not None) and is_present(source, data):
             with open(source.local_path(data), "rb") as handle:
                 for block in iter(lambda: handle.read(1 << 20), b""):
                     digest.update(block)

@@ -25,8 +25,18 @@ class Source:
     # Where several languages share one split (TyDiQA-GoldP): only the rows whose id starts
     # so ("english" for "english-…"). The local mirror keeps the whole split.
     id_prefix: str | None = None
+    # A file of the user's own, read wherever --data points (translated intermediate data,
+    # text for continued MLM): JSON lines, or plain text (``.txt``, a ``text`` column).
+    path: str | None = None
+
+    @property
+    def local_only(self) -> bool:
+        """No hub copy (licensed data: CCGbank): the user brings it in the local layout."""
+        return not self.dataset
 
     def local_path(self, root: str) -> str:
+        if self.path is not None:
+            return self.path
         return f"{root}/{self.folder}/{self.config or 'default'}/{self.split}.jsonl"
 
 

@@ -15,6 +15,12 @@ if TYPE_CHECKING:
 
 class Classification(TaskFamily):
     def encode(self, rows: Dataset, task: Task, tokenizer, max_length: int) -> Dataset:
+        # SNLI marks pairs without annotator consensus -1: no gold label, nothing to learn.
+        label = task.columns["label"]
+        labelled = rows.filter(lambda row: row[label] is not None and row[label] >= 0)
+        return self._features(labelled, task, tokenizer, max_length)
+
+    def _features(self, rows: Dataset, task: Task, tokenizer, max_length: int) -> Dataset:
         columns = task.columns
         pair = "text_b" in columns
 
@@ -35,7 +41,7 @@ class Classification(TaskFamily):
     def predict(
         self, rows: Dataset, task: Task, tokenizer, max_length: int, infer: Infer, language: str, data: str
     ) -> list[str]:
-        features = self.encode(rows, task, tokenizer, max_length).remove_columns("labels")
+        features = self._features(rows, task, tokenizer, max_length).remove_columns("labels")
         return [task.labels[index] for index in infer(features).argmax(axis=-1)]
 
     def gold(self, rows: Dataset, task: Task) -> list[str] | None:

@@ -7,6 +7,12 @@ instead: more overlap, the same answers whole in some window); ``max_question_le
 (64) tokens kept of a question; ``n_best`` (20) start and end candidates per window;
 ``max_answer_length`` (30) tokens; ``normalisation`` ("squad", or "mlqa" for MLQA's
 per-language one).
+
+SQuAD v2.0 adds questions the context does not answer (an empty answer list), behind
+``unanswerable`` (False): such a question trains every window on the CLS token; a prediction
+is "" (no answer) where the null score, the lowest CLS start + end logit over the question's
+windows, beats the best span's score by more than ``null_score_threshold`` (0.0), the rule of
+the SQuAD v2 BERT and transformers scripts; and scoring is SQuAD v2's (``tasks.scoring.qa_v2``).
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tasks.families._base import Infer, TaskFamily
-from tasks.scoring.qa import normalise_mlqa, normalise_squad, score_answers
+from tasks.scoring.qa import Normalise, normalise_mlqa, normalise_squad, score_answers
+from tasks.scoring.qa_v2 import score_answers_v2
 from tasks.task import Task
 
 if TYPE_CHECKING:
@@ -28,6 +35,7 @@ DEFAULT_DOC_STRIDE = 128
 DEFAULT_N_BEST = 20
 DEFAULT_MAX_QUESTION_LENGTH = 64
 DEFAULT_MAX_ANSWER_LENGTH = 30
+DEFAULT_NULL_SCORE_THRESHOLD = 0.0
 NORMALISATIONS = ("squad", "mlqa")
 
 
@@ -35,11 +43,17 @@ def _setting(task: Task, name: str, default):
     return task.settings.get(name, default)
 
 
-def _normalisation(task: Task) -> str:
+def _normaliser(task: Task, language: str) -> Normalise:
     normalisation = _setting(task, "normalisation", "squad")
     if normalisation not in NORMALISATIONS:
         raise ValueError(f"{task.name}: normalisation {normalisation!r} is not one of {NORMALISATIONS}")
-    return normalisation
+    if normalisation == "mlqa":
+        return lambda text: normalise_mlqa(text, language)
+    return normalise_squad
+
+
+def _unanswerable(task: Task) -> bool:
+    return bool(_setting(task, "unanswerable", False))
 
 
 def _truncate_questions(questions: list[str], tokenizer: PreTrainedTokenizerBase, max_tokens: int) -> list[str]:
@@ -122,13 +136,14 @@ def windows(rows: Dataset, task: Task, tokenizer: PreTrainedTokenizerBase, max_l
     return rows.map(tokenize, batched=True, with_indices=True, remove_columns=rows.column_names)
 
 
-def _best_answer(
+def _best_span(
     context: str,
     features: list[tuple[np.ndarray, np.ndarray, list]],
     n_best: int,
     max_answer_length: int,
-) -> str:
-    """The highest-scoring valid span (start + end logit) over all windows of one context."""
+) -> tuple[float, str]:
+    """The highest-scoring valid span (start + end logit) over all windows of one context, and
+    its score (-inf and "" where no window holds a valid span)."""
     best_score, best_text = -np.inf, ""
     for start_logits, end_logits, offsets in features:
         # Logits past a window's own length are batch padding.
@@ -144,7 +159,16 @@ def _best_answer(
                 score = start_logits[start] + end_logits[end]
                 if score > best_score:
                     best_score, best_text = score, context[offsets[start][0] : offsets[end][1]]
-    return best_text
+    return best_score, best_text
+
+
+def _null_scores(features: Dataset, start_logits: np.ndarray, end_logits: np.ndarray, cls_id: int) -> dict[int, float]:
+    """Each row's null score: the lowest CLS start + end logit over its windows."""
+    scores: dict[int, float] = {}
+    for index, (example, ids) in enumerate(zip(features["example"], features["input_ids"], strict=True)):
+        cls = ids.index(cls_id)
+        scores[example] = min(float(start_logits[index][cls] + end_logits[index][cls]), scores.get(example, np.inf))
+    return scores
 
 
 class SpanQA(TaskFamily):
@@ -158,10 +182,19 @@ class SpanQA(TaskFamily):
             starts, ends = [], []
             for window, row in enumerate(encoded["overflow_to_sample_mapping"]):
                 answers = batch[columns["answers"]][row]
+                cls = encoded["input_ids"][window].index(tokenizer.cls_token_id)
+                if not answers["text"]:
+                    if not _unanswerable(task):
+                        raise ValueError(
+                            f"{task.name}: a training question without an answer; "
+                            "unanswerable questions need settings['unanswerable']"
+                        )
+                    starts.append(cls)
+                    ends.append(cls)
+                    continue
                 # SQuAD-style training data holds one answer per question.
                 start_char = answers["answer_start"][0]
                 end_char = start_char + len(answers["text"][0])
-                cls = encoded["input_ids"][window].index(tokenizer.cls_token_id)
                 start, end = _answer_tokens(
                     encoded["offset_mapping"][window], encoded.sequence_ids(window), start_char, end_char, cls
                 )
@@ -191,23 +224,31 @@ class SpanQA(TaskFamily):
             by_example.setdefault(example, []).append((start_logits[index], end_logits[index], offsets))
         n_best = _setting(task, "n_best", DEFAULT_N_BEST)
         max_answer_length = _setting(task, "max_answer_length", DEFAULT_MAX_ANSWER_LENGTH)
-        contexts = rows[task.columns["context"]]
+        best = [
+            _best_span(context, by_example.get(example, []), n_best, max_answer_length)
+            for example, context in enumerate(rows[task.columns["context"]])
+        ]
+        if not _unanswerable(task):
+            return [text for _, text in best]
+        null_scores = _null_scores(features, start_logits, end_logits, tokenizer.cls_token_id)
+        threshold = _setting(task, "null_score_threshold", DEFAULT_NULL_SCORE_THRESHOLD)
         return [
-            _best_answer(context, by_example.get(example, []), n_best, max_answer_length)
-            for example, context in enumerate(contexts)
+            "" if null_scores.get(example, np.inf) - score > threshold else text
+            for example, (score, text) in enumerate(best)
         ]
 
     def gold(self, rows: Dataset, task: Task) -> list[list[str]] | None:
-        """Each question's gold answer texts."""
+        """Each question's gold answer texts (none for an unanswerable SQuAD v2 question)."""
         answers = [list(row["text"]) for row in rows[task.columns["answers"]]]
-        # Unlabelled splits carry no answers.
-        if any(not texts for texts in answers):
+        # Unlabelled splits carry no answers; with unanswerable questions, none means "no answer".
+        if not _unanswerable(task) and any(not texts for texts in answers):
             return None
         return answers
 
     def score(
         self, predictions: Sequence[str], gold: Sequence[Sequence[str]], task: Task, language: str
     ) -> dict[str, float]:
-        if _normalisation(task) == "mlqa":
-            return score_answers(predictions, gold, lambda text: normalise_mlqa(text, language))
-        return score_answers(predictions, gold, normalise_squad)
+        normalise = _normaliser(task, language)
+        if _unanswerable(task):
+            return score_answers_v2(predictions, gold, normalise)
+        return score_answers(predictions, gold, normalise)

@@ -1,4 +1,5 @@
-"""Token tagging (UD POS, PAN-X NER): one tag per word, learned on the word's first sub-token.
+"""Token tagging (UD POS, PAN-X NER, CCG supertags): one tag per word, learned on the word's
+first sub-token.
 
 ``task.columns`` maps ``tokens`` to the column holding a row's words and ``tags`` to the
 column holding one tag per word: an index into ``task.labels`` (which lists the hub's
@@ -13,17 +14,26 @@ google/xtreme lacks) is read through ``settings["other_schema"]``, used when row
 ``tags`` column: ``tags`` (its tag column), ``tag_names`` (that column's ClassLabel names in
 order) and ``drop_where`` (``{column: value}``: rows' entries that are not words, such as
 multiword-token ranges, dropped from words and tags alike).
+
+Scores follow ``task.metric``: "f1" (XTREME's seqeval F1) or "accuracy" (the share of words
+tagged right, as jiant scores CCG). A tag set too large to list in the registry (CCGbank's
+some 1,300 categories, from licensed data) is ``settings["tag_set"] = "data"``: the task's
+labels are then every tag its training and English dev splits hold, sorted, filled in by
+``with_tag_set`` once the data is known.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tasks.data import load_split, training_sources
 from tasks.families._base import Infer, TaskFamily, label_head
+from tasks.scoring.accuracy import accuracy
 from tasks.scoring.tagging import tagging_f1
 from tasks.task import Task
 
@@ -73,6 +83,18 @@ def _read(batch: Mapping[str, list], task: Task, schema: _Schema | None) -> tupl
         words.append([row_words[position] for position in kept])
         tags.append([_tag_name(row_tags[position], schema.tag_names) for position in kept])
     return words, tags
+
+
+def with_tag_set(task: Task, data: str) -> Task:
+    """``task`` with its labels read from ``data`` where ``settings["tag_set"]`` is "data"
+    (every tag of its training and English dev splits, sorted); otherwise ``task`` itself."""
+    if task.settings.get("tag_set") != "data":
+        return task
+    tags: set[str] = set()
+    for source in (*training_sources(task), task.dev["en"]):
+        for row_tags in load_split(source, data)[task.columns["tags"]]:
+            tags.update(row_tags)
+    return dataclasses.replace(task, labels=tuple(sorted(tags)))
 
 
 def _tag_name(value: int | str, names: Sequence[str]) -> str:
@@ -162,4 +184,11 @@ class Tagging(TaskFamily):
     def score(
         self, predictions: Sequence[Sequence[str]], gold: Sequence[Sequence[str]], task: Task, language: str
     ) -> dict[str, float]:
+        if task.metric == "accuracy":
+            pairs = [
+                pair
+                for predicted, expected in zip(predictions, gold, strict=True)
+                for pair in zip(predicted, expected, strict=True)
+            ]
+            return {"accuracy": accuracy([p for p, _ in pairs], [g for _, g in pairs])}
         return {"f1": tagging_f1(predictions, gold)}

@@ -88,14 +88,18 @@ def f1(prediction: str, gold: str, normalise: Normalise) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def score_answers(predictions: Sequence[str], golds: Sequence[Sequence[str]], normalise: Normalise) -> dict[str, float]:
-    """``exact_match`` and ``f1``: per question the best over its gold answers, then the mean."""
+def score_answers(
+    predictions: Sequence[str | None], golds: Sequence[Sequence[str]], normalise: Normalise
+) -> dict[str, float]:
+    """``exact_match`` and ``f1``: per question the best over its gold answers, then the mean
+    over every question. A None prediction is an unanswered question, which scores 0 on both
+    (the official scorers' rule for a question missing from the predictions)."""
     if len(predictions) != len(golds) or not golds:
         raise ValueError(f"{len(predictions)} predictions for {len(golds)} questions")
     if any(not answers for answers in golds):
         raise ValueError("every question needs at least one gold answer")
-    pairs = list(zip(predictions, golds, strict=True))
+    answered = [(p, gs) for p, gs in zip(predictions, golds, strict=True) if p is not None]
     return {
-        "exact_match": sum(max(exact_match(p, g, normalise) for g in gs) for p, gs in pairs) / len(pairs),
-        "f1": sum(max(f1(p, g, normalise) for g in gs) for p, gs in pairs) / len(pairs),
+        "exact_match": sum(max(exact_match(p, g, normalise) for g in gs) for p, gs in answered) / len(golds),
+        "f1": sum(max(f1(p, g, normalise) for g in gs) for p, gs in answered) / len(golds),
     }

@@ -11,9 +11,12 @@ over the top 20).
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
+
+# Tatoeba's metric, re-exported: the retrieval family reads every metric from this module.
+from tasks.scoring.accuracy import accuracy as accuracy
 
 # XTREME-R caps LAReQA and Mewsli-X at the top 20 retrieved candidates.
 TOP_K = 20
@@ -56,12 +59,6 @@ def nearest(queries: np.ndarray, pool: np.ndarray) -> list[int]:
     return [int(i) for i in knn(unit(queries), unit(pool), 1)[1][:, 0]]
 
 
-def accuracy(predictions: Sequence[Hashable], gold: Sequence[Hashable]) -> float:
-    if len(predictions) != len(gold) or not gold:
-        raise ValueError(f"{len(predictions)} predictions for {len(gold)} gold values")
-    return sum(p == g for p, g in zip(predictions, gold, strict=True)) / len(gold)
-
-
 def mine(x: np.ndarray, y: np.ndarray, neighbourhood: int = NEIGHBOURHOOD) -> list[tuple[int, int, float]]:
     """Margin-based bitext mining between source embeddings ``x`` and target embeddings
     ``y``: (source index, target index, margin) of every mined pair, best first.
@@ -98,8 +95,10 @@ def mine(x: np.ndarray, y: np.ndarray, neighbourhood: int = NEIGHBOURHOOD) -> li
 
 def best_threshold(candidates: Mapping[Pair, float], gold: Iterable[Pair]) -> float:
     """The margin threshold that maximises F1 of the candidates at or above it (BUCC's
-    threshold, tuned on the dev split): midway between the last kept and the first dropped
-    candidate. 0 (keep all) where no candidate is correct."""
+    threshold, tuned on the dev split), as ``bucc_optimize``: candidates best first (ties in
+    their given order), the first strict improvement of F1 wins, and the threshold is midway
+    between the last kept and the first dropped candidate. 0 (keep all) where no candidate is
+    correct."""
     gold = set(gold)
     ranked = sorted(candidates.items(), key=lambda item: -item[1])
     threshold, best, correct = 0.0, 0.0, 0
@@ -107,10 +106,14 @@ def best_threshold(candidates: Mapping[Pair, float], gold: Iterable[Pair]) -> fl
         correct += pair in gold
         if not correct:
             continue
-        f1 = 2 * correct / (rank + len(gold))
+        # The official arithmetic, not the equal 2·correct/(rank + |gold|): where two ranks
+        # tie mathematically, its rounding decides which one is "better", and so the threshold.
+        precision, recall = correct / rank, correct / len(gold)
+        f1 = 2 * precision * recall / (precision + recall)
         if f1 > best:
             best = f1
-            # The official midpoint; at the last candidate (nothing dropped) its own score.
+            # The official midpoint; at the last candidate (where bucc_optimize fails on an
+            # index past the end) its own score, which keeps every candidate.
             following = ranked[rank][1] if rank < len(ranked) else score
             threshold = (score + following) / 2
     return threshold
@@ -130,6 +133,8 @@ def average_precision_at_k(relevant: Iterable[str], ranked: Sequence[str], k: in
     """AP@k: precision at each relevant hit within the top ``k``, summed, over
     min(#relevant, k); a candidate repeated in the ranking counts once."""
     relevant = set(relevant)
+    if not relevant:
+        raise ValueError("average precision needs at least one relevant candidate")
     hits, total, seen = 0, 0.0, set()
     for position, candidate in enumerate(ranked[:k], start=1):
         if candidate in relevant and candidate not in seen:

@@ -83,10 +83,16 @@ def convert_all(realdata: Path, root: Path) -> Path:
 def convert_every_task(realdata: Path, root: Path) -> Path:
     """Every family's samples (and the documented stand-ins) into one mirror, as a sweep over
     all target families reads it."""
-    from tests.tasks import realdata_choice, realdata_qa, realdata_retrieval, realdata_tagging
+    from tests.tasks import (
+        realdata_choice,
+        realdata_intermediates,
+        realdata_qa,
+        realdata_retrieval,
+        realdata_tagging,
+    )
 
     convert_all(realdata, root)
-    for family in (realdata_choice, realdata_qa, realdata_tagging):
+    for family in (realdata_choice, realdata_qa, realdata_tagging, realdata_intermediates):
         family.convert_all(realdata, root)
     realdata_retrieval.convert_tatoeba(realdata, root)
     realdata_retrieval.convert_bucc(realdata_retrieval.write_bucc_standin(realdata, root / "bucc-files"), root)

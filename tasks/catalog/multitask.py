@@ -1,0 +1,25 @@
+"""The ``all`` intermediate: multi-task training over the nine intermediate tasks at once."""
+
+from tasks.task import Recipe, Size, Task
+
+# The paper's nine English intermediate tasks (Phang et al. 2020); those whose data is
+# present train together (tasks/multitask.py).
+NINE = ("anli", "mnli", "qqp", "sst2", "squad", "hellaswag", "cosmosqa", "commonsenseqa", "ccg")
+
+TASKS: tuple[Task, ...] = (
+    Task(
+        name="all",
+        kind="intermediate",
+        family="multitask",
+        # Selection on the mean of the members' English dev scores.
+        metric="score",
+        languages=("en",),
+        train=None,
+        dev={},
+        train_source="all",
+        recipe=Recipe(epochs=2),
+        # The members' own sizes count (see sweeper/cost.py).
+        size=Size(train_examples=0, eval_examples_per_language=0, mean_tokens=0),
+        settings={"members": NINE, "sampling": "temperature", "temperature": 2.0},
+    ),
+)
