@@ -27,6 +27,7 @@ from transformers import (
     TrainingArguments,
 )
 
+from sweeper.inference import predict_by_length
 from sweeper.resume import ResumeStore
 from tasks import Task, family_of, is_present, load_split, load_training_stages, multitask
 from tasks.scoring.submission import example_ids
@@ -280,8 +281,6 @@ def evaluate(
     evaluation = Evaluation()
 
     def infer(features):
-        from sweeper.inference import predict_by_length
-
         return predict_by_length(tuned.trainer, features)
 
     sources = {"dev": task.dev, "test": task.test}

@@ -13,8 +13,10 @@ if TYPE_CHECKING:
     from datasets import Dataset
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-# Runs the model over encoded features (model inputs, batched and padded by the family's
-# collator) and returns its outputs in feature order: Trainer.predict(...).predictions.
+# Runs the model over encoded features (model inputs; evaluation batches features of similar
+# length, and the family's collator pads each batch to its own longest) and returns its
+# outputs in feature order, as Trainer.predict(...).predictions: arrays with a position axis
+# hold batch padding past each feature's own length, which a family must never read.
 Infer = Callable[["Dataset"], Any]
 
 
