@@ -77,9 +77,9 @@ def convert_hellaswag(realdata: Path, root: Path) -> Source:
     return HELLASWAG
 
 
-def convert_commonsense_qa(realdata: Path, root: Path) -> Source:
+def commonsense_qa_rows(path: Path) -> list[dict]:
     """CommonsenseQA's nested JSONL → the hub's flat columns, choices a struct of lists."""
-    rows = [
+    return [
         {
             "id": row["id"],
             "question": row["question"]["stem"],
@@ -90,9 +90,14 @@ def convert_commonsense_qa(realdata: Path, root: Path) -> Source:
             },
             "answerKey": row["answerKey"],
         }
-        for row in _jsonl(realdata / "english" / "commonsense_qa" / "dev_rand_split.jsonl")
+        for row in _jsonl(path)
     ]
-    write_split(COMMONSENSE_QA, root, rows)
+
+
+def convert_commonsense_qa(realdata: Path, root: Path) -> Source:
+    write_split(
+        COMMONSENSE_QA, root, commonsense_qa_rows(realdata / "english" / "commonsense_qa" / "dev_rand_split.jsonl")
+    )
     return COMMONSENSE_QA
 
 

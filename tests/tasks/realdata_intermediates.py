@@ -23,7 +23,7 @@ from pathlib import Path
 
 from tasks import get_task, load_split, write_split
 from tasks.catalog.classification import NLI_LABELS
-from tests.tasks.realdata_choice import convert_copa_stand_in, convert_siqa_stand_in
+from tests.tasks.realdata_choice import commonsense_qa_rows, convert_copa_stand_in, convert_siqa_stand_in
 from tests.tasks.realdata_qa import squad_rows
 
 ANLI_LABELS = {"e": 0, "n": 1, "c": 2}
@@ -211,24 +211,10 @@ def convert_hellaswag(realdata: Path, root: Path) -> None:
 
 
 def convert_commonsense_qa(realdata: Path, root: Path) -> None:
-    """CommonsenseQA's nested JSONL → the hub's flat columns, choices a struct of lists."""
     commonsenseqa = get_task("commonsenseqa")
     folder = realdata / "english" / "commonsense_qa"
     for name, source in (("train", commonsenseqa.train), ("dev", commonsenseqa.dev["en"])):
-        rows = [
-            {
-                "id": row["id"],
-                "question": row["question"]["stem"],
-                "question_concept": row["question"]["question_concept"],
-                "choices": {
-                    "label": [choice["label"] for choice in row["question"]["choices"]],
-                    "text": [choice["text"] for choice in row["question"]["choices"]],
-                },
-                "answerKey": row["answerKey"],
-            }
-            for row in _jsonl(folder / f"{name}_rand_split.jsonl")
-        ]
-        write_split(source, root, rows)
+        write_split(source, root, commonsense_qa_rows(folder / f"{name}_rand_split.jsonl"))
 
 
 def convert_cosmos_qa(realdata: Path, root: Path) -> None:
