@@ -72,10 +72,17 @@ class CostPlan:
         return self.gpu_hours * self.hardware.gpu_hour_price
 
 
+def _train_tokens(task: Task, data: str) -> float:
+    """Tokens a task's training reads: examples × mean tokens × epochs; for a multi-task run,
+    its members' (one pass over every member's data is an epoch)."""
+    if is_multitask(task):
+        members = member_tasks(members_present(task, data))
+        return sum(_train_examples(m, data) * m.size.mean_tokens for m in members) * task.recipe.epochs
+    return _train_examples(task, data) * task.size.mean_tokens * task.recipe.epochs
+
+
 def _train_examples(task: Task, data: str) -> int:
     """Examples over all training stages: the published sizes, or a local mirror's lines."""
-    if is_multitask(task):  # one pass over every member's data is an epoch
-        return sum(_train_examples(member, data) for member in member_tasks(members_present(task, data)))
     if task.train is None:
         return 0
     if data == HUB:
@@ -91,10 +98,7 @@ def estimate(plan: Plan, hardware: Hardware) -> CostPlan:
     spec = plan.spec
     names = (*spec.intermediates, *spec.targets)
     tasks = {name: trained_task(spec, name) for name in names}
-    train_tokens = {
-        name: _train_examples(task, spec.data) * task.size.mean_tokens * task.recipe.epochs
-        for name, task in tasks.items()
-    }
+    train_tokens = {name: _train_tokens(task, spec.data) for name, task in tasks.items()}
 
     def eval_tokens(name: str, languages: int) -> float:
         return tasks[name].size.eval_examples_per_language * tasks[name].size.mean_tokens * languages

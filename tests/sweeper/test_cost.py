@@ -42,10 +42,17 @@ def test_local_data_counts_its_own_examples(demo_data: Path) -> None:
 
 
 def test_bigger_scales_cost_more_and_multi_gpu_chains_shrink() -> None:
-    spec = build_spec(scales="base,large,xl,xxl", trials=1, seeds=1)
+    # Trials of similar size (not `all`, whose one run reads every intermediate's data).
+    spec = build_spec(scales="base,large,xl,xxl", intermediate="mnli,qqp", targets_="xnli,pawsx", trials=1, seeds=1)
     cost = estimate(make_plan(spec), Hardware())
     hours = [scale.gpu_hours for scale in cost.scales]
     assert hours == sorted(hours)
     xl, xxl = cost.scales[2], cost.scales[3]
     assert xl.longest_chain_hours < xl.gpu_hours / xl.trials * 2
     assert xxl.gpus_per_trial == 8
+
+
+def test_all_reads_its_members_data() -> None:
+    spec = build_spec(scales="base", intermediate="all,mnli", targets_="xnli", trials=1, seeds=1)
+    tokens = estimate(make_plan(spec), Hardware()).task_tokens
+    assert tokens["all"] > tokens["mnli"] > 0
