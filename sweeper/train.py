@@ -200,6 +200,20 @@ def _training_arguments(
     )
 
 
+def _model_and_stages(task: Task, encoder_path: str, tokenizer, data: str, max_length: int) -> tuple:
+    """The model, its collator, and per training stage a function making its features: by
+    the task's family, or, for a multi-task run, by each present member's."""
+    if multitask.is_multitask(task):
+        task = multitask.members_present(task, data)
+        stages = [lambda: multitask.training_features(task, data, tokenizer)]
+        return task, multitask.build_model(encoder_path, task), multitask.collator(task, tokenizer), stages
+    family = family_of(task.family)
+    stages = [
+        functools.partial(family.encode, rows, task, tokenizer, max_length) for rows in load_training_stages(task, data)
+    ]
+    return task, family.build_model(encoder_path, task), family.collator(tokenizer), stages
+
+
 def fine_tune(
     encoder_path: str,
     task: Task,
@@ -219,19 +233,7 @@ def fine_tune(
     stages before it. Callbacks with a ``begin_stage(stage)`` method are told each stage;
     ``on_epoch(tuned, epoch)`` runs after every epoch but the last (a study's pruning)."""
     tokenizer = AutoTokenizer.from_pretrained(encoder_path)
-    if multitask.is_multitask(task):
-        task = multitask.members_present(task, data)
-        model = multitask.build_model(encoder_path, task)
-        collator = multitask.collator(task, tokenizer)
-        stages = [lambda: multitask.training_features(task, data, tokenizer)]
-    else:
-        family = family_of(task.family)
-        model = family.build_model(encoder_path, task)
-        collator = family.collator(tokenizer)
-        stages = [
-            functools.partial(family.encode, rows, task, tokenizer, hparams.max_length)
-            for rows in load_training_stages(task, data)
-        ]
+    task, model, collator, stages = _model_and_stages(task, encoder_path, tokenizer, data, hparams.max_length)
     work_dir = Path(work_dir)
     saver = [SaveEvery(resume, stage=0)] if resume else []
     epoch_hook = [_EpochHook(on_epoch)] if on_epoch else []
