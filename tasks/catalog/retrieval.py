@@ -34,7 +34,7 @@ SQUAD = "rajpurkar/squad"
 SQUAD_REVISION = "main"
 # XQuAD-R. The hub copy drops the sentence breaks that define LAReQA's candidates, so the
 # local mirror is built from the official files (github google-research-datasets/lareqa,
-# xquad-r/<lang>.json) with ``tasks.families.retrieval.lareqa_rows``: --data DIR only.
+# xquad-r/<lang>.json) with ``tasks.families.retrieval_rows.lareqa_rows``: --data DIR only.
 XQUAD_R = "google-research-datasets/xquad_r"
 XQUAD_R_REVISION = "main"
 # Mewsli-X has no official hub dataset (the official download is a script in

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tasks import get_task, write_split
 from tasks.catalog.retrieval import TATOEBA_CODES
-from tasks.families.retrieval import bucc_rows, lareqa_rows
+from tasks.families.retrieval_rows import bucc_rows, lareqa_rows
 
 LAREQA_SAMPLE_LANGUAGES = ("en", "de", "ar", "zh")
 
