@@ -73,10 +73,7 @@ class Plan:
 
 def trained_task(spec: SweepSpec, name: str) -> Task:
     """The task as the sweep trains it: an intermediate with the sweep's alternatives."""
-    task = get_task(name)
-    if task.kind != "intermediate":
-        return task
-    return with_alternatives(task, spec.translated_data, spec.mlm_text)
+    return with_alternatives(get_task(name), spec.translated_data, spec.mlm_text)
 
 
 def _task_sources(spec: SweepSpec, name: str, languages: tuple[str, ...]) -> list[Source]:

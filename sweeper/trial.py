@@ -134,11 +134,8 @@ def write_predictions(evaluation: Evaluation, task: str, out_dir: Path) -> Path:
 
 def trained_task(spec: TrialSpec) -> Task:
     """The task the trial trains: an intermediate run's with the sweep's alternatives."""
-    task = get_task(spec.task)
-    if spec.phase != INTERMEDIATE:
-        return task
     # CCG's categories are read from its data; the alternatives add data or an MLM member.
-    return with_alternatives(with_tag_set(task, spec.data), spec.translated_data, spec.mlm_text)
+    return with_alternatives(with_tag_set(get_task(spec.task), spec.data), spec.translated_data, spec.mlm_text)
 
 
 def hyperparameters(spec: TrialSpec) -> Hyperparameters:
@@ -232,7 +229,9 @@ def _open_run(client: MlflowClient, spec: TrialSpec) -> tuple[TrackedRun, float 
     )
     if found:
         previous = found[0]
-        recorded = objective_of(previous.data.metrics, trained_task(spec).metric)
+        # The metric only: reading CCG's categories from its data is the trial's job, not this.
+        metric = with_alternatives(get_task(spec.task), spec.translated_data, spec.mlm_text).metric
+        recorded = objective_of(previous.data.metrics, metric)
         if previous.info.status == "FINISHED" and recorded is not None:
             return TrackedRun(client, previous.info.run_id), recorded
         return TrackedRun.reopen(client, previous.info.run_id), None

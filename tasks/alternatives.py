@@ -40,7 +40,9 @@ def check_inputs(translated_data: str | None, mlm_text: str | None) -> None:
 def with_alternatives(task: Task, translated_data: str | None, mlm_text: str | None) -> Task:
     """The intermediate task a run trains: its own English data, plus translations where
     given, interleaved with MLM on the given text where given (a two-member multi-task run
-    selected on the task's own English dev score)."""
+    selected on the task's own English dev score). A target is returned as it is."""
+    if task.kind != "intermediate":
+        return task
     if translated_data is not None:
         if is_multitask(task):
             from tasks.multitask import member_tasks

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from tasks.families._base import Infer, TaskFamily, label_head
+from tasks.scoring.accuracy import accuracy
 from tasks.task import Task
 
 if TYPE_CHECKING:
@@ -55,7 +56,4 @@ class Classification(TaskFamily):
         return [task.labels[label] for label in labels]
 
     def score(self, predictions: Sequence[str], gold: Sequence[str], task: Task, language: str) -> dict[str, float]:
-        if len(predictions) != len(gold) or not gold:
-            raise ValueError(f"{len(predictions)} predictions for {len(gold)} gold labels")
-        correct = sum(p == g for p, g in zip(predictions, gold, strict=True))
-        return {"accuracy": correct / len(gold)}
+        return {"accuracy": accuracy(predictions, gold)}

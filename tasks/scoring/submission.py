@@ -369,7 +369,8 @@ def score_file(task: str, prediction: str | Path, label: str | Path, lang: str) 
             raise SubmissionError(f"{prediction}: expected a JSON object of answers keyed by question id")
         if not questions:
             raise SubmissionError(f"{label}: no questions to score")
-        normalise = (lambda text: normalise_mlqa(text, lang)) if task == "mlqa" else normalise_squad
+        mlqa = TASKS[task].settings.get("normalisation") == "mlqa"  # the registry says, as for the family
+        normalise = (lambda text: normalise_mlqa(text, lang)) if mlqa else normalise_squad
         predicted = [answers.get(question_id) for question_id, _ in questions]
         if any(answer is not None and not isinstance(answer, str) for answer in predicted):
             raise SubmissionError(f"{prediction}: expected an answer string per question id")
