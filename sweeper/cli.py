@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sys
@@ -19,20 +20,37 @@ from rich.table import Table
 from sweeper.cluster import check_scales_fit, load_cluster
 from sweeper.cost import Hardware, estimate, print_cost_plan
 from sweeper.plan import make_plan
+from sweeper.preflight import DEFAULT_CONNECT_TIMEOUT_S, check_tracking_uri
 from sweeper.report import ReportError, build_report, print_report, print_summary, write_report
 from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S
 from sweeper.scales import SCALES
 from sweeper.spec import SpecError, SweepSpec, build_spec
-from sweeper.tracking import resolve_tracking_uri, ui_instructions
+from sweeper.tracking import local_store_dir, resolve_tracking_uri, ui_instructions
 from tasks import HUB, TASKS, DataError, mirror_sources, mirror_split, training_sources
 from tasks.demo import write_demo_data
 
 
 def _tracking_uri(value: str | None) -> str:
+    """The resolved URI, refused in one line where it cannot be a tracking store or nothing
+    answers there (a report or status would otherwise wait out the client's retries)."""
     try:
-        return resolve_tracking_uri(value)
+        uri = resolve_tracking_uri(value)
     except ValueError as error:
         raise click.ClickException(f"--tracking-uri: {error}") from None
+    check_tracking_uri(uri, DEFAULT_CONNECT_TIMEOUT_S)
+    return uri
+
+
+def _reading_client(tracking_uri: str | None, name: str) -> tuple[str, MlflowClient]:
+    """A client for commands that only read a sweep: a SQLite store that is not there is
+    an unknown sweep, not a new empty database."""
+    uri = _tracking_uri(tracking_uri)
+    store = local_store_dir(uri)
+    if store is not None and not Path(uri.removeprefix("sqlite:///")).is_file():
+        raise ReportError(
+            f"no sweep named {name!r}: no tracking database at {uri}; valid: the --tracking-uri it ran with"
+        )
+    return uri, MlflowClient(uri)
 
 
 def _console() -> Console:
@@ -47,10 +65,52 @@ tracking_option = click.option(
 )
 
 
-@click.group()
-def main() -> None:
+class _Commands(click.Group):
+    """Click's group, with its usage errors in one line like xsweep's own."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as error:
+            if error.ctx is not None:
+                if not getattr(error, "possibilities", None):  # else click suggests a name itself
+                    error.message = f"{error.message} (`{error.ctx.command_path} --help` lists what is valid)"
+                error.ctx = None  # the usage block would take three more lines
+            raise
+
+
+@click.group(cls=_Commands)
+@click.option("--verbose", is_flag=True, help="On an error, show its traceback (for a bug report).")
+def main(verbose: bool) -> None:
     """xsweep: STILTs sweeps over XLM-R scales, on Ray Tune, Optuna and MLflow."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+def one_line_errors(command: Callable) -> Callable:
+    """Every error of ``command`` as one line, printed once, exit 1: the user's input errors
+    as they are, anything else with its type (``xsweep --verbose`` shows its traceback)."""
+
+    @functools.wraps(command)
+    def run(*args: object, **kwargs: object) -> object:
+        try:
+            return command(*args, **kwargs)
+        except click.ClickException:
+            raise
+        except (SpecError, DataError, ReportError) as error:
+            raise click.ClickException(_one_line(str(error))) from None
+        except Exception as error:
+            if click.get_current_context().find_root().params.get("verbose"):
+                raise
+            message = _one_line(str(error))[:500]
+            raise click.ClickException(
+                f"{type(error).__name__}: {message} (run `xsweep --verbose ...` for the traceback)"
+            ) from None
+
+    return run
 
 
 def _options(*options: Callable) -> Callable:
@@ -133,12 +193,10 @@ def _print_cost_plan(spec: SweepSpec, options: dict) -> None:
 @main.command("plan")
 @spec_options
 @cost_options
+@one_line_errors
 def plan_command(**options: object) -> None:
     """Print what a sweep would run and what it would cost; starts nothing."""
-    try:
-        _print_cost_plan(_spec(options), options)
-    except (SpecError, DataError) as error:
-        raise click.ClickException(str(error)) from None
+    _print_cost_plan(_spec(options), options)
 
 
 @main.command()
@@ -167,32 +225,38 @@ def plan_command(**options: object) -> None:
 @click.option(
     "--keep-target-checkpoints", is_flag=True, help="Target runs store their fine-tuned model, not only predictions."
 )
+@click.option(
+    "--connect-timeout",
+    type=click.FloatRange(min=0.1),
+    default=DEFAULT_CONNECT_TIMEOUT_S,
+    show_default=True,
+    help="Seconds to reach the tracking server, the study storage and the Ray address before giving up.",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan and its cost (as `xsweep plan`) and stop.")
 @cost_options
+@one_line_errors
 def launch(**options: object) -> None:
     """Run a sweep: intermediate and target trials on Ray Tune, tracked in MLflow."""
-    try:
-        spec = _spec(options)
-        if options["dry_run"]:
-            _print_cost_plan(spec, options)
-            return
-        # Ray Tune, torch and transformers take seconds to import; only a launch needs them.
-        from sweeper.launch import launch as launch_sweep
+    spec = _spec(options)
+    if options["dry_run"]:
+        _print_cost_plan(spec, options)
+        return
+    # Ray Tune, torch and transformers take seconds to import; only a launch needs them.
+    from sweeper.launch import launch as launch_sweep
 
-        uri = _tracking_uri(options["tracking_uri"])
-        result = launch_sweep(
-            spec,
-            uri,
-            address=options["address"],
-            study_storage=options["study_storage"],
-            storage_path=options["storage_path"],
-            collective_backend=options["collective_backend"],
-            fork=options["fork"],
-            checkpoint_every_s=options["checkpoint_every"],
-            keep_target_checkpoints=options["keep_target_checkpoints"],
-        )
-    except (SpecError, DataError) as error:
-        raise click.ClickException(str(error)) from None
+    uri = _tracking_uri(options["tracking_uri"])
+    result = launch_sweep(
+        spec,
+        uri,
+        address=options["address"],
+        study_storage=options["study_storage"],
+        storage_path=options["storage_path"],
+        collective_backend=options["collective_backend"],
+        fork=options["fork"],
+        checkpoint_every_s=options["checkpoint_every"],
+        keep_target_checkpoints=options["keep_target_checkpoints"],
+        connect_timeout_s=options["connect_timeout"],
+    )
     console = _console()
     if result.already_done:
         console.print(f"sweep {result.name} already finished with this spec: nothing to run")
@@ -215,15 +279,12 @@ def launch(**options: object) -> None:
     default=None,
     help="Where report.md, report.csv and the plots go [default: ./xsweep-report/NAME/].",
 )
+@one_line_errors
 def report(name: str, tracking_uri: str | None, out: Path | None) -> None:
     """The answer for one sweep: Δ per scale, intermediate, target and language, with
     bootstrap intervals; written to --out and logged under report/ of the sweep run."""
-    uri = _tracking_uri(tracking_uri)
-    client = MlflowClient(uri)
-    try:
-        result = build_report(client, name)
-    except ReportError as error:
-        raise click.ClickException(str(error)) from None
+    uri, client = _reading_client(tracking_uri, name)
+    result = build_report(client, name)
     console = _console()
     print_report(result, console)
     out = out or Path("xsweep-report") / name
@@ -237,6 +298,7 @@ def report(name: str, tracking_uri: str | None, out: Path | None) -> None:
 @click.option("--name", required=True, help="The sweep's name.")
 @tracking_option
 @click.option("--watch", type=float, default=None, help="Refresh every N seconds until the sweep ends.")
+@one_line_errors
 def status(name: str, tracking_uri: str | None, watch: float | None) -> None:
     """Where a sweep stands: search trials and cells done, running, failed, pending."""
     import time
@@ -245,11 +307,8 @@ def status(name: str, tracking_uri: str | None, watch: float | None) -> None:
 
     from sweeper.status import read_status, status_table
 
-    client = MlflowClient(_tracking_uri(tracking_uri))
-    try:
-        current = read_status(client, name)
-    except ReportError as error:
-        raise click.ClickException(str(error)) from None
+    _, client = _reading_client(tracking_uri, name)
+    current = read_status(client, name)
     console = _console()
     if watch is None:
         console.print(status_table(current))
@@ -320,6 +379,7 @@ def scales(as_json: bool) -> None:
 @click.option("--benchmark", type=click.Choice(["xtreme", "xtreme-r"]), default="xtreme-r", show_default=True)
 @click.option("--split", type=click.Choice(["test", "dev"]), default="test", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: {task: {metric: {lang: value}}} and the averages.")
+@one_line_errors
 def score(pred_dir: str, label_dir: str, benchmark: str, split: str, as_json: bool) -> None:
     """Score predictions in the XTREME submission layout (<task>/test-<lang>.<ext>) against labels."""
     from sweeper.score import score_command
@@ -336,6 +396,7 @@ def data() -> None:
 @click.option("--tasks", "task_names", required=True, help="Comma list of tasks to mirror.")
 @click.option("--languages", default=None, help="Comma list of languages [default: all of each task's].")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="The mirror's root directory.")
+@one_line_errors
 def mirror(task_names: str, languages: str | None, out: str) -> None:
     """Copy tasks' splits from the hub into the local layout, for `launch --data DIR` offline."""
     names = [name.strip() for name in task_names.split(",") if name.strip()]
@@ -357,6 +418,7 @@ def mirror(task_names: str, languages: str | None, out: str) -> None:
 
 @data.command("demo")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Where to write the mirror.")
+@one_line_errors
 def demo_data(out: str) -> None:
     """Write the generated demo sample set (a few languages, xnli pawsx mnli qqp)."""
     click.echo(f"demo data written to {write_demo_data(out)}")

@@ -6,6 +6,7 @@ run this launch opened ends FINISHED or FAILED, whatever happens.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Callable
@@ -24,6 +25,14 @@ from ray.tune.logger import JsonLoggerCallback
 
 from sweeper.placement import DRIVER_RESOURCE, Placement
 from sweeper.plan import Plan, make_plan
+from sweeper.preflight import (
+    DEFAULT_CONNECT_TIMEOUT_S,
+    check_ray_address,
+    check_storage_path,
+    check_study_storage,
+    check_tracking_uri,
+    read_sweep_data,
+)
 from sweeper.pretrained import build_tiny_model
 from sweeper.progress import SweepProgress
 from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S
@@ -39,7 +48,6 @@ from sweeper.tracking import (
     retrying,
 )
 from sweeper.trial import RUNS_PREFIX, run_trial
-from tasks import load_split, texts_of
 
 SPEC_TAG = "spec_fingerprint"
 
@@ -123,12 +131,9 @@ def _fail_running_runs(client: MlflowClient, experiment_id: str, sweep_run_id: s
     return len(stale)
 
 
-def _build_tiny_model(plan: Plan, out_dir: Path) -> Path:
-    """The tiny model, with a tokenizer trained on all of the sweep's text. Reading every
-    split here also finds unreadable data before anything is written to MLflow."""
-    texts: list[str] = []
-    for _, source in plan.sources():
-        texts += texts_of(load_split(source, plan.spec.data))
+def _build_tiny_model(texts: list[str], out_dir: Path) -> Path:
+    """The tiny model, with a tokenizer trained on all of the sweep's text (read and checked
+    by ``read_sweep_data`` before anything was written)."""
     return build_tiny_model(texts, out_dir)
 
 
@@ -210,6 +215,7 @@ def launch(
     fork: bool = False,
     checkpoint_every_s: float = DEFAULT_CHECKPOINT_EVERY_S,
     keep_target_checkpoints: bool = False,
+    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
 ) -> LaunchResult:
     """Validate and prepare everything that can fail on bad input, then run the sweep.
 
@@ -222,19 +228,63 @@ def launch(
     group of multi-GPU trials' workers: gloo where the GPUs are logical (a CPU cluster).
     ``checkpoint_every_s``: how often a training trial saves a checkpoint to resume from;
     ``keep_target_checkpoints``: target runs store their fine-tuned model beside their
-    predictions."""
+    predictions. ``connect_timeout_s`` bounds each reach for the tracking server, the study
+    storage and the Ray address before anything starts."""
     _quiet_libraries()
     plan = make_plan(spec)
-    # The cluster's checks come before the tracking store is touched at all.
+    study_storage = study_storage or default_study_storage(tracking_uri)
+    # Validate, then write: the endpoints, the folders and every split, before Ray starts.
+    check_tracking_uri(tracking_uri, connect_timeout_s)
+    check_study_storage(study_storage, connect_timeout_s)
+    check_storage_path(storage_path)
+    check_ray_address(address, connect_timeout_s)
+    needs_tiny = any(SCALES[s].model == TINY_MODEL for s in spec.scales)
+    texts = read_sweep_data(plan.sources(), spec.data, keep_text=needs_tiny)
     if not ray.is_initialized():
-        # No address: a Ray of its own, never a cluster some other process left running here.
-        ray.init(address=address or "local", include_dashboard=False, log_to_driver=False)
+        _start_ray(address)
+    # The cluster's checks come before the tracking store is touched at all.
     _check_gpus(spec, local=address is None)
     _check_shared_state(tracking_uri, storage_path)
     # Object storage (s3://...) as given; a local folder made absolute, for every process.
     storage_path = storage_path if "://" in storage_path else str(Path(storage_path).resolve())
+    sweep = _SweepInputs(
+        tracking_uri, study_storage, storage_path, trainable, collective_backend, checkpoint_every_s,
+        keep_target_checkpoints, texts,
+    )  # fmt: skip
+    return _launch_validated(plan, sweep, fork)
 
-    client = MlflowClient(tracking_uri)
+
+def _start_ray(address: str | None) -> None:
+    """No address: a Ray of its own, never a cluster some other process left running here.
+    Ray's start-up lines stay out of the output (xsweep prints its own progress)."""
+    try:
+        ray.init(address=address or "local", include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    except ConnectionError as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise SpecError(
+            f"--address: {address}: {first_line}; valid: a running Ray cluster's address, or none"
+        ) from None
+
+
+@dataclass(frozen=True)
+class _SweepInputs:
+    """What a validated launch hands to its sweep, besides the plan."""
+
+    tracking_uri: str
+    study_storage: str
+    storage_path: str
+    trainable: Callable[[dict], None]
+    collective_backend: str
+    checkpoint_every_s: float
+    keep_target_checkpoints: bool
+    # The sweep's text, for the tiny model's tokenizer (empty where no scale is tiny).
+    texts: list[str]
+
+
+def _launch_validated(plan: Plan, sweep: _SweepInputs, fork: bool) -> LaunchResult:
+    """The first writes: the experiment (new, resumed, finished, or forked) and its sweep."""
+    spec = plan.spec
+    client = MlflowClient(sweep.tracking_uri)
     experiment = retrying(lambda: client.get_experiment_by_name(spec.name))
     previous = PreviousLaunch()
     if experiment is not None:
@@ -244,10 +294,7 @@ def launch(
             if not fork:
                 raise
             forked = replace(spec, name=fork_name(spec))
-            return launch(
-                forked, tracking_uri, address, study_storage, storage_path, trainable, collective_backend,
-                checkpoint_every_s=checkpoint_every_s, keep_target_checkpoints=keep_target_checkpoints,
-            )  # fmt: skip
+            return _launch_validated(replace(plan, spec=forked), sweep, fork=False)
         if previous.finished_run_id is not None:
             return LaunchResult(
                 spec.name, experiment.experiment_id, previous.finished_run_id, 0, 0, 0, already_done=True
@@ -255,14 +302,14 @@ def launch(
     with tempfile.TemporaryDirectory(prefix="xsweep-tiny-") as tmp:
         # A resumed sweep keeps the tiny model its finished trials started from.
         needs_tiny = any(SCALES[s].model == TINY_MODEL for s in spec.scales) and not previous.unfinished_run_id
-        tiny_dir = _build_tiny_model(plan, Path(tmp)) if needs_tiny else None
+        tiny_dir = _build_tiny_model(sweep.texts, Path(tmp)) if needs_tiny else None
         if experiment is not None:
             experiment_id = experiment.experiment_id
         else:
             experiment_id = retrying(
                 lambda: client.create_experiment(
                     spec.name,
-                    artifact_location=artifact_location(tracking_uri, spec.name),
+                    artifact_location=artifact_location(sweep.tracking_uri, spec.name),
                     tags={EXPERIMENT_KIND_TAG: "custom_model_development"},
                 )
             )
@@ -270,14 +317,14 @@ def launch(
             plan,
             client,
             experiment_id,
-            tracking_uri,
+            sweep.tracking_uri,
             tiny_dir,
-            study_storage,
-            storage_path,
-            trainable,
-            collective_backend,
-            checkpoint_every_s,
-            keep_target_checkpoints,
+            sweep.study_storage,
+            sweep.storage_path,
+            sweep.trainable,
+            sweep.collective_backend,
+            sweep.checkpoint_every_s,
+            sweep.keep_target_checkpoints,
             previous.unfinished_run_id,
         )
 

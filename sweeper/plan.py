@@ -22,6 +22,7 @@ from tasks import (
     training_sources,
 )
 from tasks.alternatives import AlternativeError, with_alternatives
+from tasks.checks import split_readers
 from tasks.multitask import is_multitask, member_tasks, members_present
 
 log = logging.getLogger(__name__)
@@ -61,13 +62,13 @@ class Plan:
         return len(self.studies) * self.spec.trials + len(self.cells)
 
     def sources(self) -> list[tuple[Task, Source]]:
-        """Every split the sweep reads, with the task whose columns it has (the tiny model's
-        tokenizer trains on their text)."""
+        """Every split the sweep reads, each once, with the task whose family reads its rows
+        (checked before launch; the tiny model's tokenizer trains on their text)."""
         found: dict[Source, Task] = {}
         for name in (*self.spec.intermediates, *self.spec.targets):
-            for source in _task_sources(self.spec, name, self.languages.get(name, ("en",))):
+            for task, source in split_readers(trained_task(self.spec, name), self.languages.get(name, ("en",))):
                 if is_present(source, self.spec.data):
-                    found.setdefault(source, get_task(name))
+                    found.setdefault(source, task)
         return [(task, source) for source, task in found.items()]
 
 

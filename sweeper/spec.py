@@ -49,11 +49,18 @@ class SweepSpec:
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def _split_names(value: str | None) -> tuple[str, ...] | None:
+# A sweep's name becomes a folder (artifacts, Tune's experiment) and part of study names and
+# run paths: short enough that with a fork's suffix and run ids it stays one file name.
+MAX_NAME_LENGTH = 100
+
+
+def _split_names(option: str, value: str | None) -> tuple[str, ...] | None:
     if value is None:
         return None
-    names = tuple(dict.fromkeys(name.strip() for name in value.split(",") if name.strip()))
-    return names
+    items = [name.strip() for name in value.split(",")]
+    if value.strip() and not all(items):
+        raise SpecError(f"{option}: an empty item in {value!r}; valid: names separated by single commas")
+    return tuple(dict.fromkeys(name for name in items if name))
 
 
 def _check_names(option: str, names: tuple[str, ...], valid: list[str]) -> None:
@@ -85,21 +92,21 @@ def build_spec(
     mlm_text: str | None = None,
 ) -> SweepSpec:
     """Validate CLI-style comma lists into a ``SweepSpec``; raise ``SpecError`` if invalid."""
-    scale_names = _split_names(scales) or ()
+    scale_names = _split_names("--scales", scales) or ()
     _check_names("--scales", scale_names, list(SCALES))
 
     valid_intermediates = [task.name for task in intermediates()]
     if intermediate is None:
         intermediate_names = default_intermediates(data)
     else:
-        intermediate_names = tuple(n for n in _split_names(intermediate) or () if n != NONE)
+        intermediate_names = tuple(n for n in _split_names("--intermediate", intermediate) or () if n != NONE)
         _check_names("--intermediate", intermediate_names or (NONE,), [*valid_intermediates, NONE])
 
     valid_targets = [task.name for task in targets()]
-    target_names = tuple(valid_targets) if targets_ is None else _split_names(targets_) or ()
+    target_names = tuple(valid_targets) if targets_ is None else _split_names("--targets", targets_) or ()
     _check_names("--targets", target_names, valid_targets)
 
-    language_names = _split_names(languages)
+    language_names = _split_names("--languages", languages)
     if language_names is not None:
         offered = sorted({lang for t in target_names for lang in TASKS[t].languages})
         _check_names("--languages", language_names, offered)
@@ -132,6 +139,9 @@ def build_spec(
     )
     if not name:
         spec = SweepSpec(**{**asdict(spec), "name": f"{'+'.join(scale_names)}-{spec.fingerprint()[:8]}"})
-    if not all(ch.isalnum() or ch in "-_.+" for ch in spec.name):
-        raise SpecError(f"--name: {spec.name!r}; valid: letters, digits and - _ . +")
+    if not all((ch.isascii() and ch.isalnum()) or ch in "-_.+" for ch in spec.name):
+        raise SpecError(f"--name: {spec.name!r}; valid: ASCII letters, digits and - _ . +")
+    if len(spec.name) > MAX_NAME_LENGTH or spec.name.startswith("."):
+        shown = spec.name if len(spec.name) <= 40 else f"{spec.name[:40]}… ({len(spec.name)} characters)"
+        raise SpecError(f"--name: {shown!r}; valid: 1 to {MAX_NAME_LENGTH} characters, not starting with '.'")
     return spec

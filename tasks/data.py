@@ -22,6 +22,7 @@ from tasks.task import Source, Task
 HUB = "hub"
 # Local files up to this size are read into memory; larger ones go through `datasets`' cache.
 IN_MEMORY_BYTES = 256 * 2**20
+ONE_OBJECT_PER_LINE = "valid: one JSON object per line"
 
 
 class DataError(ValueError):
@@ -41,19 +42,54 @@ def _load_whole_split(source: Source, data: str) -> Dataset:
         return load_dataset(source.dataset, source.config, split=source.split, revision=source.revision)
     path = source.local_path(data)
     builder = "text" if path.endswith(".txt") else "json"
-    small = builder == "json" and Path(path).is_file() and Path(path).stat().st_size < IN_MEMORY_BYTES
+    size = Path(path).stat().st_size if Path(path).is_file() else None
+    if size == 0:
+        raise DataError(f"--data: {path} is empty; valid: one row per line, at least one row")
+    small = builder == "json" and size is not None and size < IN_MEMORY_BYTES
     if small:
+        raw = Path(path).read_bytes()
+        _check_utf8(path, raw)
         try:
             # Arrow's reader, in memory: `datasets`' builder spends 0.1 s a file on caching,
             # which a sweep over fifty languages' small files pays again in every trial.
-            return Dataset(pyarrow.json.read_json(path))
+            return Dataset(pyarrow.json.read_json(pyarrow.BufferReader(raw)))
         except pyarrow.ArrowInvalid:
-            pass  # mixed types across lines: the builder's slower reader copes
+            # A line that is not JSON, or mixed types across lines, which the builder's
+            # slower reader copes with.
+            _check_json_lines(path, raw)
     try:
         return load_dataset(builder, data_files=path, split="train")
-    except (DatasetGenerationError, FileNotFoundError) as error:
+    except (DatasetGenerationError, FileNotFoundError, UnicodeDecodeError) as error:
         cause = error.__cause__ or error
         raise DataError(f"--data: cannot read {path} as {builder} ({type(cause).__name__}: {cause})") from error
+
+
+def _check_utf8(path: str, raw: bytes) -> None:
+    """Arrow's JSON reader does not validate UTF-8: a bad byte would surface rows later."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise DataError(
+            f"--data: {path} line {line}: not UTF-8 (byte 0x{raw[error.start]:02x}); valid: UTF-8 text"
+        ) from None
+
+
+def _check_json_lines(path: str, raw: bytes) -> None:
+    """One JSON object per line, or a ``DataError`` naming the first line that is not."""
+    for number, line in enumerate(raw.decode("utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError(
+                f"--data: {path} line {number}: not JSON ({error.msg}); valid: one JSON object per line"
+            ) from None
+        if not isinstance(row, dict):
+            raise DataError(
+                f"--data: {path} line {number}: a JSON {type(row).__name__}; valid: one JSON object per line"
+            )
 
 
 def texts_of(rows: Iterable[dict]) -> Iterator[str]:

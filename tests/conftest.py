@@ -22,6 +22,22 @@ REALDATA = ROOT.parent / "shared" / "fixtures" / "realdata"
 XSWEEP = str(Path(sys.executable).parent / "xsweep")
 
 
+# (case, seconds) of the bad-input catalogue, printed at the end of the run: each should take
+# seconds at most; measured, never asserted.
+BAD_INPUT_TIMINGS: list[tuple[str, float]] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not BAD_INPUT_TIMINGS:
+        return
+    slowest = sorted(BAD_INPUT_TIMINGS, key=lambda item: -item[1])
+    total = sum(seconds for _, seconds in slowest)
+    terminalreporter.section("bad-input catalogue: seconds to refuse")
+    terminalreporter.write_line(f"{len(slowest)} cases, {total:.1f} s in all; the slowest:")
+    for case, seconds in slowest[:8]:
+        terminalreporter.write_line(f"  {seconds:6.2f} s  {case}")
+
+
 @pytest.fixture(scope="session")
 def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_demo_data(tmp_path_factory.mktemp("demo-data"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tasks.task import Task
@@ -38,6 +38,12 @@ class TaskFamily(abc.ABC):
         from transformers import DataCollatorWithPadding
 
         return DataCollatorWithPadding(tokenizer)
+
+    def check_rows(self, rows: Dataset, task: Task) -> str | None:
+        """What makes ``rows`` unreadable as ``task``'s (a missing column, a value of the wrong
+        type, a label outside the task's set), naming the first offending row; None where
+        they are fine. Run on every split before a sweep writes anything."""
+        return None
 
     @abc.abstractmethod
     def build_model(self, encoder_path: str, task: Task) -> PreTrainedModel:
@@ -77,3 +83,34 @@ def label_head(task: Task) -> dict:
         "id2label": dict(enumerate(task.labels)),
         "label2id": {name: index for index, name in enumerate(task.labels)},
     }
+
+
+def missing_column(rows: Dataset, names: Iterable[str]) -> str | None:
+    """The first of ``names`` that ``rows`` lack, as a message listing the columns they have."""
+    for name in names:
+        if name not in rows.column_names:
+            return f"no column {name!r} (it has {', '.join(rows.column_names)})"
+    return None
+
+
+def first_bad_row(values: Iterable[object], is_bad: Callable[[object], bool], column: str, expected: str) -> str | None:
+    """The first row (numbered from 1) whose value in ``column`` ``is_bad``, as a message."""
+    for number, value in enumerate(values, start=1):
+        if is_bad(value):
+            return f"row {number}: {column} is {value!r}; valid: {expected}"
+    return None
+
+
+def is_text(value: object) -> bool:
+    return isinstance(value, str)
+
+
+def label_index_check(labels: Sequence[str]) -> Callable[[object], bool]:
+    """Bad label values for ``labels``: not an index into them (None and -1 mark unlabelled rows)."""
+
+    def is_bad(value: object) -> bool:
+        if value is None:
+            return False
+        return isinstance(value, bool) or not isinstance(value, int) or not -1 <= value < len(labels)
+
+    return is_bad

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from tasks.families._base import Infer, TaskFamily, label_head
+from tasks.families._base import (
+    Infer,
+    TaskFamily,
+    first_bad_row,
+    is_text,
+    label_head,
+    label_index_check,
+    missing_column,
+)
 from tasks.scoring.accuracy import accuracy
 from tasks.task import Task
 
@@ -32,6 +40,15 @@ class Classification(TaskFamily):
             return encoded
 
         return rows.map(tokenize, batched=True, remove_columns=rows.column_names)
+
+    def check_rows(self, rows: Dataset, task: Task) -> str | None:
+        texts = [task.columns[role] for role in ("text_a", "text_b") if role in task.columns]
+        label = task.columns["label"]
+        problem = missing_column(rows, [*texts, label])
+        for column in texts:
+            problem = problem or first_bad_row(rows[column], lambda v: not is_text(v), column, "text")
+        labels = f"an index 0..{len(task.labels) - 1} into {', '.join(task.labels)} (-1: unlabelled)"
+        return problem or first_bad_row(rows[label], label_index_check(task.labels), label, labels)
 
     def build_model(self, encoder_path: str, task: Task) -> PreTrainedModel:
         # Imported here: only trials build models, and listing tasks should stay fast.

@@ -124,6 +124,19 @@ class MultipleChoice(TaskFamily):
     def encode(self, rows: Dataset, task: Task, tokenizer, max_length: int) -> Dataset:
         return self._features(rows, task, tokenizer, max_length, labelled=True)
 
+    def check_rows(self, rows: Dataset, task: Task) -> str | None:
+        try:
+            columns = _columns_of(rows, task)
+            for number, row in enumerate(rows, start=1):
+                batch = {name: [value] for name, value in row.items()}
+                try:
+                    _label_indices(batch, columns, _choices(batch, columns))
+                except (ValueError, TypeError, KeyError) as error:
+                    return f"row {number}: {error}"
+        except ValueError as error:
+            return str(error)
+        return None
+
     def _features(self, rows: Dataset, task: Task, tokenizer, max_length: int, labelled: bool) -> Dataset:
         columns = _columns_of(rows, task)
         question_text = task.settings.get("question_text", {})

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tasks.families._base import Infer, TaskFamily
+from tasks.families._base import Infer, TaskFamily, first_bad_row, is_text, missing_column
 from tasks.scoring.qa import Normalise, normalise_mlqa, normalise_squad, score_answers
 from tasks.scoring.qa_v2 import score_answers_v2
 from tasks.task import Task
@@ -50,6 +50,13 @@ def _normaliser(task: Task, language: str) -> Normalise:
     if normalisation == "mlqa":
         return lambda text: normalise_mlqa(text, language)
     return normalise_squad
+
+
+def _is_answers(value: object) -> bool:
+    if not isinstance(value, dict):
+        return False
+    texts, starts = value.get("text"), value.get("answer_start")
+    return isinstance(texts, list) and isinstance(starts, list) and len(texts) == len(starts)
 
 
 def _unanswerable(task: Task) -> bool:
@@ -236,6 +243,15 @@ class SpanQA(TaskFamily):
             "" if null_scores.get(example, np.inf) - score > threshold else text
             for example, (score, text) in enumerate(best)
         ]
+
+    def check_rows(self, rows: Dataset, task: Task) -> str | None:
+        texts = [task.columns["context"], task.columns["question"]]
+        answers = task.columns["answers"]
+        problem = missing_column(rows, [*texts, answers])
+        for column in texts:
+            problem = problem or first_bad_row(rows[column], lambda v: not is_text(v), column, "text")
+        expected = "{'text': [...], 'answer_start': [...]}, one start per answer text"
+        return problem or first_bad_row(rows[answers], lambda v: not _is_answers(v), answers, expected)
 
     def gold(self, rows: Dataset, task: Task) -> list[list[str]] | None:
         """Each question's gold answer texts (none for an unanswerable SQuAD v2 question)."""

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tasks.data import load_split, training_sources
-from tasks.families._base import Infer, TaskFamily, label_head
+from tasks.families._base import Infer, TaskFamily, first_bad_row, label_head, missing_column
 from tasks.scoring.accuracy import accuracy
 from tasks.scoring.tagging import tagging_f1
 from tasks.task import Task
@@ -97,6 +97,23 @@ def with_tag_set(task: Task, data: str) -> Task:
     return dataclasses.replace(task, labels=tuple(sorted(tags)))
 
 
+def _is_words(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(word, str) for word in value)
+
+
+def _bad_tag(tags: object, n_words: int, names: Sequence[str], known: set[str] | None) -> str | None:
+    """What is wrong with one row's tags: not one per word, or a tag outside the tag set."""
+    if not isinstance(tags, list) or len(tags) != n_words:
+        return f"is {tags!r}; valid: a list of {n_words} tags, one per word"
+    for tag in tags:
+        if isinstance(tag, int) and not isinstance(tag, bool) and 0 <= tag < len(names):
+            continue
+        if isinstance(tag, str) and (known is None or tag in known):
+            continue
+        return f"holds {tag!r}; valid: an index 0..{len(names) - 1} or a tag of {', '.join(names[:20])}"
+    return None
+
+
 def _tag_name(value: int | str, names: Sequence[str]) -> str:
     return value if isinstance(value, str) else names[value]
 
@@ -144,6 +161,20 @@ class Tagging(TaskFamily):
             return encoded
 
         return rows.map(tokenize, batched=True, remove_columns=rows.column_names)
+
+    def check_rows(self, rows: Dataset, task: Task) -> str | None:
+        words = task.columns["tokens"]
+        problem = missing_column(rows, [words])
+        problem = problem or first_bad_row(rows[words], lambda value: not _is_words(value), words, "a list of words")
+        schema = _schema(rows.column_names, task)
+        if problem or schema is None:
+            return problem
+        known = None if task.settings.get("tag_set") == "data" else set(schema.tag_names)
+        for number, (row_words, row_tags) in enumerate(zip(rows[words], rows[schema.tags], strict=True), start=1):
+            bad = _bad_tag(row_tags, len(row_words), schema.tag_names, known)
+            if bad:
+                return f"row {number}: {schema.tags} {bad}"
+        return None
 
     def collator(self, tokenizer):
         from transformers import DataCollatorForTokenClassification
