@@ -19,10 +19,11 @@ from rich.table import Table
 
 from sweeper.cluster import check_scales_fit, load_cluster
 from sweeper.cost import Hardware, estimate, print_cost_plan
+from sweeper.errors import SweepAborted
 from sweeper.plan import make_plan
-from sweeper.preflight import DEFAULT_CONNECT_TIMEOUT_S, check_tracking_uri
+from sweeper.preflight import DEFAULT_CONNECT_TIMEOUT_S, check_tracking_uri, reach_tracking_uri
 from sweeper.report import ReportError, build_report, print_report, print_summary, write_report
-from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S
+from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S, DEFAULT_RETRIES
 from sweeper.scales import SCALES
 from sweeper.spec import SpecError, SweepSpec, build_spec
 from sweeper.tracking import local_store_dir, resolve_tracking_uri, ui_instructions
@@ -30,14 +31,17 @@ from tasks import HUB, TASKS, DataError, mirror_sources, mirror_split, training_
 from tasks.demo import write_demo_data
 
 
-def _tracking_uri(value: str | None) -> str:
-    """The resolved URI, refused in one line where it cannot be a tracking store or nothing
-    answers there (a report or status would otherwise wait out the client's retries)."""
+def _tracking_uri(value: str | None, reach: bool = True) -> str:
+    """The resolved URI, refused in one line where it cannot be a tracking store or (where
+    ``reach``) nothing answers there: a report or status would wait out the client's retries.
+    A launch reaches it itself, after a cluster's own checks."""
     try:
         uri = resolve_tracking_uri(value)
     except ValueError as error:
         raise click.ClickException(f"--tracking-uri: {error}") from None
-    check_tracking_uri(uri, DEFAULT_CONNECT_TIMEOUT_S)
+    check_tracking_uri(uri)
+    if reach:
+        reach_tracking_uri(uri, DEFAULT_CONNECT_TIMEOUT_S)
     return uri
 
 
@@ -100,7 +104,7 @@ def one_line_errors(command: Callable) -> Callable:
             return command(*args, **kwargs)
         except click.ClickException:
             raise
-        except (SpecError, DataError, ReportError) as error:
+        except (SpecError, DataError, ReportError, SweepAborted) as error:
             raise click.ClickException(_one_line(str(error))) from None
         except Exception as error:
             if click.get_current_context().find_root().params.get("verbose"):
@@ -232,6 +236,13 @@ def plan_command(**options: object) -> None:
     show_default=True,
     help="Seconds to reach the tracking server, the study storage and the Ray address before giving up.",
 )
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=DEFAULT_RETRIES,
+    show_default=True,
+    help="Times a trial whose process, worker or node died runs again (in its own run, from its checkpoint).",
+)
 @click.option("--dry-run", is_flag=True, help="Print the plan and its cost (as `xsweep plan`) and stop.")
 @cost_options
 @one_line_errors
@@ -244,7 +255,7 @@ def launch(**options: object) -> None:
     # Ray Tune, torch and transformers take seconds to import; only a launch needs them.
     from sweeper.launch import launch as launch_sweep
 
-    uri = _tracking_uri(options["tracking_uri"])
+    uri = _tracking_uri(options["tracking_uri"], reach=False)
     result = launch_sweep(
         spec,
         uri,
@@ -256,14 +267,10 @@ def launch(**options: object) -> None:
         checkpoint_every_s=options["checkpoint_every"],
         keep_target_checkpoints=options["keep_target_checkpoints"],
         connect_timeout_s=options["connect_timeout"],
+        retries=options["retries"],
     )
     console = _console()
-    if result.already_done:
-        console.print(f"sweep {result.name} already finished with this spec: nothing to run")
-    else:
-        console.print(
-            f"sweep {result.name}: {result.finished} cells finished, {result.failed} failed, {result.blocked} blocked"
-        )
+    console.print(result.summary())
     print_report(build_report(MlflowClient(uri), result.name), console)
     console.print(ui_instructions(uri, result.experiment_id))
     if not result.ok:

@@ -18,11 +18,15 @@ import datasets
 import optuna
 import ray
 import transformers
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from ray import tune
 from ray.tune.experiment import Trial
 from ray.tune.logger import JsonLoggerCallback
 
+from sweeper.errors import SweepAborted
+from sweeper.faults import TrialFaults
+from sweeper.launch_lock import schema_lock, sweep_lock
 from sweeper.placement import DRIVER_RESOURCE, Placement
 from sweeper.plan import Plan, make_plan
 from sweeper.preflight import (
@@ -31,23 +35,28 @@ from sweeper.preflight import (
     check_storage_path,
     check_study_storage,
     check_tracking_uri,
+    reach_study_storage,
+    reach_tracking_uri,
     read_sweep_data,
 )
 from sweeper.pretrained import build_tiny_model
 from sweeper.progress import SweepProgress
-from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S
+from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S, DEFAULT_RETRIES
 from sweeper.scales import SCALES, TINY_MODEL
-from sweeper.search import PruningStopper, SweepContext, SweepSearcher
+from sweeper.search import PruningStopper, SweepContext, SweepSearcher, study_label
 from sweeper.spec import SpecError, SweepSpec
 from sweeper.tracking import (
     EXPERIMENT_KIND_TAG,
     SWEEP,
     TrackedRun,
     artifact_location,
+    is_disk_full,
     local_store_dir,
     retrying,
 )
 from sweeper.trial import RUNS_PREFIX, run_trial
+
+log = logging.getLogger(__name__)
 
 SPEC_TAG = "spec_fingerprint"
 
@@ -61,10 +70,28 @@ class LaunchResult:
     failed: int
     blocked: int
     already_done: bool = False
+    # Cells that were running when the launch ended (interrupted), and every planned cell.
+    interrupted: int = 0
+    planned: int = 0
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0 and self.blocked == 0
+        """Finished means every planned cell finished; anything less is for a relaunch."""
+        return self.already_done or self.finished == self.planned
+
+    @property
+    def sweep_status(self) -> str:
+        """The sweep run's end: KILLED where cells were cut off, FAILED where some failed or
+        could not start."""
+        if self.ok:
+            return "FINISHED"
+        return "KILLED" if self.interrupted and not self.failed else "FAILED"
+
+    def summary(self) -> str:
+        if self.already_done:
+            return f"sweep {self.name} already finished with this spec: nothing to run"
+        counts = f"{self.finished} of {self.planned} cells finished, {self.failed} failed, {self.blocked} blocked"
+        return f"sweep {self.name}: {counts}, {self.interrupted} interrupted"
 
 
 def default_study_storage(tracking_uri: str) -> str:
@@ -137,16 +164,18 @@ def _build_tiny_model(texts: list[str], out_dir: Path) -> Path:
     return build_tiny_model(texts, out_dir)
 
 
-def _pretrained_encoders(plan: Plan, sweep_run: TrackedRun, tiny_dir: Path | None) -> dict[str, tuple[str, str]]:
+def _pretrained_encoders(
+    plan: Plan, sweep_run_id: str, sweep_run: TrackedRun | None, tiny_dir: Path | None
+) -> dict[str, tuple[str, str]]:
     """Per scale, the encoder trials start from: a hub model, or the tiny model, stored with
     the sweep run so that every node can fetch it."""
     encoders = {}
     for scale_name in plan.spec.scales:
         scale = SCALES[scale_name]
         if scale.model == TINY_MODEL:
-            if tiny_dir is not None:  # else a resumed sweep's, stored at its first launch
+            if tiny_dir is not None and sweep_run is not None:  # else a resumed sweep's, stored at its first launch
                 sweep_run.log_artifacts(tiny_dir, "pretrained/tiny")
-            encoders[scale_name] = (f"{RUNS_PREFIX}{sweep_run.run_id}/pretrained/tiny", scale.revision)
+            encoders[scale_name] = (f"{RUNS_PREFIX}{sweep_run_id}/pretrained/tiny", scale.revision)
         else:
             encoders[scale_name] = (scale.model, scale.revision)
     return encoders
@@ -216,6 +245,7 @@ def launch(
     checkpoint_every_s: float = DEFAULT_CHECKPOINT_EVERY_S,
     keep_target_checkpoints: bool = False,
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
+    retries: int = DEFAULT_RETRIES,
 ) -> LaunchResult:
     """Validate and prepare everything that can fail on bad input, then run the sweep.
 
@@ -229,29 +259,42 @@ def launch(
     ``checkpoint_every_s``: how often a training trial saves a checkpoint to resume from;
     ``keep_target_checkpoints``: target runs store their fine-tuned model beside their
     predictions. ``connect_timeout_s`` bounds each reach for the tracking server, the study
-    storage and the Ray address before anything starts."""
+    storage and the Ray address before anything starts; ``retries``: how often a trial whose
+    process, worker or node died runs again."""
     _quiet_libraries()
     plan = make_plan(spec)
     study_storage = study_storage or default_study_storage(tracking_uri)
     # Validate, then write: the endpoints, the folders and every split, before Ray starts.
-    check_tracking_uri(tracking_uri, connect_timeout_s)
-    check_study_storage(study_storage, connect_timeout_s)
+    check_tracking_uri(tracking_uri)
+    check_study_storage(study_storage)
     check_storage_path(storage_path)
     check_ray_address(address, connect_timeout_s)
     needs_tiny = any(SCALES[s].model == TINY_MODEL for s in spec.scales)
     texts = read_sweep_data(plan.sources(), spec.data, keep_text=needs_tiny)
+    if address is None:
+        _reach_stores(tracking_uri, study_storage, connect_timeout_s)
     if not ray.is_initialized():
         _start_ray(address)
     # The cluster's checks come before the tracking store is touched at all.
     _check_gpus(spec, local=address is None)
     _check_shared_state(tracking_uri, storage_path)
+    if address is not None:
+        # On a cluster, where the stores are (one node's loopback, one node's file) is the
+        # first thing wrong with them, and the message that says so comes first.
+        _reach_stores(tracking_uri, study_storage, connect_timeout_s)
     # Object storage (s3://...) as given; a local folder made absolute, for every process.
     storage_path = storage_path if "://" in storage_path else str(Path(storage_path).resolve())
     sweep = _SweepInputs(
         tracking_uri, study_storage, storage_path, trainable, collective_backend, checkpoint_every_s,
-        keep_target_checkpoints, texts,
+        keep_target_checkpoints, texts, retries,
     )  # fmt: skip
-    return _launch_validated(plan, sweep, fork)
+    with sweep_lock(study_storage, spec.name):
+        return _launch_validated(plan, sweep, fork)
+
+
+def _reach_stores(tracking_uri: str, study_storage: str, timeout_s: float) -> None:
+    reach_tracking_uri(tracking_uri, timeout_s)
+    reach_study_storage(study_storage, timeout_s)
 
 
 def _start_ray(address: str | None) -> None:
@@ -279,13 +322,18 @@ class _SweepInputs:
     keep_target_checkpoints: bool
     # The sweep's text, for the tiny model's tokenizer (empty where no scale is tiny).
     texts: list[str]
+    # How often a trial whose process, worker or node died runs again.
+    retries: int = DEFAULT_RETRIES
 
 
 def _launch_validated(plan: Plan, sweep: _SweepInputs, fork: bool) -> LaunchResult:
     """The first writes: the experiment (new, resumed, finished, or forked) and its sweep."""
     spec = plan.spec
     client = MlflowClient(sweep.tracking_uri)
-    experiment = retrying(lambda: client.get_experiment_by_name(spec.name))
+    with schema_lock(sweep.tracking_uri):
+        experiment = retrying(lambda: client.get_experiment_by_name(spec.name))
+    with schema_lock(sweep.study_storage):
+        optuna.storages.RDBStorage(sweep.study_storage)
     previous = PreviousLaunch()
     if experiment is not None:
         try:
@@ -294,7 +342,8 @@ def _launch_validated(plan: Plan, sweep: _SweepInputs, fork: bool) -> LaunchResu
             if not fork:
                 raise
             forked = replace(spec, name=fork_name(spec))
-            return _launch_validated(replace(plan, spec=forked), sweep, fork=False)
+            with sweep_lock(sweep.study_storage, forked.name):
+                return _launch_validated(replace(plan, spec=forked), sweep, fork=False)
         if previous.finished_run_id is not None:
             return LaunchResult(
                 spec.name, experiment.experiment_id, previous.finished_run_id, 0, 0, 0, already_done=True
@@ -313,40 +362,22 @@ def _launch_validated(plan: Plan, sweep: _SweepInputs, fork: bool) -> LaunchResu
                     tags={EXPERIMENT_KIND_TAG: "custom_model_development"},
                 )
             )
-        return _run_sweep(
-            plan,
-            client,
-            experiment_id,
-            sweep.tracking_uri,
-            tiny_dir,
-            sweep.study_storage,
-            sweep.storage_path,
-            sweep.trainable,
-            sweep.collective_backend,
-            sweep.checkpoint_every_s,
-            sweep.keep_target_checkpoints,
-            previous.unfinished_run_id,
-        )
+        return _run_sweep(plan, client, experiment_id, sweep, tiny_dir, previous.unfinished_run_id)
 
 
 def _run_sweep(
     plan: Plan,
     client: MlflowClient,
     experiment_id: str,
-    tracking_uri: str,
+    sweep: _SweepInputs,
     tiny_dir: Path | None,
-    study_storage: str | None,
-    storage_path: str,
-    trainable: Callable[[dict], None],
-    collective_backend: str,
-    checkpoint_every_s: float,
-    keep_target_checkpoints: bool,
     resume_run_id: str | None,
 ) -> LaunchResult:
     """The sweep run (new, or the unfinished one resumed), one Tuner over every trial left,
     and the sweep run's end, whatever happens."""
     spec = plan.spec
     if resume_run_id is not None:
+        searcher = _resumed_searcher(plan, client, experiment_id, sweep, resume_run_id)
         # What the dead driver left RUNNING is FAILED until its trial is handed out again.
         _fail_running_runs(client, experiment_id, resume_run_id)
         sweep_run = TrackedRun.reopen(client, resume_run_id)
@@ -358,62 +389,11 @@ def _run_sweep(
     try:
         launches = int(retrying(lambda: client.get_run(sweep_run.run_id)).data.tags.get("launches", "0")) + 1
         sweep_run.set_tags({"sweep_run_id": sweep_run.run_id, "launches": launches})
-        sweep_run.log_params(
-            {
-                "scales": ",".join(spec.scales),
-                "intermediates": ",".join(spec.intermediates),
-                "targets": ",".join(spec.targets),
-                "trials": spec.trials,
-                "seeds": spec.seeds,
-                "data": spec.data,
-                "translated_data": spec.translated_data or "none",
-                "mlm_text": spec.mlm_text or "none",
-                # What `xsweep status` counts progress against.
-                "planned/search_trials": len(plan.studies) * spec.trials,
-                "planned/cells": len(plan.cells),
-                **{f"languages/{t}": " ".join(langs) for t, langs in plan.languages.items()},
-            }
-        )
-        context = SweepContext(
-            name=spec.name,
-            experiment_id=experiment_id,
-            sweep_run_id=sweep_run.run_id,
-            tracking_uri=tracking_uri,
-            study_storage=study_storage or default_study_storage(tracking_uri),
-            encoders=_pretrained_encoders(plan, sweep_run, tiny_dir),
-            storage_path=storage_path,
-            collective_backend=collective_backend,
-            driver_resource=DRIVER_RESOURCE if ray.cluster_resources().get(DRIVER_RESOURCE) else "",
-            checkpoint_every_s=checkpoint_every_s,
-            keep_target_checkpoints=keep_target_checkpoints,
-        )
-        searcher = SweepSearcher(plan, context)
-        if resume_run_id is not None:
-            searcher.resume()
-        progress = SweepProgress(plan.total_trials)
-        tuner = tune.Tuner(
-            tune.with_resources(trainable, _resources),
-            tune_config=tune.TuneConfig(
-                search_alg=searcher,
-                num_samples=plan.total_trials,
-                # Every trial holds at least one CPU; Ray's placement caps concurrency further.
-                max_concurrent_trials=max(1, int(ray.cluster_resources().get("CPU", 1))),
-                # A cached actor keeps its GPU while the searcher has no trial of its kind, which
-                # can starve a multi-GPU trial of the node it needs: reuse CPU-only actors alone.
-                reuse_actors=all(SCALES[scale].gpus == 0 for scale in spec.scales),
-                trial_name_creator=_trial_name,
-                trial_dirname_creator=_trial_name,
-            ),
-            run_config=tune.RunConfig(
-                name=f"{spec.name}-{sweep_run.run_id[:8]}-{launches}",
-                storage_path=storage_path,
-                callbacks=[progress, JsonLoggerCallback()],
-                stop=PruningStopper(searcher),
-                verbose=0,
-            ),
-        )
-        with progress:
-            tuner.fit()
+        sweep_run.log_params(_sweep_params(plan))
+        if resume_run_id is None:
+            searcher = SweepSearcher(plan, _context(plan, experiment_id, sweep, sweep_run.run_id, sweep_run, tiny_dir))
+        with SweepProgress(plan.total_trials) as progress:
+            _tuner(plan, searcher, sweep, progress, f"{spec.name}-{sweep_run.run_id[:8]}-{launches}").fit()
         result = LaunchResult(
             spec.name,
             experiment_id,
@@ -421,12 +401,123 @@ def _run_sweep(
             finished=len(searcher.finished_cells),
             failed=len(searcher.failed_cells),
             blocked=len(searcher.blocked_cells) + len(searcher.waiting_cells),
+            interrupted=len(searcher.running_cells),
+            planned=len(plan.cells),
         )
-        sweep_run.log_metrics(
-            {"cells/finished": result.finished, "cells/failed": result.failed, "cells/blocked": result.blocked}
-        )
-        status = "FINISHED" if result.ok else "FAILED"
+        counts = ("finished", "failed", "blocked", "interrupted")
+        sweep_run.log_metrics({f"cells/{count}": getattr(result, count) for count in counts})
+        if searcher.fatal is not None:
+            raise SweepAborted(f"{searcher.fatal}; the sweep stopped ({result.summary()}): free space, then relaunch")
+        status = result.sweep_status
         return result
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
     finally:
+        _end_sweep(client, experiment_id, sweep_run, status)
+
+
+def _sweep_params(plan: Plan) -> dict[str, object]:
+    spec = plan.spec
+    return {
+        "scales": ",".join(spec.scales),
+        "intermediates": ",".join(spec.intermediates),
+        "targets": ",".join(spec.targets),
+        "trials": spec.trials,
+        "seeds": spec.seeds,
+        "data": spec.data,
+        "translated_data": spec.translated_data or "none",
+        "mlm_text": spec.mlm_text or "none",
+        # What `xsweep status` counts progress against.
+        "planned/search_trials": len(plan.studies) * spec.trials,
+        "planned/cells": len(plan.cells),
+        **{f"languages/{t}": " ".join(langs) for t, langs in plan.languages.items()},
+    }
+
+
+def _context(
+    plan: Plan,
+    experiment_id: str,
+    sweep: _SweepInputs,
+    sweep_run_id: str,
+    sweep_run: TrackedRun | None,
+    tiny_dir: Path | None,
+) -> SweepContext:
+    return SweepContext(
+        name=plan.spec.name,
+        experiment_id=experiment_id,
+        sweep_run_id=sweep_run_id,
+        tracking_uri=sweep.tracking_uri,
+        study_storage=sweep.study_storage,
+        encoders=_pretrained_encoders(plan, sweep_run_id, sweep_run, tiny_dir),
+        storage_path=sweep.storage_path,
+        collective_backend=sweep.collective_backend,
+        driver_resource=DRIVER_RESOURCE if ray.cluster_resources().get(DRIVER_RESOURCE) else "",
+        checkpoint_every_s=sweep.checkpoint_every_s,
+        keep_target_checkpoints=sweep.keep_target_checkpoints,
+    )
+
+
+def _resumed_searcher(
+    plan: Plan, client: MlflowClient, experiment_id: str, sweep: _SweepInputs, sweep_run_id: str
+) -> SweepSearcher:
+    """The searcher of an unfinished sweep, from what its studies and runs hold; refused in
+    one line, before anything is written, where nothing is left that could run."""
+    searcher = SweepSearcher(plan, _context(plan, experiment_id, sweep, sweep_run_id, None, None))
+    searcher.resume()
+    dead_ends = searcher.dead_end_studies()
+    if dead_ends and not searcher.runnable_left():
+        names = ", ".join(study_label(key) for key in dead_ends)
+        raise SpecError(
+            f"--name: sweep {plan.spec.name!r} has nothing left to run: every trial of {names} failed "
+            "(their runs' error tags say why), so the cells that need them cannot start; "
+            "valid: fix the cause, then launch the spec under a new --name"
+        )
+    return searcher
+
+
+def _tuner(plan: Plan, searcher: SweepSearcher, sweep: _SweepInputs, progress: SweepProgress, name: str) -> tune.Tuner:
+    spec = plan.spec
+    return tune.Tuner(
+        tune.with_resources(sweep.trainable, _resources),
+        tune_config=tune.TuneConfig(
+            search_alg=searcher,
+            num_samples=plan.total_trials,
+            # Every trial holds at least one CPU; Ray's placement caps concurrency further.
+            max_concurrent_trials=max(1, int(ray.cluster_resources().get("CPU", 1))),
+            # A cached actor keeps its GPU while the searcher has no trial of its kind, which
+            # can starve a multi-GPU trial of the node it needs: reuse CPU-only actors alone.
+            reuse_actors=all(SCALES[scale].gpus == 0 for scale in spec.scales),
+            trial_name_creator=_trial_name,
+            trial_dirname_creator=_trial_name,
+        ),
+        run_config=tune.RunConfig(
+            name=name,
+            storage_path=sweep.storage_path,
+            callbacks=[
+                progress,
+                JsonLoggerCallback(),
+                TrialFaults(
+                    sweep.tracking_uri, searcher.context.experiment_id, searcher.context.sweep_run_id, sweep.retries
+                ),
+            ],
+            stop=PruningStopper(searcher),
+            # A trial whose process, worker or node died runs again, in its own run.
+            failure_config=tune.FailureConfig(max_failures=sweep.retries),
+            verbose=0,
+        ),
+    )
+
+
+def _end_sweep(client: MlflowClient, experiment_id: str, sweep_run: TrackedRun, status: str) -> None:
+    """Every run this launch left open ends; where the store cannot take it (a full disk),
+    say so in one line: the next launch marks what was left RUNNING as FAILED."""
+    try:
         _fail_running_runs(client, experiment_id, sweep_run.run_id)
         sweep_run.finish(status)
+    except (MlflowException, OSError) as error:
+        if not is_disk_full(str(error)):
+            raise
+        log.warning(
+            "runs of sweep run %s left RUNNING (%s); the next launch marks them FAILED", sweep_run.run_id, error
+        )

@@ -77,8 +77,8 @@ def _redacted(url: str) -> str:
     return url
 
 
-def check_tracking_uri(uri: str, timeout_s: float) -> None:
-    """The tracking store exists or can be created, and a server answers its health check."""
+def check_tracking_uri(uri: str) -> None:
+    """The tracking store's URI names a store xsweep can use; a SQLite file's folder can be written."""
     scheme = _scheme(uri)
     if scheme not in TRACKING_SCHEMES:
         raise SpecError(
@@ -87,7 +87,14 @@ def check_tracking_uri(uri: str, timeout_s: float) -> None:
         )
     if scheme == "sqlite":
         _sqlite_file("--tracking-uri", uri)
-    elif scheme in ("http", "https"):
+    elif scheme == "file":
+        _writable_dir("--tracking-uri", Path(urlparse(uri).path))
+
+
+def reach_tracking_uri(uri: str, timeout_s: float) -> None:
+    """A tracking server answers its health check, a database server a connection."""
+    scheme = _scheme(uri)
+    if scheme in ("http", "https"):
         health = uri.rstrip("/") + "/health"
         try:
             with urllib.request.urlopen(health, timeout=timeout_s) as response:
@@ -100,14 +107,12 @@ def check_tracking_uri(uri: str, timeout_s: float) -> None:
                 f"--tracking-uri: no MLflow server answers at {uri} ({health}: {reason}) within {timeout_s:g} s; "
                 "valid: a running server (mlflow/serve.sh), or sqlite:///PATH"
             ) from None
-    elif scheme == "file":
-        _writable_dir("--tracking-uri", Path(urlparse(uri).path))
-    else:
+    elif scheme not in ("sqlite", "file"):
         _database_server("--tracking-uri", uri, timeout_s)
 
 
-def check_study_storage(url: str, timeout_s: float) -> None:
-    """Optuna's storage: a SQLite file that can be created, or a database server that answers."""
+def check_study_storage(url: str) -> None:
+    """Optuna's storage: a SQLite file that can be created, or a database server's URL."""
     scheme = _scheme(url)
     if scheme not in STUDY_SCHEMES:
         raise SpecError(
@@ -116,7 +121,10 @@ def check_study_storage(url: str, timeout_s: float) -> None:
         )
     if scheme == "sqlite":
         _sqlite_file("--study-storage", url)
-    else:
+
+
+def reach_study_storage(url: str, timeout_s: float) -> None:
+    if _scheme(url) != "sqlite":
         _database_server("--study-storage", url, timeout_s)
 
 

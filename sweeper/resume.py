@@ -17,6 +17,8 @@ import pyarrow.fs
 # Long enough that saving costs little next to training, short enough that a reclaimed
 # spot node loses little work.
 DEFAULT_CHECKPOINT_EVERY_S = 1800.0
+# How often a trial whose process, worker or node died runs again (Tune's max_failures).
+DEFAULT_RETRIES = 2
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from mlflow.tracking import MlflowClient
 from ray.tune.search import Searcher
 from ray.tune.stopper import Stopper
 
+from sweeper.faults import FAILED
 from sweeper.placement import placement_of
 from sweeper.plan import Cell, Plan, StudyKey
 from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S
@@ -33,6 +34,7 @@ from sweeper.tracking import (
     SWEEP,
     TARGET,
     TARGET_SEARCH,
+    is_disk_full,
     retrying,
 )
 from sweeper.trial import EPOCH_SCORE, RUNS_PREFIX, TRIAL_KEY_TAG, TrialSpec
@@ -125,6 +127,8 @@ class SweepSearcher(Searcher):
         self._optuna_trials: dict[str, optuna.Trial] = {}
         # Tune trial ids the study pruned, with their runs: Tune stops them.
         self.pruned: dict[str, str] = {}
+        # A failure that ends the sweep (a full disk), as the trial reported it.
+        self.fatal: str | None = None
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_live": {}, "_node_gpus": (0.0, []), "_optuna_trials": {}}
@@ -150,6 +154,8 @@ class SweepSearcher(Searcher):
     # -- Tune's side -------------------------------------------------------------------
 
     def suggest(self, trial_id: str) -> dict | str | None:
+        if self.fatal is not None:
+            return Searcher.FINISHED
         spec = self._next_study_trial(trial_id) or self._next_cell(trial_id)
         if spec is not None:
             return spec.to_config()
@@ -172,8 +178,12 @@ class SweepSearcher(Searcher):
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         entry = self._in_flight.pop(trial_id)
         self._optuna_trials.pop(trial_id, None)
+        failure = (result or {}).get(FAILED)
+        if failure and is_disk_full(failure):
+            self.fatal = failure  # every later trial would fail the same way
         # A trial stopped after an epoch's report is not complete: its score is a truncated one.
-        ok = not error and result is not None and "objective" in result and EPOCH_SCORE not in result
+        complete = result is not None and "objective" in result and EPOCH_SCORE not in result
+        ok = not error and complete and not failure
         if isinstance(entry, Cell):
             (self.finished_cells if ok else self.failed_cells).append(entry)
             return
@@ -242,6 +252,22 @@ class SweepSearcher(Searcher):
         )
 
     # -- the DAG -----------------------------------------------------------------------
+
+    def dead_end_studies(self) -> list[StudyKey]:
+        """Studies whose every trial failed: the cells that need them can never start."""
+        return [key for key, state in self.studies.items() if state.complete and state.selected is None]
+
+    def runnable_left(self) -> bool:
+        """Whether any search trial or cell is left that could still run."""
+        if any(state.handed_out < state.n_trials for state in self.studies.values()):
+            return True
+        dead = set(self.dead_end_studies())
+        return any(all(s.key not in dead for s in self._dependencies(cell)) for cell in self.waiting_cells)
+
+    @property
+    def running_cells(self) -> list[Cell]:
+        """Cells handed out and not complete: cut off where the Tuner has ended."""
+        return [entry for entry in self._in_flight.values() if isinstance(entry, Cell)]
 
     @property
     def all_handed_out(self) -> bool:
@@ -454,7 +480,8 @@ class SweepSearcher(Searcher):
 
 
 class PruningStopper(Stopper):
-    """Stops the trials the searcher's studies prune. Tune asks its stopper first about each
+    """Stops the trials the searcher's studies prune, and the whole sweep on a fault that
+    every later trial would meet (a full disk). Tune asks its stopper first about each
     result, so the intermediate scores reach Optuna here."""
 
     def __init__(self, searcher: SweepSearcher) -> None:
@@ -466,4 +493,4 @@ class PruningStopper(Stopper):
         return self.searcher.should_prune(trial_id, int(result["epoch"]), float(result[EPOCH_SCORE]), result["run_id"])
 
     def stop_all(self) -> bool:
-        return False
+        return self.searcher.fatal is not None

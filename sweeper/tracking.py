@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 # The `phase` tag values: every run xsweep writes carries one.
 SWEEP, INTERMEDIATE, TARGET_SEARCH, TARGET = "sweep", "intermediate", "target_search", "target"
 NONE = "none"
+# What identifies a trial's run across relaunches: the cell key, or study and trial number.
+TRIAL_KEY_TAG = "trial_key"
 PARENT_TAG = "mlflow.parentRunId"
 # MLflow 3 opens an experiment on its GenAI overview unless told what kind it is.
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
@@ -66,14 +68,23 @@ def artifact_location(tracking_uri: str, experiment_name: str) -> str | None:
 OUTAGE_ATTEMPTS, OUTAGE_MAX_WAIT_S = 12, 30.0
 
 
+_DISK_FULL_WORDS = ("no space left on device", "database or disk is full", "disk quota exceeded")
+
+
+def is_disk_full(message: str) -> bool:
+    """Whether an error's text says a disk or store is full: waiting does not fix that."""
+    lowered = message.lower()
+    return any(words in lowered for words in _DISK_FULL_WORDS)
+
+
 def retrying(call: Callable[[], T], attempts: int = 5, first_wait: float = 0.5, max_wait: float = 30.0) -> T:
     """Run ``call``, retrying with backoff on tracking errors (a busy SQLite file, a
-    restarting server); the last error propagates."""
+    restarting server); the last error propagates, and a full disk's at once."""
     for attempt in range(attempts):
         try:
             return call()
         except (MlflowException, OSError) as error:
-            if attempt == attempts - 1:
+            if attempt == attempts - 1 or is_disk_full(str(error)):
                 raise
             wait = min(first_wait * 2**attempt, max_wait)
             log.warning("tracking call failed (%s); retrying in %.1fs", error, wait)

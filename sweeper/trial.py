@@ -8,8 +8,8 @@ and reports the English dev score back to Tune (and so to the searcher and Optun
 
 from __future__ import annotations
 
+import logging
 import tempfile
-import traceback
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,18 +20,28 @@ from ray import tune
 from transformers import TrainerCallback
 
 import mlflow
+from sweeper.faults import ERROR_TAG, FAILED, not_the_trials_fault, one_line_cause
 from sweeper.placement import Placement, StageResult, run_placed
 from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S, ResumeStore
 from sweeper.scales import SCALES, batch_layout
-from sweeper.tracking import INTERMEDIATE, TARGET, TrackedRun, metric_key, retrying, with_averages
+from sweeper.tracking import (
+    INTERMEDIATE,
+    TARGET,
+    TRIAL_KEY_TAG,
+    TrackedRun,
+    metric_key,
+    retrying,
+    with_averages,
+)
 from sweeper.train import Evaluation, FineTuned, Hyperparameters, evaluate, fine_tune
 from tasks import Task, get_task, multitask
 from tasks.alternatives import with_alternatives
 from tasks.families.tagging import with_tag_set
 from tasks.scoring.submission import write_predictions as write_submission_file
 
+log = logging.getLogger(__name__)
+
 RUNS_PREFIX = "runs:/"
-TRIAL_KEY_TAG = "trial_key"
 # What a study trial reports to Tune after each epoch but the last.
 EPOCH_SCORE = "epoch_score"
 
@@ -253,14 +263,27 @@ def run_trial(config: dict) -> None:
         stage_config = {**config, "run_id": run.run_id}
         result = run_placed(train_stage, stage_config, spec.placement, spec.storage_path, f"train-{run.run_id}")
         run.finish("FINISHED")
-    except SystemExit:
-        # Tune stops a trial by ending it at its next report: the study pruned it.
+    except (SystemExit, KeyboardInterrupt):
+        # Tune stops a trial by ending it at its next report (the study pruned it), or the
+        # launch was interrupted: a relaunch continues it.
         run.finish("KILLED")
         raise
-    except BaseException as error:
-        run.set_tags({"error": "".join(traceback.format_exception_only(error)).strip()[:4000]})
-        run.finish("FAILED")
-        raise
+    except Exception as error:
+        if not_the_trials_fault(error):
+            raise  # a Train worker or node died: Tune retries the trial, in this same run
+        _fail_once(run, one_line_cause(error))
+        return
     # Finished: its resume checkpoints have served their purpose.
     ResumeStore.for_run(spec.storage_path, run.run_id, spec.checkpoint_every_s).clear()
     tune.report({"objective": float(result["objective"]), "run_id": run.run_id})
+
+
+def _fail_once(run: TrackedRun, cause: str) -> None:
+    """The trial's own error (a bug, bad data, a full disk): tagged on its run and reported
+    to Tune as a result, not raised, so that Tune does not retry what would fail again."""
+    try:
+        run.set_tags({ERROR_TAG: cause})
+        run.finish("FAILED")
+    except Exception:  # noqa: BLE001 - a full store cannot take the tag; the driver reconciles the run
+        log.warning("could not mark run %s FAILED (%s)", run.run_id, cause)
+    tune.report({"objective": float("nan"), FAILED: cause, "run_id": run.run_id})
