@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
+import tempfile
 import traceback
+from pathlib import Path
 
 from mlflow.tracking import MlflowClient
 from ray import exceptions as ray_errors
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 
-from sweeper.tracking import TRIAL_KEY_TAG, retrying
+from sweeper.tracking import TRIAL_KEY_TAG, is_disk_full, local_store_dir, retrying
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +55,45 @@ def not_the_trials_fault(error: BaseException) -> bool:
     return any(isinstance(link, _NOT_THE_TRIALS) for link in _chain(error))
 
 
-def one_line_cause(error: BaseException) -> str:
-    """The error as one line: a full disk names the path that filled."""
+def one_line_cause(error: BaseException, places: list[str] = ()) -> str:
+    """The error as one line. A full disk names the path that filled: the file the error
+    names, else the fullest of ``places`` (the folders a trial writes), since some writers
+    (Arrow's, SQLite) do not say which file they were writing."""
+    text = " ".join("".join(traceback.format_exception_only(error)).split())[:2000]
     for link in _chain(error):
-        if isinstance(link, OSError) and link.errno in (errno.ENOSPC, errno.EDQUOT):
-            return f"{link.strerror}: {link.filename or 'a file being written'}"
-    text = "".join(traceback.format_exception_only(error)).strip()
-    return " ".join(text.split())[:2000]
+        if isinstance(link, OSError) and link.errno in (errno.ENOSPC, errno.EDQUOT) and link.filename:
+            return f"{link.strerror}: {link.filename}"
+    if disk_full(error):
+        fullest = min(places, key=_free_bytes, default=None)
+        if fullest is not None:
+            return f"no space left on device: {fullest} ({_free_bytes(fullest) // 1024} KiB free)"
+    return text
+
+
+def _free_bytes(path: str) -> int:
+    existing = Path(path)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    stats = os.statvfs(existing)
+    return stats.f_bavail * stats.f_frsize
+
+
+def places_written(tracking_uri: str, storage_path: str, study_storage: str = "") -> list[str]:
+    """The local folders a sweep writes: the tracking store's and the studies' databases,
+    Tune's storage, the temp folder."""
+    places = [tempfile.gettempdir()]
+    for database in (tracking_uri, study_storage):
+        store = local_store_dir(database)
+        if store is not None:
+            places.append(str(store))
+    if "://" not in storage_path:
+        places.append(storage_path)
+    return list(dict.fromkeys(places))
+
+
+def disk_full(error: BaseException) -> bool:
+    """Whether ``error``, or one it came from, says a disk or store is full."""
+    return any(is_disk_full(str(link)) for link in _chain(error))
 
 
 class TrialFaults(Callback):

@@ -12,20 +12,18 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from urllib.parse import urlparse
 
 import datasets
 import optuna
 import ray
 import transformers
-from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from ray import tune
 from ray.tune.experiment import Trial
 from ray.tune.logger import JsonLoggerCallback
 
 from sweeper.errors import SweepAborted
-from sweeper.faults import TrialFaults
+from sweeper.faults import TrialFaults, disk_full, one_line_cause, places_written
 from sweeper.launch_lock import schema_lock, sweep_lock
 from sweeper.placement import DRIVER_RESOURCE, Placement
 from sweeper.plan import Plan, make_plan
@@ -35,6 +33,7 @@ from sweeper.preflight import (
     check_storage_path,
     check_study_storage,
     check_tracking_uri,
+    node_local_state_problem,
     reach_study_storage,
     reach_tracking_uri,
     read_sweep_data,
@@ -50,7 +49,6 @@ from sweeper.tracking import (
     SWEEP,
     TrackedRun,
     artifact_location,
-    is_disk_full,
     local_store_dir,
     retrying,
 )
@@ -187,25 +185,10 @@ def _resources(config: dict) -> dict[str, float]:
 
 
 def _check_shared_state(tracking_uri: str, storage_path: str) -> None:
-    """On several nodes, every trial must write to the same tracking store and Tune storage:
-    a SQLite file or a local folder would be a different copy on each node."""
-    nodes = [node for node in ray.nodes() if node["Alive"]]
-    if len(nodes) < 2:
-        return
-    host = urlparse(tracking_uri).hostname or ""
-    on_one_node = "a file" if local_store_dir(tracking_uri) or tracking_uri.startswith("file:") else None
-    if host == "localhost" or host.startswith("127."):
-        on_one_node = "a server at each node's own loopback address"
-    if on_one_node:
-        raise SpecError(
-            f"--tracking-uri: {tracking_uri} is {on_one_node} on a {len(nodes)}-node cluster; "
-            "valid: a tracking server every node reaches (mlflow/serve.sh, then http://HEAD-IP:5000)"
-        )
-    if "://" not in storage_path:
-        raise SpecError(
-            f"--storage-path: {storage_path} is a folder on one node of a {len(nodes)}-node cluster; "
-            "valid: object storage every node reaches (s3://..., gs://...), or file:///PATH on a mount they share"
-        )
+    addresses = [node["NodeManagerAddress"] for node in ray.nodes() if node["Alive"]]
+    problem = node_local_state_problem(tracking_uri, storage_path, addresses)
+    if problem:
+        raise SpecError(problem)
 
 
 def _check_gpus(spec: SweepSpec, local: bool) -> None:
@@ -231,6 +214,12 @@ def _quiet_libraries() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     datasets.disable_progress_bars()
     transformers.utils.logging.disable_progress_bar()
+    # Their errors reach the user as xsweep's own: a trial's `error` tag and the summary, or
+    # the launch's one-line error. Logged again by Tune's controller and MLflow's store (with
+    # tracebacks and raw SQL), they would bury that line; MLflow's start-up notes go too.
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    for name in ("mlflow.store.db.utils", "ray.tune", "ray.train"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def launch(
@@ -392,8 +381,11 @@ def _run_sweep(
         sweep_run.log_params(_sweep_params(plan))
         if resume_run_id is None:
             searcher = SweepSearcher(plan, _context(plan, experiment_id, sweep, sweep_run.run_id, sweep_run, tiny_dir))
-        with SweepProgress(plan.total_trials) as progress:
-            _tuner(plan, searcher, sweep, progress, f"{spec.name}-{sweep_run.run_id[:8]}-{launches}").fit()
+        progress = SweepProgress(plan.total_trials)
+        # Built before the progress bar starts: Tune pickles its callbacks, and a live bar holds locks.
+        tuner = _tuner(plan, searcher, sweep, progress, f"{spec.name}-{sweep_run.run_id[:8]}-{launches}")
+        with progress:
+            tuner.fit()
         result = LaunchResult(
             spec.name,
             experiment_id,
@@ -413,6 +405,13 @@ def _run_sweep(
     except KeyboardInterrupt:
         status = "KILLED"
         raise
+    except SweepAborted:
+        raise
+    except Exception as error:
+        if not disk_full(error):
+            raise
+        cause = one_line_cause(error, places_written(sweep.tracking_uri, sweep.storage_path, sweep.study_storage))
+        raise SweepAborted(f"{cause}; the sweep stopped: free space, then relaunch") from error
     finally:
         _end_sweep(client, experiment_id, sweep_run, status)
 
@@ -515,9 +514,7 @@ def _end_sweep(client: MlflowClient, experiment_id: str, sweep_run: TrackedRun, 
     try:
         _fail_running_runs(client, experiment_id, sweep_run.run_id)
         sweep_run.finish(status)
-    except (MlflowException, OSError) as error:
-        if not is_disk_full(str(error)):
+    except Exception as error:
+        if not disk_full(error):
             raise
-        log.warning(
-            "runs of sweep run %s left RUNNING (%s); the next launch marks them FAILED", sweep_run.run_id, error
-        )
+        log.warning("the store is full: runs of this launch may be left RUNNING; the next launch marks them FAILED")

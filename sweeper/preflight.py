@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from sweeper.spec import SpecError
+from sweeper.tracking import local_store_dir
 from tasks import Source, Task, load_split, texts_of
 from tasks.checks import check_split
 
@@ -159,6 +160,31 @@ def check_ray_address(address: str | None, timeout_s: float) -> None:
             f"--address: nothing answers at {target} within {timeout_s:g} s ({reason}); "
             "valid: the address of a running Ray head (ray start --head), auto, or no --address for a local Ray"
         ) from None
+
+
+def node_local_state_problem(tracking_uri: str, storage_path: str, node_addresses: list[str]) -> str | None:
+    """Where the nodes of a cluster are on several machines, every trial must write to the
+    same tracking store and Tune storage: a SQLite file, a local folder or a loopback server
+    would be a different one on each machine. Nodes that share one address are one machine,
+    where they are one (a cluster on loopback). The message, or None where all is shared."""
+    machines = len(set(node_addresses))
+    if machines < 2:
+        return None
+    host = urlparse(tracking_uri).hostname or ""
+    on_one_node = "a file" if local_store_dir(tracking_uri) or tracking_uri.startswith("file:") else None
+    if host == "localhost" or host.startswith("127."):
+        on_one_node = "a server at each node's own loopback address"
+    if on_one_node:
+        return (
+            f"--tracking-uri: {tracking_uri} is {on_one_node} on a {machines}-node cluster; "
+            "valid: a tracking server every node reaches (mlflow/serve.sh, then http://HEAD-IP:5000)"
+        )
+    if "://" not in storage_path:
+        return (
+            f"--storage-path: {storage_path} is a folder on one node of a {machines}-node cluster; "
+            "valid: object storage every node reaches (s3://..., gs://...), or file:///PATH on a mount they share"
+        )
+    return None
 
 
 def read_sweep_data(sources: list[tuple[Task, Source]], data: str, keep_text: bool) -> list[str]:

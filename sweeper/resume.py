@@ -42,8 +42,9 @@ class ResumeStore:
         """The last stage with a saved checkpoint (earlier stages are then complete)."""
         filesystem, root = self._filesystem()
         found = filesystem.get_file_info(pyarrow.fs.FileSelector(root, allow_not_found=True))
-        stages = [int(info.base_name.removeprefix("stage")) for info in found if info.base_name.startswith("stage")]
-        return max(stages, default=None)
+        # A "stageN.partial" is an upload cut off (a kill, a full disk): not a checkpoint.
+        names = [info.base_name.removeprefix("stage") for info in found if info.base_name.startswith("stage")]
+        return max((int(name) for name in names if name.isdigit()), default=None)
 
     def fetch(self, stage: int, local_dir: Path) -> Path:
         """Copy stage ``stage``'s checkpoint here; the Trainer resumes from the folder."""

@@ -23,7 +23,7 @@ from mlflow.tracking import MlflowClient
 from ray.tune.search import Searcher
 from ray.tune.stopper import Stopper
 
-from sweeper.faults import FAILED
+from sweeper.faults import FAILED, disk_full, one_line_cause, places_written
 from sweeper.placement import placement_of
 from sweeper.plan import Cell, Plan, StudyKey
 from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S
@@ -176,11 +176,24 @@ class SweepSearcher(Searcher):
         return True
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        try:
+            self._complete(trial_id, result, error)
+        except Exception as failure:
+            if not disk_full(failure):
+                raise
+            # The studies' or runs' store is full: every later trial would meet it too.
+            places = places_written(self.context.tracking_uri, self.context.storage_path, self.context.study_storage)
+            self.fatal = one_line_cause(failure, places)
+
+    def _complete(self, trial_id: str, result: dict | None, error: bool) -> None:
         entry = self._in_flight.pop(trial_id)
         self._optuna_trials.pop(trial_id, None)
         failure = (result or {}).get(FAILED)
         if failure and is_disk_full(failure):
-            self.fatal = failure  # every later trial would fail the same way
+            # Every later trial would fail the same way. Not the trial's fault: its study is
+            # not told, so a relaunch runs it again at its learning rate, in its run.
+            self.fatal = failure
+            return
         # A trial stopped after an epoch's report is not complete: its score is a truncated one.
         complete = result is not None and "objective" in result and EPOCH_SCORE not in result
         ok = not error and complete and not failure

@@ -33,10 +33,12 @@ class Progress:
     running: int
     failed: int
     seconds_left: float | None
+    # Cut off by an interrupted launch (KILLED, not pruned): a relaunch continues them.
+    interrupted: int = 0
 
     @property
     def pending(self) -> int:
-        return max(0, self.planned - self.finished - self.running - self.failed)
+        return max(0, self.planned - self.finished - self.running - self.failed - self.interrupted)
 
 
 @dataclass(frozen=True)
@@ -77,8 +79,12 @@ def read_status(client: MlflowClient, name: str) -> SweepStatus:
     rows = []
     for (scale, kind), planned in _planned(sweep).items():
         mine = [r for r in runs if r.data.tags.get("scale") == scale and r.data.tags.get("phase") in KINDS[kind]]
-        counts = Counter(r.info.status for r in mine)
-        progress = Progress(scale, kind, planned, counts["FINISHED"], counts["RUNNING"], counts["FAILED"], None)
+        # A pruned search trial is done: its study judged it.
+        counts = Counter("PRUNED" if r.data.tags.get("pruned") == "true" else r.info.status for r in mine)
+        done = counts["FINISHED"] + counts["PRUNED"]
+        progress = Progress(
+            scale, kind, planned, done, counts["RUNNING"], counts["FAILED"], None, interrupted=counts["KILLED"]
+        )
         left = progress.pending + progress.running
         rows.append(Progress(**{**progress.__dict__, "seconds_left": _seconds_left(mine, left, progress.running)}))
     rows.sort(key=lambda p: (list(SCALES).index(p.scale), p.kind != "search trials"))
@@ -95,7 +101,7 @@ def _duration(seconds: float | None) -> str:
 
 def status_table(status: SweepStatus) -> Table:
     table = Table(title=f"sweep {status.name}: {status.sweep_status.lower()} ({time.strftime('%H:%M:%S')})")
-    for header in ("scale", "kind", "done", "running", "failed", "pending", "progress", "time left"):
+    for header in ("scale", "kind", "done", "running", "failed", "interrupted", "pending", "progress", "time left"):
         table.add_column(header, justify="left" if header in ("scale", "kind", "progress") else "right")
     for row in status.rows:
         bar = ProgressBar(total=max(row.planned, 1), completed=row.finished + row.failed, width=24)
@@ -105,6 +111,7 @@ def status_table(status: SweepStatus) -> Table:
             f"{row.finished}/{row.planned}",
             str(row.running),
             str(row.failed),
+            str(row.interrupted),
             str(row.pending),
             bar,
             _duration(row.seconds_left),

@@ -20,7 +20,7 @@ from ray import tune
 from transformers import TrainerCallback
 
 import mlflow
-from sweeper.faults import ERROR_TAG, FAILED, not_the_trials_fault, one_line_cause
+from sweeper.faults import ERROR_TAG, FAILED, not_the_trials_fault, one_line_cause, places_written
 from sweeper.placement import Placement, StageResult, run_placed
 from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S, ResumeStore
 from sweeper.scales import SCALES, batch_layout
@@ -271,7 +271,7 @@ def run_trial(config: dict) -> None:
     except Exception as error:
         if not_the_trials_fault(error):
             raise  # a Train worker or node died: Tune retries the trial, in this same run
-        _fail_once(run, one_line_cause(error))
+        _fail_once(run, one_line_cause(error, places_written(spec.tracking_uri, spec.storage_path)))
         return
     # Finished: its resume checkpoints have served their purpose.
     ResumeStore.for_run(spec.storage_path, run.run_id, spec.checkpoint_every_s).clear()

@@ -63,31 +63,26 @@ def test_dry_run_refuses_a_malformed_cluster(tmp_path: Path) -> None:
     assert result.stderr.strip().startswith("Error: --cluster:") and "Traceback" not in result.stderr
 
 
-@pytest.mark.cluster
-def test_a_multi_node_cluster_refuses_node_local_state(tmp_path: Path, demo_data: Path) -> None:
-    """A real two-node Ray cluster on loopback: a SQLite tracking file or a local Tune folder
-    would be a different copy on each node, so the launch is refused before writing anything."""
-    from ray.cluster_utils import Cluster
+def test_a_cluster_across_machines_refuses_node_local_state() -> None:
+    """Nodes on two machines: a SQLite tracking file, a loopback server or a local Tune folder
+    would be a different one on each machine, so the launch is refused (it asks before writing
+    anything). Nodes sharing one address are one machine, where all of these are shared."""
+    from sweeper.preflight import node_local_state_problem
 
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "object_store_memory": 80 * 2**20})
-    try:
-        cluster.add_node(num_cpus=1, object_store_memory=80 * 2**20)
-        cluster.wait_for_nodes()
-        base = ("launch", "--scales", "tiny", "--targets", "xnli", "--data", str(demo_data))
-        base += ("--address", cluster.address)
-        sqlite_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-        result = run_xsweep(*base, tracking_uri=sqlite_uri, cwd=tmp_path)
-        assert result.returncode != 0
-        assert "is a file on a 2-node cluster" in result.stderr
-        result = run_xsweep(*base, tracking_uri="http://127.0.0.1:9", cwd=tmp_path)
-        assert result.returncode != 0
-        assert "each node's own loopback address" in result.stderr
-        result = run_xsweep(*base, tracking_uri="http://tracker.invalid:5000", cwd=tmp_path)
-        assert result.returncode != 0
-        assert "--storage-path: .xsweep/tune is a folder on one node of a 2-node cluster" in result.stderr
-        assert not (tmp_path / ".xsweep").exists()
-    finally:
-        cluster.shutdown()
+    two_machines = ["10.0.0.1", "10.0.0.2"]
+    problem = node_local_state_problem("sqlite:////tmp/x/mlflow.db", ".xsweep/tune", two_machines)
+    assert problem is not None and "is a file on a 2-node cluster" in problem
+    problem = node_local_state_problem("http://127.0.0.1:9", ".xsweep/tune", two_machines)
+    assert problem is not None and "each node's own loopback address" in problem
+    problem = node_local_state_problem("http://tracker.invalid:5000", ".xsweep/tune", two_machines)
+    assert problem == (
+        "--storage-path: .xsweep/tune is a folder on one node of a 2-node cluster; valid: object storage every "
+        "node reaches (s3://..., gs://...), or file:///PATH on a mount they share"
+    )
+    assert node_local_state_problem("http://tracker.invalid:5000", "s3://bucket/tune", two_machines) is None
+    one_machine = ["127.0.0.1", "127.0.0.1", "127.0.0.1"]
+    assert node_local_state_problem("sqlite:////tmp/x/mlflow.db", ".xsweep/tune", one_machine) is None
+    assert node_local_state_problem("http://127.0.0.1:5000", ".xsweep/tune", one_machine) is None
 
 
 # Seconds of one sleeping trial per scale.

@@ -38,6 +38,9 @@ def test_resume_store_keeps_the_latest_checkpoint_per_stage(tmp_path: Path) -> N
     assert (fetched / "trainer_state.json").read_text() == '{"global_step": 20}'
     store.upload(1, tmp_path / "checkpoint-10")
     assert store.latest_stage() == 1
+    # An upload cut off mid-copy (a kill, a full disk) leaves a partial folder: not a checkpoint.
+    (tmp_path / "storage" / "resume" / "run1" / "stage2.partial").mkdir()
+    assert store.latest_stage() == 1
     store.clear()
     assert store.latest_stage() is None and not (tmp_path / "storage" / "resume" / "run1").exists()
 
