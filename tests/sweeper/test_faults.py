@@ -37,11 +37,11 @@ def _args(name: str, data: Path, *extra: str) -> tuple[str, ...]:
     return ("launch", "--name", name, *SPEC, "--data", str(data), *extra)
 
 
-def _start(args: tuple[str, ...], work: Path, tracking_uri: str) -> subprocess.Popen:
+def _start(args: tuple[str, ...], work: Path, tracking_uri: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     return subprocess.Popen(
         [XSWEEP, *args],
         cwd=work,
-        env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri},
+        env={**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -236,3 +236,48 @@ def test_a_full_disk_ends_the_launch_in_one_line_and_the_next_launch_reconciles(
         assert len(cells) == 1
     finally:
         subprocess.run(["umount", "-l", str(work)], check=False)
+
+
+def _node_running_a_trial(nodes: list) -> object | None:
+    """The worker node whose raylet started the running trial process."""
+    raylets = {node.all_processes["raylet"][0].process.pid: node for node in nodes}
+    for process in _trial_processes():
+        parent = process.ppid()
+        if parent in raylets:
+            return raylets[parent]
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_a_worker_node_lost_mid_trial_and_the_sweep_still_finishes(tmp_path: Path, data: Path) -> None:
+    """A loopback cluster: a head that runs no trial, two one-CPU worker nodes. The node
+    running the search trial is removed while it trains; the trial runs again on the other
+    node, in the same run, and the sweep finishes. One machine: a SQLite store is shared."""
+    from ray.cluster_utils import Cluster
+
+    loopback = {"node_ip_address": "127.0.0.1", "object_store_memory": 80 * 2**20}
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, **loopback})
+    try:
+        workers = [cluster.add_node(num_cpus=1, **loopback) for _ in range(2)]
+        cluster.wait_for_nodes()
+        tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+        # Ray rewrites a 127.0.0.1 address to this machine's network address unless told that
+        # this machine's Ray is not a cluster across machines (ray/_private/services.py).
+        on_loopback = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+        args = _args("node-lost", data, "--address", cluster.address)
+        launch = _start(args, tmp_path, tracking_uri, env=on_loopback)
+        try:
+            _wait_for(lambda: _training(tracking_uri, "node-lost", "target_search"), launch, "the search trial trains")
+            node = _node_running_a_trial(workers)
+            assert node is not None, "no worker node runs the trial"
+            cluster.remove_node(node)
+            output = launch.communicate(timeout=600)[0]
+        finally:
+            if launch.poll() is None:
+                os.killpg(launch.pid, signal.SIGKILL)
+    finally:
+        cluster.shutdown()
+    assert launch.returncode == 0, output[-3000:]
+    assert "retry 1 of 2 in the same run" in output, output[-3000:]
+    _assert_exactly_once(tracking_uri, "node-lost")
