@@ -26,7 +26,7 @@ from sweeper.spec import SpecError
 
 log = logging.getLogger(__name__)
 
-LOCK_FOLDER = ".xsweep-locks"
+LOCK_FOLDER = ".xsweep/locks"
 # The advisory-lock key space of xsweep's launch locks (any fixed 32-bit value).
 _PG_LOCK_CLASS = 0x78737770
 
