@@ -26,6 +26,7 @@ from sweeper.placement import DRIVER_RESOURCE, Placement
 from sweeper.plan import Plan, make_plan
 from sweeper.pretrained import build_tiny_model
 from sweeper.progress import SweepProgress
+from sweeper.provenance import PREFIX, encoder_tags, runtime_tags, source_commit
 from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S
 from sweeper.scales import SCALES, TINY_MODEL
 from sweeper.search import PruningStopper, SweepContext, SweepSearcher
@@ -145,6 +146,14 @@ def _pretrained_encoders(plan: Plan, sweep_run: TrackedRun, tiny_dir: Path | Non
         else:
             encoders[scale_name] = (scale.model, scale.revision)
     return encoders
+
+
+def _sweep_provenance(commit: str, tiny_dir: Path | None) -> dict[str, str]:
+    """The driver's code, libraries and device, and the tiny model's hashes where it built one."""
+    tags = {**runtime_tags(), f"{PREFIX}xsweep_commit": commit}
+    if tiny_dir is not None:
+        tags.update({key.replace(PREFIX, f"{PREFIX}tiny_"): value for key, value in encoder_tags(tiny_dir).items()})
+    return tags
 
 
 def _resources(config: dict) -> dict[str, float]:
@@ -321,6 +330,7 @@ def _run_sweep(
                 "data": spec.data,
                 "translated_data": spec.translated_data or "none",
                 "mlm_text": spec.mlm_text or "none",
+                "sampler": spec.sampler,
                 # What `xsweep status` counts progress against.
                 "planned/search_trials": len(plan.studies) * spec.trials,
                 "planned/cells": len(plan.cells),
@@ -339,7 +349,9 @@ def _run_sweep(
             driver_resource=DRIVER_RESOURCE if ray.cluster_resources().get(DRIVER_RESOURCE) else "",
             checkpoint_every_s=checkpoint_every_s,
             keep_target_checkpoints=keep_target_checkpoints,
+            source_commit=source_commit(),
         )
+        sweep_run.set_tags(_sweep_provenance(context.source_commit, tiny_dir))
         searcher = SweepSearcher(plan, context)
         if resume_run_id is not None:
             searcher.resume()
