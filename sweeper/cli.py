@@ -268,7 +268,8 @@ def compare(
     except ReportError as error:
         raise click.ClickException(str(error)) from None
     comparison = compare_records(records_a, records_b, tolerance)
-    print_comparison(comparison, (name_a, name_b), _console())
+    names = (name_a, name_b) if uri_a == uri_b else (f"{name_a} in {uri_a}", f"{name_b} in {uri_b}")
+    print_comparison(comparison, names, _console())
     if not comparison.agrees:
         raise SystemExit(1)
 

@@ -19,9 +19,10 @@ from rich.table import Table
 
 from sweeper.provenance import PREFIX
 from sweeper.report import latest_sweep_run
-from sweeper.tracking import SWEEP, retrying
+from sweeper.tracking import INTERMEDIATE, SWEEP, TARGET, TARGET_SEARCH, retrying
 
 DEFAULT_TOLERANCE = 1e-6
+PHASE_ORDER = {INTERMEDIATE: 0, TARGET_SEARCH: 1, TARGET: 2, SWEEP: 3}
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,8 @@ def differing_provenance(pairs: list[tuple[RunRecord, RunRecord]]) -> list[Prove
 def compare_records(a: list[RunRecord], b: list[RunRecord], tolerance: float = DEFAULT_TOLERANCE) -> Comparison:
     by_key_a = {record.key: record for record in a}
     by_key_b = {record.key: record for record in b}
-    keys = sorted(set(by_key_a) | set(by_key_b))
+    # In the order a sweep runs them: study trials, then cells, then the sweep run.
+    keys = sorted(set(by_key_a) | set(by_key_b), key=lambda key: (PHASE_ORDER.get(key[0], 0), key))
     runs = [compare_run(by_key_a.get(key), by_key_b.get(key), tolerance) for key in keys]
     pairs = [(by_key_a[key], by_key_b[key]) for key in keys if key in by_key_a and key in by_key_b]
     return Comparison(runs, differing_provenance(pairs), tolerance)
@@ -150,7 +152,9 @@ def read_records(client: MlflowClient, name: str) -> list[RunRecord]:
 
 
 def print_comparison(comparison: Comparison, names: tuple[str, str], console: Console) -> None:
-    table = Table("phase", "run", f"lr {names[0]}", f"lr {names[1]}", "metrics", "agrees", "what differs")
+    """Per run: both learning rates, how many metrics both have, and what differs (A vs B)."""
+    console.print(f"A: {names[0]}   B: {names[1]}")
+    table = Table("phase", "run", "lr A", "lr B", "metrics", "agrees", "what differs (A vs B)")
     for run in comparison.runs:
         first = run.differences[:2]
         more = f" (+{len(run.differences) - 2} more)" if len(run.differences) > 2 else ""
@@ -160,7 +164,7 @@ def print_comparison(comparison: Comparison, names: tuple[str, str], console: Co
         )  # fmt: skip
     console.print(table)
     if comparison.provenance:
-        tags = Table("provenance tag", "runs differing", "e.g. run", names[0], names[1])
+        tags = Table("provenance tag", "runs differing", "e.g. run", "A", "B")
         for diff in comparison.provenance:
             tags.add_row(diff.tag.removeprefix(PREFIX), str(diff.runs), diff.example_run, *diff.values)
         console.print(tags)
@@ -169,6 +173,6 @@ def print_comparison(comparison: Comparison, names: tuple[str, str], console: Co
     agreeing = sum(run.agrees for run in comparison.runs)
     verdict = "agree" if comparison.agrees else "differ"
     console.print(
-        f"{names[0]} and {names[1]} {verdict}: {agreeing} of {len(comparison.runs)} runs agree "
+        f"A and B {verdict}: {agreeing} of {len(comparison.runs)} runs agree "
         f"(learning rates equal, metrics within {comparison.tolerance:g})"
     )
