@@ -40,6 +40,8 @@ def train_unigram_pieces(texts: Iterable[str], vocab_size: int = TINY_VOCAB_SIZE
         # A soft limit: a small sample set stops at the pieces its text supports.
         hard_vocab_limit=False,
         character_coverage=1.0,
+        # SentencePiece skips longer lines (4192 bytes by default); QA contexts can be longer.
+        max_sentence_length=1 << 16,
         # The tokenizer applies no normalizer, so the pieces are of the raw text.
         normalization_rule_name="identity",
         num_threads=1,

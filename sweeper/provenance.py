@@ -14,8 +14,10 @@ from pathlib import Path
 PREFIX = "provenance/"
 PACKAGES = ("xsweep", "torch", "transformers", "tokenizers", "sentencepiece", "datasets", "ray", "mlflow", "optuna")
 SOURCE = Path(__file__).resolve().parents[1]
-# The files from_pretrained reads for a tokenizer (XLM-R's and the common others).
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "sentencepiece.bpe.model")
+# What makes a tokenizer: its vocabulary and pipeline (tokenizers' file, else XLM-R's
+# SentencePiece model). Not tokenizer_config.json: saving a loaded tokenizer again adds the
+# keyword arguments it was loaded with, so the same tokenizer would hash differently.
+TOKENIZER_FILES = ("tokenizer.json", "sentencepiece.bpe.model")
 
 
 def package_versions() -> dict[str, str]:
@@ -93,7 +95,7 @@ def model_files(folder: Path) -> list[str]:
 def encoder_tags(folder: str | Path) -> dict[str, str]:
     """Content hashes of the starting encoder's weights and of its tokenizer."""
     folder = Path(folder)
-    tokenizer = [name for name in TOKENIZER_FILES if (folder / name).is_file()]
+    tokenizer = [name for name in TOKENIZER_FILES if (folder / name).is_file()][:1]
     return {
         f"{PREFIX}encoder_sha256": files_hash(folder, model_files(folder)),
         f"{PREFIX}tokenizer_sha256": files_hash(folder, tokenizer),
