@@ -262,11 +262,13 @@ def compare(
     provenance tags that differ. Exits 1 where they differ."""
     uri_a = _tracking_uri(tracking_uri)
     uri_b = _tracking_uri(other_tracking_uri) if other_tracking_uri else uri_a
-    try:
-        records_a = read_records(MlflowClient(uri_a), name_a)
-        records_b = read_records(MlflowClient(uri_b), name_b)
-    except ReportError as error:
-        raise click.ClickException(str(error)) from None
+    records = []
+    for argument, name, uri in (("NAME_A", name_a, uri_a), ("NAME_B", name_b, uri_b)):
+        try:
+            records.append(read_records(MlflowClient(uri), name))
+        except ReportError as error:
+            raise click.ClickException(str(error).replace("--name", argument, 1)) from None
+    records_a, records_b = records
     comparison = compare_records(records_a, records_b, tolerance)
     names = (name_a, name_b) if uri_a == uri_b else (f"{name_a} in {uri_a}", f"{name_b} in {uri_b}")
     print_comparison(comparison, names, _console())
