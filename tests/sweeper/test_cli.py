@@ -75,4 +75,4 @@ def test_compare_of_an_unknown_sweep_names_the_argument(tmp_path: Path) -> None:
     tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     result = CliRunner().invoke(main, ["compare", "ghost", "other", "--tracking-uri", tracking_uri])
     assert result.exit_code == 1
-    assert result.output.strip() == "Error: NAME_A: no sweep named 'ghost' in this tracking store"
+    assert result.output.strip().splitlines()[-1] == "Error: NAME_A: no sweep named 'ghost' in this tracking store"
