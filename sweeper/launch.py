@@ -351,7 +351,7 @@ def _run_sweep(
             keep_target_checkpoints=keep_target_checkpoints,
             source_commit=source_commit(),
         )
-        sweep_run.set_tags(_sweep_provenance(context.source_commit, tiny_dir))
+        sweep_run.set_tags({**_sweep_provenance(context.source_commit, tiny_dir), f"{PREFIX}sampler": spec.sampler})
         searcher = SweepSearcher(plan, context)
         if resume_run_id is not None:
             searcher.resume()

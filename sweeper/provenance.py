@@ -6,6 +6,7 @@ explained (``xsweep compare`` lists the tags that differ)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import platform
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
@@ -18,6 +19,9 @@ SOURCE = Path(__file__).resolve().parents[1]
 # SentencePiece model). Not tokenizer_config.json: saving a loaded tokenizer again adds the
 # keyword arguments it was loaded with, so the same tokenizer would hash differently.
 TOKENIZER_FILES = ("tokenizer.json", "sentencepiece.bpe.model")
+# State tokenizer.json keeps from the tokenizer's last use, not part of what it is: a
+# checkpoint's tokenizer was last called with the recipe's truncation.
+TOKENIZER_RUNTIME_STATE = ("truncation", "padding")
 
 
 def package_versions() -> dict[str, str]:
@@ -92,11 +96,21 @@ def model_files(folder: Path) -> list[str]:
     return [n for n in names if n == "config.json"] + weights
 
 
+def tokenizer_hash(folder: Path) -> str:
+    """SHA-256 of the tokenizer's vocabulary and pipeline, without its runtime state."""
+    present = [name for name in TOKENIZER_FILES if (folder / name).is_file()]
+    if present[:1] != ["tokenizer.json"]:
+        return files_hash(folder, present[:1])
+    content = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+    for key in TOKENIZER_RUNTIME_STATE:
+        content.pop(key, None)
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
 def encoder_tags(folder: str | Path) -> dict[str, str]:
     """Content hashes of the starting encoder's weights and of its tokenizer."""
     folder = Path(folder)
-    tokenizer = [name for name in TOKENIZER_FILES if (folder / name).is_file()][:1]
     return {
         f"{PREFIX}encoder_sha256": files_hash(folder, model_files(folder)),
-        f"{PREFIX}tokenizer_sha256": files_hash(folder, tokenizer),
+        f"{PREFIX}tokenizer_sha256": tokenizer_hash(folder),
     }
