@@ -1,4 +1,4 @@
-"""The `xsweep` command line: launch, report, and what scales and tasks exist."""
+"""The `xsweep` command line: launch, report, compare, and what scales and tasks exist."""
 
 from __future__ import annotations
 
@@ -18,12 +18,14 @@ from rich.progress import Progress, TextColumn
 from rich.table import Table
 
 from sweeper.cluster import check_scales_fit, load_cluster
+from sweeper.compare import DEFAULT_TOLERANCE, compare_records, print_comparison, read_records
 from sweeper.cost import Hardware, estimate, print_cost_plan
 from sweeper.errors import SweepAborted
 from sweeper.plan import make_plan
 from sweeper.preflight import DEFAULT_CONNECT_TIMEOUT_S, check_tracking_uri, reach_tracking_uri
 from sweeper.report import ReportError, build_report, print_report, print_summary, write_report
 from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S, DEFAULT_RETRIES
+from sweeper.sampling import DEFAULT_SAMPLER, SAMPLERS
 from sweeper.scales import SCALES
 from sweeper.spec import SpecError, SweepSpec, build_spec
 from sweeper.tracking import local_store_dir, resolve_tracking_uri, ui_instructions
@@ -147,6 +149,13 @@ spec_options = _options(
     click.option(
         "--mlm-text", default=None, help="A .txt file or directory: continued MLM interleaved with intermediate runs."
     ),
+    click.option(
+        "--sampler",
+        type=click.Choice(SAMPLERS),
+        default=DEFAULT_SAMPLER,
+        show_default=True,
+        help="How studies propose learning rates: qmc, a fixed design after the recipe's; tpe, modelled on scores.",
+    ),
 )
 cost_options = _options(
     click.option("--gpus", default=Hardware.gpus, show_default=True, help="GPUs to spread the sweep over."),
@@ -174,6 +183,7 @@ def _spec(options: dict) -> SweepSpec:
         name=options["name"],
         translated_data=options["translated_data"],
         mlm_text=options["mlm_text"],
+        sampler=options["sampler"],
     )
 
 
@@ -299,6 +309,39 @@ def report(name: str, tracking_uri: str | None, out: Path | None) -> None:
     print_summary(summaries, result.deltas, console)
     console.print(f"report.md, report.csv and two plots in {out}/, and under report/ of the sweep run")
     console.print(ui_instructions(uri, result.experiment_id))
+
+
+@main.command()
+@click.argument("name_a")
+@click.argument("name_b")
+@tracking_option
+@click.option("--other-tracking-uri", default=None, help="The tracking store of NAME_B [default: NAME_A's].")
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_TOLERANCE,
+    show_default=True,
+    help="Largest difference of a metric that still agrees.",
+)
+def compare(
+    name_a: str, name_b: str, tracking_uri: str | None, other_tracking_uri: str | None, tolerance: float
+) -> None:
+    """Whether two sweeps agree, per study trial and cell: learning rates, metrics, and the
+    provenance tags that differ. Exits 1 where they differ."""
+    uri_a = _tracking_uri(tracking_uri)
+    uri_b = _tracking_uri(other_tracking_uri) if other_tracking_uri else uri_a
+    records = []
+    for argument, name, uri in (("NAME_A", name_a, uri_a), ("NAME_B", name_b, uri_b)):
+        try:
+            records.append(read_records(MlflowClient(uri), name))
+        except ReportError as error:
+            raise click.ClickException(str(error).replace("--name", argument, 1)) from None
+    records_a, records_b = records
+    comparison = compare_records(records_a, records_b, tolerance)
+    names = (name_a, name_b) if uri_a == uri_b else (f"{name_a} in {uri_a}", f"{name_b} in {uri_b}")
+    print_comparison(comparison, names, _console())
+    if not comparison.agrees:
+        raise SystemExit(1)
 
 
 @main.command()

@@ -40,6 +40,7 @@ from sweeper.preflight import (
 )
 from sweeper.pretrained import build_tiny_model
 from sweeper.progress import SweepProgress
+from sweeper.provenance import PREFIX, encoder_tags, runtime_tags, source_commit
 from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S, DEFAULT_RETRIES
 from sweeper.scales import SCALES, TINY_MODEL
 from sweeper.search import PruningStopper, SweepContext, SweepSearcher, study_label
@@ -177,6 +178,14 @@ def _pretrained_encoders(
         else:
             encoders[scale_name] = (scale.model, scale.revision)
     return encoders
+
+
+def _sweep_provenance(commit: str, tiny_dir: Path | None) -> dict[str, str]:
+    """The driver's code, libraries and device, and the tiny model's hashes where it built one."""
+    tags = {**runtime_tags(), f"{PREFIX}xsweep_commit": commit}
+    if tiny_dir is not None:
+        tags.update({key.replace(PREFIX, f"{PREFIX}tiny_"): value for key, value in encoder_tags(tiny_dir).items()})
+    return tags
 
 
 def _resources(config: dict) -> dict[str, float]:
@@ -381,6 +390,8 @@ def _run_sweep(
         sweep_run.log_params(_sweep_params(plan))
         if resume_run_id is None:
             searcher = SweepSearcher(plan, _context(plan, experiment_id, sweep, sweep_run.run_id, sweep_run, tiny_dir))
+        provenance = _sweep_provenance(searcher.context.source_commit, tiny_dir)
+        sweep_run.set_tags({**provenance, f"{PREFIX}sampler": spec.sampler})
         progress = SweepProgress(plan.total_trials)
         # Built before the progress bar starts: Tune pickles its callbacks, and a live bar holds locks.
         tuner = _tuner(plan, searcher, sweep, progress, f"{spec.name}-{sweep_run.run_id[:8]}-{launches}")
@@ -427,6 +438,7 @@ def _sweep_params(plan: Plan) -> dict[str, object]:
         "data": spec.data,
         "translated_data": spec.translated_data or "none",
         "mlm_text": spec.mlm_text or "none",
+        "sampler": spec.sampler,
         # What `xsweep status` counts progress against.
         "planned/search_trials": len(plan.studies) * spec.trials,
         "planned/cells": len(plan.cells),
@@ -454,6 +466,7 @@ def _context(
         driver_resource=DRIVER_RESOURCE if ray.cluster_resources().get(DRIVER_RESOURCE) else "",
         checkpoint_every_s=sweep.checkpoint_every_s,
         keep_target_checkpoints=sweep.keep_target_checkpoints,
+        source_commit=source_commit(),
     )
 
 

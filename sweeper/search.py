@@ -9,7 +9,6 @@ between stages.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import pickle
 import time
@@ -26,7 +25,9 @@ from ray.tune.stopper import Stopper
 from sweeper.faults import FAILED, disk_full, one_line_cause, places_written
 from sweeper.placement import placement_of
 from sweeper.plan import Cell, Plan, StudyKey
+from sweeper.provenance import PREFIX
 from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S
+from sweeper.sampling import STARTUP_TRIALS, best_outcome_index, make_sampler, may_hand_out, study_seed
 from sweeper.scales import SCALES
 from sweeper.tracking import (
     INTERMEDIATE,
@@ -42,8 +43,6 @@ from tasks import get_task
 
 log = logging.getLogger(__name__)
 
-# Few trials per study: model after a few trials, not after Optuna's default ten.
-STARTUP_TRIALS = 2
 LEARNING_RATE = "learning_rate"
 
 
@@ -66,6 +65,8 @@ class SweepContext:
     driver_resource: str = ""
     checkpoint_every_s: float = DEFAULT_CHECKPOINT_EVERY_S
     keep_target_checkpoints: bool = False
+    # The xsweep commit the driver launched from (trials on other nodes may have no .git).
+    source_commit: str = "unknown"
 
 
 def study_label(key: StudyKey) -> str:
@@ -77,6 +78,8 @@ class Outcome:
     run_id: str
     learning_rate: float
     score: float
+    # The Optuna trial number: ties in score go to the earlier trial.
+    number: int = 0
 
 
 @dataclass
@@ -212,7 +215,7 @@ class SweepSearcher(Searcher):
         elif ok:
             study.tell(number, result["objective"])
             lr = study.trials[number].params[LEARNING_RATE]
-            state.outcomes.append(Outcome(result["run_id"], lr, result["objective"]))
+            state.outcomes.append(Outcome(result["run_id"], lr, result["objective"], number))
         else:
             study.tell(number, state=optuna.trial.TrialState.FAIL)
         state.done += 1
@@ -246,7 +249,7 @@ class SweepSearcher(Searcher):
                 state.done += 1
                 run = by_key.get(f"{study_label(state.key)}/{trial.number}")
                 if trial.state == optuna.trial.TrialState.COMPLETE and run is not None:
-                    state.outcomes.append(Outcome(run.info.run_id, learning_rate, trial.value))
+                    state.outcomes.append(Outcome(run.info.run_id, learning_rate, trial.value, trial.number))
             if state.complete:
                 self._select(state)
         finished = {
@@ -292,12 +295,12 @@ class SweepSearcher(Searcher):
 
     def _open_study(self, key: StudyKey, name: str) -> optuna.Study:
         scale = SCALES[key.scale]
-        seed = int(hashlib.sha256(name.encode()).hexdigest()[:8], 16)
         study = optuna.create_study(
             study_name=name,
             storage=self.context.study_storage,
             direction="maximize",
-            sampler=optuna.samplers.TPESampler(n_startup_trials=STARTUP_TRIALS, seed=seed, constant_liar=True),
+            # Seeded by the study's scale, phase and task, not by this launch's run id.
+            sampler=make_sampler(self.plan.spec.sampler, study_seed(study_label(key))),
             # A trial whose English dev score after an epoch is below the median of the
             # finished trials' at that epoch stops there.
             pruner=optuna.pruners.MedianPruner(n_startup_trials=STARTUP_TRIALS, n_warmup_steps=0),
@@ -329,7 +332,13 @@ class SweepSearcher(Searcher):
         return in_use == 0 or in_use + need <= fitting
 
     def _next_study_trial(self, trial_id: str) -> TrialSpec | None:
-        open_studies = [s for s in self.studies.values() if s.handed_out < s.n_trials and self._has_room(s.key.scale)]
+        open_studies = [
+            s
+            for s in self.studies.values()
+            if s.handed_out < s.n_trials
+            and (s.interrupted or may_hand_out(s.handed_out, s.done))
+            and self._has_room(s.key.scale)
+        ]
         if not open_studies:
             return None
         # The largest scale with work left goes first; its studies take turns.
@@ -385,7 +394,8 @@ class SweepSearcher(Searcher):
         if not state.outcomes:
             log.warning("study %s: every trial failed", state.key)
             return
-        state.selected = max(state.outcomes, key=lambda outcome: outcome.score)
+        best = best_outcome_index([(outcome.number, outcome.score) for outcome in state.outcomes])
+        state.selected = state.outcomes[best]
         for outcome in state.outcomes:
             chosen = outcome is state.selected
             retrying(lambda o=outcome, c=chosen: self.client.set_tag(o.run_id, "selected", str(c).lower()))
@@ -422,6 +432,8 @@ class SweepSearcher(Searcher):
             "sweep_run_id": self.context.sweep_run_id,
             "scale": scale,
             "model": SCALES[scale].model,
+            f"{PREFIX}xsweep_commit": self.context.source_commit,
+            f"{PREFIX}sampler": self.plan.spec.sampler,
         }
         return tags | {key: str(value) for key, value in extra.items()}
 

@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from sweeper.sampling import DEFAULT_SAMPLER, SAMPLERS
 from sweeper.scales import SCALES
 from sweeper.tracking import NONE
 from tasks import HUB, TASKS, intermediates, is_present, targets, training_sources
@@ -33,6 +34,8 @@ class SweepSpec:
     # The paper's alternatives for every intermediate run (absolute paths), or None.
     translated_data: str | None = None
     mlm_text: str | None = None
+    # How each study proposes learning rates (sweeper/sampling.py).
+    sampler: str = DEFAULT_SAMPLER
 
     @property
     def seed_values(self) -> tuple[int, ...]:
@@ -46,6 +49,9 @@ class SweepSpec:
         for alternative in ("translated_data", "mlm_text"):
             if fields[alternative] is None:
                 fields.pop(alternative)
+        # Likewise the default sampler: a sweep's fingerprint changes only where it chose another.
+        if fields["sampler"] == DEFAULT_SAMPLER:
+            fields.pop("sampler")
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -90,6 +96,7 @@ def build_spec(
     name: str | None = None,
     translated_data: str | None = None,
     mlm_text: str | None = None,
+    sampler: str = DEFAULT_SAMPLER,
 ) -> SweepSpec:
     """Validate CLI-style comma lists into a ``SweepSpec``; raise ``SpecError`` if invalid."""
     scale_names = _split_names("--scales", scales) or ()
@@ -111,6 +118,8 @@ def build_spec(
         offered = sorted({lang for t in target_names for lang in TASKS[t].languages})
         _check_names("--languages", language_names, offered)
 
+    if sampler not in SAMPLERS:
+        raise SpecError(f"--sampler: {sampler!r}; valid: {', '.join(SAMPLERS)}")
     if trials < 1:
         raise SpecError(f"--trials: {trials}; valid: an integer of at least 1")
     if seeds < 1:
@@ -136,6 +145,7 @@ def build_spec(
         trials=trials,
         seeds=seeds,
         data=data,
+        sampler=sampler,
     )
     if not name:
         spec = SweepSpec(**{**asdict(spec), "name": f"{'+'.join(scale_names)}-{spec.fingerprint()[:8]}"})

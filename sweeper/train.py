@@ -26,6 +26,7 @@ from transformers import (
     TrainerCallback,
     TrainingArguments,
 )
+from transformers.trainer_utils import enable_full_determinism, set_seed
 
 from sweeper.inference import predict_by_length
 from sweeper.resume import ResumeStore
@@ -168,6 +169,18 @@ class _EpochHook(TrainerCallback):
             self.hook(self.tuned, epoch)
 
 
+def seed_everything(seed: int, use_cpu: bool) -> None:
+    """Seed before the model is built: the Trainer seeds only once it has the model, so a fresh
+    task head would otherwise start from whatever the process drew before (in a reused Tune
+    actor, its earlier trials). On CPU every op then runs its deterministic algorithm as well;
+    on GPUs the seed fixes data order, initialisation and dropout, while some kernels (cuBLAS,
+    atomics in backward passes) still add in varying order (the README says what remains)."""
+    if use_cpu:
+        enable_full_determinism(seed)
+    else:
+        set_seed(seed)
+
+
 def _training_arguments(
     hparams: Hyperparameters, model: PreTrainedModel, work_dir: str | Path, multitask_model: bool = False
 ) -> TrainingArguments:
@@ -188,6 +201,7 @@ def _training_arguments(
         warmup_steps=hparams.warmup_ratio,
         weight_decay=0.01,
         seed=hparams.seed,
+        full_determinism=use_cpu,
         # The same data order with and without an intermediate task, so Δ is paired.
         data_seed=hparams.seed,
         logging_steps=10,
@@ -232,6 +246,7 @@ def fine_tune(
     the store's latest checkpoint where there is one (a relaunched trial), skipping the
     stages before it. Callbacks with a ``begin_stage(stage)`` method are told each stage;
     ``on_epoch(tuned, epoch)`` runs after every epoch but the last (a study's pruning)."""
+    seed_everything(hparams.seed, use_cpu=not torch.cuda.is_available())
     tokenizer = AutoTokenizer.from_pretrained(encoder_path)
     task, model, collator, stages = _model_and_stages(task, encoder_path, tokenizer, data, hparams.max_length)
     work_dir = Path(work_dir)

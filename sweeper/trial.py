@@ -14,12 +14,14 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import torch
 from huggingface_hub import snapshot_download
 from mlflow.tracking import MlflowClient
 from ray import tune
 from transformers import TrainerCallback
 
 import mlflow
+from sweeper import provenance
 from sweeper.faults import ERROR_TAG, FAILED, not_the_trials_fault, one_line_cause, places_written
 from sweeper.placement import Placement, StageResult, run_placed
 from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S, ResumeStore
@@ -121,18 +123,6 @@ def fetch_encoder(encoder: str, revision: str, tracking_uri: str, work_dir: Path
     return snapshot_download(encoder, revision=revision)
 
 
-def package_versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions = {}
-    for package in ("xsweep", "torch", "transformers", "datasets", "ray", "mlflow", "optuna"):
-        try:
-            versions[f"version/{package}"] = version(package)
-        except PackageNotFoundError:
-            versions[f"version/{package}"] = "not installed"
-    return versions
-
-
 def write_predictions(evaluation: Evaluation, task: str, out_dir: Path) -> Path:
     """Every (split, language)'s predictions in the XTREME submission layout
     ``<task>/<split>-<lang>.<ext>`` (XQuAD, TyDiQA-GoldP, Tatoeba and LAReQA's dev data, the
@@ -173,6 +163,10 @@ def train_stage(config: dict) -> StageResult:
     log metrics, the checkpoint or the predictions to the trial's run."""
     spec = TrialSpec.from_config(config)
     task = trained_task(spec)
+    if not torch.cuda.is_available():
+        # As many intra-op threads as CPUs the trial holds, whatever the machine's core count
+        # (Ray leaves torch's default otherwise): sums split the same way in every launch.
+        torch.set_num_threads(int(spec.placement.trial_resources()["CPU"]))
     # The driver opened (or reopened) the run; what an earlier attempt logged is not re-sent.
     run = TrackedRun.reopen(MlflowClient(spec.tracking_uri), config["run_id"], mark_running=False)
     with tempfile.TemporaryDirectory(prefix="xsweep-trial-") as tmp:
@@ -203,6 +197,7 @@ def train_stage(config: dict) -> StageResult:
         elif spec.keep_checkpoint:
             checkpoint = tuned.save_model(work / "checkpoint")
         if tuned.is_main_process:
+            run.set_tags({**provenance.runtime_tags(), **provenance.encoder_tags(encoder)})
             run.log_params({"world_size": tuned.trainer.args.world_size, "fsdp": tuned.trainer.is_fsdp_enabled})
             if multitask.is_multitask(task):
                 members = multitask.members_present(task, spec.data).settings["members"]
@@ -217,6 +212,10 @@ def train_stage(config: dict) -> StageResult:
                 run.log_artifacts(write_predictions(evaluation, task.name, work / "predictions"), "predictions")
     run.flush()  # this process's points are all in before the driver ends the run
     return {"objective": objective_of(metrics, task.metric)}
+
+
+def _version_params() -> dict[str, str]:
+    return {f"version/{package}": value for package, value in provenance.package_versions().items()}
 
 
 def objective_of(metrics: Mapping[str, float], metric: str) -> float | None:
@@ -259,7 +258,7 @@ def run_trial(config: dict) -> None:
         return
     try:
         placement = {"workers": spec.placement.workers, "sharded": spec.placement.sharded}
-        run.log_params({**spec.params, **asdict(hyperparameters(spec)), **placement, **package_versions()})
+        run.log_params({**spec.params, **asdict(hyperparameters(spec)), **placement, **_version_params()})
         stage_config = {**config, "run_id": run.run_id}
         result = run_placed(train_stage, stage_config, spec.placement, spec.storage_path, f"train-{run.run_id}")
         run.finish("FINISHED")

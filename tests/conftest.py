@@ -85,6 +85,29 @@ def finished_sweep(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) ->
     return FinishedSweep("e2e", tracking_uri, work_dir, demo_data, args, result)
 
 
+def _launch_in_own_store(
+    tmp_path_factory: pytest.TempPathFactory, demo_data: Path, folder: str, *extra: str
+) -> FinishedSweep:
+    work_dir = tmp_path_factory.mktemp(folder)
+    tracking_uri = f"sqlite:///{work_dir / 'mlflow.db'}"
+    args = ("launch", "--name", "e2e", *SWEEP_ARGS, "--data", str(demo_data), *extra)
+    result = run_xsweep(*args, tracking_uri=tracking_uri, cwd=work_dir)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    return FinishedSweep("e2e", tracking_uri, work_dir, demo_data, args, result)
+
+
+@pytest.fixture(scope="session")
+def relaunched_sweep(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) -> FinishedSweep:
+    """``finished_sweep``'s very command again, into a store of its own: a rerun."""
+    return _launch_in_own_store(tmp_path_factory, demo_data, "relaunch")
+
+
+@pytest.fixture(scope="session")
+def tpe_sweep(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) -> FinishedSweep:
+    """``finished_sweep``'s spec with TPE proposing the learning rates."""
+    return _launch_in_own_store(tmp_path_factory, demo_data, "tpe", "--sampler", "tpe")
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("", 0))

@@ -69,3 +69,10 @@ def test_report_of_an_unknown_sweep_is_a_clear_error(tmp_path: Path) -> None:
     tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     result = run_xsweep("report", "--name", "ghost", tracking_uri=tracking_uri, cwd=tmp_path)
     assert result.returncode != 0 and "no sweep named 'ghost'" in result.stderr
+
+
+def test_compare_of_an_unknown_sweep_names_the_argument(tmp_path: Path) -> None:
+    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    result = CliRunner().invoke(main, ["compare", "ghost", "other", "--tracking-uri", tracking_uri])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == "Error: NAME_A: no sweep named 'ghost' in this tracking store"

@@ -147,17 +147,28 @@ def test_the_largest_scale_goes_first(demo_data: Path, tmp_path: Path) -> None:
 def test_a_trial_below_the_median_after_an_epoch_is_pruned_and_told_so(demo_data: Path, tmp_path: Path) -> None:
     searcher = _searcher("tiny", demo_data, tmp_path, trials=4)
     stopper = PruningStopper(searcher)
-    handed = [(f"t{index}", TrialSpec.from_config(searcher.suggest(f"t{index}"))) for index in range(8)]
-    mnli = [(trial_id, spec) for trial_id, spec in handed if spec.task == "mnli"]
     client = searcher.client
-    runs = {}
-    for (trial_id, spec), epoch_score in zip(mnli, (0.6, 0.7, 0.3, 0.9), strict=True):
+    runs: dict[str, str] = {}
+
+    def run(trial_id: str, spec: TrialSpec, epoch_score: float) -> None:
         runs[trial_id] = client.create_run(spec.experiment_id, tags=dict(spec.tags)).info.run_id
         epoch_result = {"objective": epoch_score, "epoch_score": epoch_score, "epoch": 1, "run_id": runs[trial_id]}
         if stopper(trial_id, epoch_result):
             searcher.on_trial_complete(trial_id, epoch_result)  # what Tune does with a stopped trial
         else:
             searcher.on_trial_complete(trial_id, {"objective": epoch_score + 0.05, "run_id": runs[trial_id]})
+
+    handed = [(f"t{index}", TrialSpec.from_config(searcher.suggest(f"t{index}"))) for index in range(4)]
+    # Two startup trials per study; a later one waits until every earlier trial of its study ended.
+    assert searcher.suggest("t4") is None
+    mnli = [(trial_id, spec) for trial_id, spec in handed if spec.task == "mnli"]
+    for (trial_id, spec), epoch_score in zip(mnli, (0.6, 0.7), strict=True):
+        run(trial_id, spec, epoch_score)
+    for trial_id, epoch_score in (("t5", 0.3), ("t6", 0.9)):
+        spec = TrialSpec.from_config(searcher.suggest(trial_id))
+        assert spec.task == "mnli"
+        mnli.append((trial_id, spec))
+        run(trial_id, spec, epoch_score)
     # The pruner judges once two trials finished: the third is below their median at epoch 1.
     state = next(state for key, state in searcher.studies.items() if key.task == "mnli")
     trials = optuna.load_study(study_name=state.name, storage=searcher.context.study_storage).trials

@@ -68,3 +68,16 @@ def test_batch_layout_keeps_the_recipes_effective_batch() -> None:
         per_device, steps = batch_layout(32, scale.per_device_batch, scale.gpus)
         assert per_device * max(scale.gpus, 1) * steps == 32, scale.name
         assert (scale.precision == "bf16") == (scale.gpus > 0)
+
+
+def test_the_default_sampler_leaves_the_fingerprint_of_earlier_sweeps_alone() -> None:
+    # f429ae80e2f6: this spec's fingerprint before the sampler was part of the spec.
+    args = {"scales": "tiny", "intermediate": "mnli", "targets_": "xnli", "trials": 2, "seeds": 2}
+    assert build_spec(**args).fingerprint() == "f429ae80e2f6"
+    assert build_spec(**args, sampler="qmc").fingerprint() == "f429ae80e2f6"
+    assert build_spec(**args, sampler="tpe").fingerprint() != "f429ae80e2f6"
+
+
+def test_an_unknown_sampler_is_a_one_line_error() -> None:
+    with pytest.raises(SpecError, match=r"^--sampler: 'grid'; valid: qmc, tpe$"):
+        build_spec(scales="tiny", sampler="grid")

@@ -1,0 +1,51 @@
+"""The tiny model follows from its texts: the same bytes in every process."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+from transformers import AutoTokenizer
+
+from sweeper.pretrained import build_tiny_model
+
+TEXTS = [
+    f"{subject} {verb} the {thing} in {place} on day {day}."
+    for subject in ("Anna", "Boris", "Chloé", "Dmitri")
+    for verb in ("sees", "buys", "paints")
+    for thing in ("house", "river", "garden")
+    for place in ("Zürich", "Lyon", "Омск")
+    for day in range(3)
+]
+
+BUILD = """
+import sys
+from sweeper.pretrained import build_tiny_model
+from tests.sweeper.test_pretrained import TEXTS
+build_tiny_model(TEXTS, sys.argv[1])
+"""
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(folder.iterdir())}
+
+
+def test_two_processes_build_the_same_tokenizer_and_weights(tmp_path: Path) -> None:
+    # Separate processes: the hash seeds that made tokenizers' trainer vary are per process.
+    root = Path(__file__).resolve().parents[2]
+    for name in ("a", "b"):
+        subprocess.run([sys.executable, "-c", BUILD, str(tmp_path / name)], cwd=root, check=True, timeout=300)
+    first, second = _hashes(tmp_path / "a"), _hashes(tmp_path / "b")
+    assert {"tokenizer.json", "model.safetensors", "config.json"} <= set(first)
+    assert first == second
+
+
+def test_the_tokenizer_has_xlmr_layout_and_covers_its_texts(tmp_path: Path) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(build_tiny_model(TEXTS, tmp_path))
+    assert tokenizer.convert_ids_to_tokens([0, 1, 2, 3]) == ["<s>", "<pad>", "</s>", "<unk>"]
+    assert tokenizer.mask_token_id == len(tokenizer) - 1
+    ids = tokenizer(TEXTS[-1])["input_ids"]
+    assert tokenizer.unk_token_id not in ids  # every character of the texts has a piece
+    assert tokenizer.decode(ids, skip_special_tokens=True) == TEXTS[-1]

@@ -1,0 +1,105 @@
+"""The same spec on the same code gives the same numbers: a tiny sweep launched twice into
+two stores (2 intermediates, 1 target, 2 trials, 2 seeds, two trials at a time on two CPUs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+import mlflow
+from sweeper.provenance import encoder_tags
+from tests.conftest import FinishedSweep, run_xsweep
+
+pytestmark = pytest.mark.slow
+
+
+def _runs(sweep: FinishedSweep) -> dict[tuple[str, str], object]:
+    """The sweep's runs by (phase, run name); the sweep run by its phase alone."""
+    client = MlflowClient(sweep.tracking_uri)
+    experiment = client.get_experiment_by_name(sweep.name)
+    runs = client.search_runs([experiment.experiment_id], max_results=5000)
+    return {(r.data.tags["phase"], "" if r.data.tags["phase"] == "sweep" else r.info.run_name): r for r in runs}
+
+
+def test_a_rerun_reproduces_every_learning_rate_and_metric(
+    finished_sweep: FinishedSweep, relaunched_sweep: FinishedSweep
+) -> None:
+    first, second = _runs(finished_sweep), _runs(relaunched_sweep)
+    assert set(first) == set(second) and len(first) == 13
+    for key, run in first.items():
+        other = second[key]
+        assert run.data.params.get("learning_rate") == other.data.params.get("learning_rate"), key
+        assert set(run.data.metrics) == set(other.data.metrics), key
+        for metric, value in run.data.metrics.items():
+            assert other.data.metrics[metric] == pytest.approx(value, abs=1e-6), (key, metric)
+    # The second trial of each study is a proposal, not the recipe's rate, and still the same.
+    assert first[("intermediate", "tiny/mnli/t1")].data.params["learning_rate"] != "0.001"
+    sweeps = first[("sweep", "")].data.tags, second[("sweep", "")].data.tags
+    assert sweeps[0]["provenance/tiny_tokenizer_sha256"] == sweeps[1]["provenance/tiny_tokenizer_sha256"]
+
+
+def test_every_run_carries_its_provenance(finished_sweep: FinishedSweep, tmp_path: Path) -> None:
+    runs = _runs(finished_sweep)
+    tiny = runs[("sweep", "")].data.tags
+    for (phase, name), run in runs.items():
+        tags = run.data.tags
+        assert tags["provenance/xsweep_commit"] == tiny["provenance/xsweep_commit"]
+        if phase == "sweep":
+            continue
+        for tag in ("torch", "transformers", "datasets", "ray", "mlflow", "optuna", "device", "sampler"):
+            assert tags[f"provenance/{tag}"], (name, tag)
+        # Every run starts from the tiny model's tokenizer; study trials from its weights too.
+        assert tags["provenance/tokenizer_sha256"] == tiny["provenance/tiny_tokenizer_sha256"]
+        if phase != "target" or tags["intermediate"] == "none":
+            assert tags["provenance/encoder_sha256"] == tiny["provenance/tiny_encoder_sha256"], name
+    # A target run's encoder is its intermediate's checkpoint: the hash says so.
+    cell = runs[("target", "tiny/mnli→xnli/s0")]
+    checkpoint = mlflow.artifacts.download_artifacts(
+        run_id=cell.data.tags["intermediate_run_id"], artifact_path="checkpoint",
+        dst_path=str(tmp_path), tracking_uri=finished_sweep.tracking_uri,
+    )  # fmt: skip
+    assert cell.data.tags["provenance/encoder_sha256"] == encoder_tags(checkpoint)["provenance/encoder_sha256"]
+    assert cell.data.tags["provenance/encoder_sha256"] != tiny["provenance/tiny_encoder_sha256"]
+
+
+def test_compare_finds_the_two_launches_equal(finished_sweep: FinishedSweep, relaunched_sweep: FinishedSweep) -> None:
+    result = run_xsweep(
+        "compare", "e2e", "e2e", "--other-tracking-uri", relaunched_sweep.tracking_uri,
+        tracking_uri=finished_sweep.tracking_uri, cwd=finished_sweep.work_dir,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "A and B agree: 13 of 13 runs agree" in result.stdout
+    # The same starting models and tokenizers, libraries and device (the commit may be
+    # "+dirty" in one launch only, where the tree changed between the two).
+    differing_tags = {line.split("│")[1].strip() for line in result.stdout.splitlines() if line.startswith("│ ")}
+    assert not differing_tags & {"encoder_sha256", "tokenizer_sha256", "torch", "transformers", "device"}
+
+
+def test_compare_lists_the_runs_that_differ(finished_sweep: FinishedSweep, tpe_sweep: FinishedSweep) -> None:
+    """TPE proposes other learning rates after the recipe's: compare names exactly the runs
+    whose learning rate or metrics differ (found here by hand), and the sampler."""
+    qmc, tpe = _runs(finished_sweep), _runs(tpe_sweep)
+    differing = {
+        name
+        for (phase, name), run in qmc.items()
+        if phase != "sweep"
+        and (
+            run.data.params["learning_rate"] != tpe[phase, name].data.params["learning_rate"]
+            or any(
+                abs(value - tpe[phase, name].data.metrics.get(metric, float("inf"))) > 1e-6
+                for metric, value in run.data.metrics.items()
+            )
+        )
+    }
+    assert {"tiny/mnli/t1", "tiny/qqp/t1", "tiny/none→xnli/t1"} <= differing
+    result = run_xsweep(
+        "compare", "e2e", "e2e", "--other-tracking-uri", tpe_sweep.tracking_uri,
+        tracking_uri=finished_sweep.tracking_uri, cwd=finished_sweep.work_dir,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    listed = {line.split("│")[2].strip() for line in result.stdout.splitlines() if "│ NO " in line}
+    assert listed == differing
+    assert f"A and B differ: {13 - len(differing)} of 13 runs agree" in result.stdout
+    assert "sampler" in result.stdout and "tpe" in result.stdout
