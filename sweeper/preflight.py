@@ -32,6 +32,13 @@ def _scheme(url: str) -> str:
     return urlparse(url).scheme.partition("+")[0]
 
 
+def _known_scheme(option: str, url: str, schemes: tuple[str, ...], valid: str) -> str:
+    scheme = _scheme(url)
+    if scheme not in schemes:
+        raise SpecError(f"{option}: unknown scheme {scheme!r} in {url}; valid: {valid}")
+    return scheme
+
+
 def _writable_dir(option: str, path: Path) -> None:
     """``path`` (made by the launch where missing) can be created and written: a file is
     written and removed in the deepest folder of it that exists."""
@@ -80,12 +87,8 @@ def _redacted(url: str) -> str:
 
 def check_tracking_uri(uri: str) -> None:
     """The tracking store's URI names a store xsweep can use; a SQLite file's folder can be written."""
-    scheme = _scheme(uri)
-    if scheme not in TRACKING_SCHEMES:
-        raise SpecError(
-            f"--tracking-uri: unknown scheme {scheme!r} in {uri}; "
-            "valid: sqlite:///PATH, http(s)://HOST:PORT (an MLflow server), postgresql://..., mysql://..."
-        )
+    valid = "sqlite:///PATH, http(s)://HOST:PORT (an MLflow server), postgresql://..., mysql://..."
+    scheme = _known_scheme("--tracking-uri", uri, TRACKING_SCHEMES, valid)
     if scheme == "sqlite":
         _sqlite_file("--tracking-uri", uri)
     elif scheme == "file":
@@ -114,13 +117,8 @@ def reach_tracking_uri(uri: str, timeout_s: float) -> None:
 
 def check_study_storage(url: str) -> None:
     """Optuna's storage: a SQLite file that can be created, or a database server's URL."""
-    scheme = _scheme(url)
-    if scheme not in STUDY_SCHEMES:
-        raise SpecError(
-            f"--study-storage: unknown scheme {scheme!r} in {url}; "
-            "valid: sqlite:///PATH, postgresql://USER@HOST/DB, mysql://USER@HOST/DB"
-        )
-    if scheme == "sqlite":
+    valid = "sqlite:///PATH, postgresql://USER@HOST/DB, mysql://USER@HOST/DB"
+    if _known_scheme("--study-storage", url, STUDY_SCHEMES, valid) == "sqlite":
         _sqlite_file("--study-storage", url)
 
 

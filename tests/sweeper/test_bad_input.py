@@ -269,7 +269,7 @@ def test_bad_input_is_one_line_and_writes_nothing(
 
 
 # In their own process: what the user's terminal shows, Ray's and MLflow's output included.
-IN_A_PROCESS = ["missing column", "malformed JSON line", "tracking server down", "name too long", "ray address down"]
+IN_A_PROCESS = ["malformed JSON line", "tracking server down", "ray address down"]
 
 
 @pytest.mark.parametrize("case_id", IN_A_PROCESS)
@@ -281,16 +281,4 @@ def test_in_its_own_process_the_error_is_one_line_once(case_id: str, tmp_path: P
     assert result.returncode != 0
     assert output.splitlines() == [f"Error: {output.removeprefix('Error: ')}"], output
     assert _expected(case, tmp_path) in output
-    _assert_nothing_written(tmp_path)
-
-
-def test_a_scale_needing_gpus_is_refused_after_ray_starts_quietly(tmp_path: Path, demo_data: Path) -> None:
-    """The one case found only once Ray counts the GPUs: still one line, nothing written."""
-    args = _prepare(Case("gpu", _launch("--scales", "base"), ""), tmp_path, demo_data)
-    result = run_xsweep(*args, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", cwd=tmp_path, timeout=300)
-    output = (result.stdout + result.stderr).strip()
-    assert result.returncode != 0
-    assert output.splitlines() == [
-        "Error: --scales: base need GPUs and this machine has 0; valid here: tiny (or pass --address of a GPU cluster)"
-    ], output
     _assert_nothing_written(tmp_path)
