@@ -23,6 +23,7 @@ from ray import exceptions as ray_errors
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 
+from sweeper.preflight import nearest_existing
 from sweeper.tracking import TRIAL_KEY_TAG, is_disk_full, local_store_dir, retrying
 
 log = logging.getLogger(__name__)
@@ -71,10 +72,7 @@ def one_line_cause(error: BaseException, places: list[str] = ()) -> str:
 
 
 def _free_bytes(path: str) -> int:
-    existing = Path(path)
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    stats = os.statvfs(existing)
+    stats = os.statvfs(nearest_existing(Path(path)))
     return stats.f_bavail * stats.f_frsize
 
 

@@ -39,12 +39,17 @@ def _known_scheme(option: str, url: str, schemes: tuple[str, ...], valid: str) -
     return scheme
 
 
+def nearest_existing(path: Path) -> Path:
+    """``path``, or its deepest ancestor that exists (what a launch would create it in)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
 def _writable_dir(option: str, path: Path) -> None:
     """``path`` (made by the launch where missing) can be created and written: a file is
     written and removed in the deepest folder of it that exists."""
-    existing = path
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    existing = nearest_existing(path)
     if not existing.is_dir():
         raise SpecError(f"{option}: {existing} is not a directory; valid: a folder this user can write")
     try:
