@@ -24,12 +24,11 @@ import ray
 from mlflow.tracking import MlflowClient
 
 from sweeper.cost import Hardware, estimate
-from sweeper.launch import launch
-from sweeper.plan import make_plan
+from sweeper.launch import LaunchOptions, launch
+from sweeper.plan import TARGET, make_plan
 from sweeper.rehearsal import END, START, sleeping_trial
 from sweeper.scales import SCALES
-from sweeper.spec import build_spec
-from sweeper.tracking import NONE, TARGET
+from sweeper.spec import NONE, build_spec
 
 SPEC = {"scales": "base,large,xl", "intermediate": "mnli,qqp", "targets_": "xnli,pawsx"}
 
@@ -121,7 +120,10 @@ def main() -> None:
         def trainable(config: dict) -> None:
             sleeping_trial({**config, "seconds": bench})
 
-        result = launch(spec, uri, storage_path=str(Path(tmp) / "tune"), trainable=trainable, collective_backend="gloo")
+        options = LaunchOptions(
+            uri, storage_path=str(Path(tmp) / "tune"), trainable=trainable, collective_backend="gloo"
+        )
+        result = launch(spec, options)
         client = MlflowClient(uri)
         runs = client.search_runs([result.experiment_id], f"metrics.`{END}` > 0", max_results=1000)
     starts = [run.data.metrics[START] for run in runs]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sweeper.scales import SCALES
-from sweeper.tracking import NONE
+from sweeper.spec import NONE
 
 RESAMPLES = 1000
 LEVEL = 0.95

@@ -263,12 +263,12 @@ def launch(**options: object) -> None:
         _print_cost_plan(spec, options)
         return
     # Ray Tune, torch and transformers take seconds to import; only a launch needs them.
+    from sweeper.launch import LaunchOptions
     from sweeper.launch import launch as launch_sweep
 
     uri = _tracking_uri(options["tracking_uri"], reach=False)
-    result = launch_sweep(
-        spec,
-        uri,
+    launch_options = LaunchOptions(
+        tracking_uri=uri,
         address=options["address"],
         study_storage=options["study_storage"],
         storage_path=options["storage_path"],
@@ -279,6 +279,7 @@ def launch(**options: object) -> None:
         connect_timeout_s=options["connect_timeout"],
         retries=options["retries"],
     )
+    result = launch_sweep(spec, launch_options)
     console = _console()
     console.print(result.summary())
     print_report(build_report(MlflowClient(uri), result.name), console)

@@ -17,9 +17,11 @@ from mlflow.tracking import MlflowClient
 from rich.console import Console
 from rich.table import Table
 
+from sweeper.plan import INTERMEDIATE, SWEEP, TARGET, TARGET_SEARCH
 from sweeper.provenance import PREFIX
 from sweeper.report import latest_sweep_run
-from sweeper.tracking import INTERMEDIATE, SWEEP, TARGET, TARGET_SEARCH, retrying
+from sweeper.tags import RunTags
+from sweeper.tracking import runs_of_sweep
 
 DEFAULT_TOLERANCE = 1e-6
 PHASE_ORDER = {INTERMEDIATE: 0, TARGET_SEARCH: 1, TARGET: 2, SWEEP: 3}
@@ -128,14 +130,10 @@ def compare_records(a: list[RunRecord], b: list[RunRecord], tolerance: float = D
 def read_records(client: MlflowClient, name: str) -> list[RunRecord]:
     """Every run of the sweep's latest launch, as the comparison reads it."""
     experiment_id, sweep = latest_sweep_run(client, name)
-    runs = retrying(
-        lambda: client.search_runs(
-            [experiment_id], filter_string=f"tags.sweep_run_id = '{sweep.info.run_id}'", max_results=50_000
-        )
-    )
     records = []
-    for run in runs:
-        phase = run.data.tags.get("phase", "")
+    for run in runs_of_sweep(client, experiment_id, sweep.info.run_id):
+        tags = RunTags.parse(run.data.tags)
+        phase = tags.phase
         rate = run.data.params.get("learning_rate")
         records.append(
             RunRecord(
@@ -145,7 +143,7 @@ def read_records(client: MlflowClient, name: str) -> list[RunRecord]:
                 status=run.info.status,
                 learning_rate=float(rate) if rate is not None else None,
                 metrics=dict(run.data.metrics),
-                provenance={k: v for k, v in run.data.tags.items() if k.startswith(PREFIX)},
+                provenance=dict(tags.provenance),
             )
         )
     return records

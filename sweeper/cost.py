@@ -16,8 +16,7 @@ from rich.table import Table
 
 from sweeper.plan import Plan, trained_task
 from sweeper.scales import SCALES
-from sweeper.spec import SweepSpec
-from sweeper.tracking import NONE
+from sweeper.spec import NONE, SweepSpec
 from tasks import HUB, Task, training_sources
 from tasks.multitask import is_multitask, member_tasks, members_present
 

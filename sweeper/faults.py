@@ -24,13 +24,13 @@ from ray.tune import Callback
 from ray.tune.experiment import Trial
 
 from sweeper.preflight import nearest_existing
-from sweeper.tracking import TRIAL_KEY_TAG, is_disk_full, local_store_dir, retrying
+from sweeper.tags import RunTags, tag_filter
+from sweeper.tracking import is_disk_full, local_store_dir, retrying, set_run_tags
 
 log = logging.getLogger(__name__)
 
 # What a trial reports (beside a NaN objective) when it failed on its own error.
 FAILED = "failed"
-ERROR_TAG = "error"
 
 # Exceptions that mean a process, worker or node went away under the trial.
 _NOT_THE_TRIALS = (
@@ -116,17 +116,13 @@ class TrialFaults(Callback):
     def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: object) -> None:
         client = MlflowClient(self.tracking_uri)
         key = trial.config["trial"]["key"]
-        runs = retrying(
-            lambda: client.search_runs(
-                [self.experiment_id],
-                filter_string=f"tags.sweep_run_id = '{self.sweep_run_id}' and tags.{TRIAL_KEY_TAG} = '{key}'",
-            )
-        )
+        where = tag_filter(sweep_run_id=self.sweep_run_id, trial_key=key)
+        runs = retrying(lambda: client.search_runs([self.experiment_id], filter_string=where))
         attempts = trial.run_metadata.num_failures
         cause = f"its process, worker or node died {attempts} time(s), retries spent: {_first_line(trial)}"
         for run in runs:
             if run.info.status == "RUNNING":
-                retrying(lambda run=run: client.set_tag(run.info.run_id, ERROR_TAG, cause))
+                set_run_tags(client, run.info.run_id, RunTags(error=cause))
                 retrying(lambda run=run: client.set_terminated(run.info.run_id, "FAILED"))
 
 

@@ -22,11 +22,12 @@ from ray import tune
 from ray.tune.experiment import Trial
 from ray.tune.logger import JsonLoggerCallback
 
+from sweeper.dag import study_label
 from sweeper.errors import SweepAborted
 from sweeper.faults import TrialFaults, disk_full, one_line_cause, places_written
 from sweeper.launch_lock import schema_lock, sweep_lock
 from sweeper.placement import DRIVER_RESOURCE, Placement
-from sweeper.plan import Plan, make_plan
+from sweeper.plan import SWEEP, Plan, make_plan
 from sweeper.preflight import (
     DEFAULT_CONNECT_TIMEOUT_S,
     check_ray_address,
@@ -43,21 +44,14 @@ from sweeper.progress import SweepProgress
 from sweeper.provenance import PREFIX, encoder_tags, runtime_tags, source_commit
 from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S, DEFAULT_RETRIES
 from sweeper.scales import SCALES, TINY_MODEL
-from sweeper.search import PruningStopper, SweepContext, SweepSearcher, study_label
+from sweeper.search import FaultStop, StudyPruning, SweepContext, SweepSearcher
 from sweeper.spec import SpecError, SweepSpec
-from sweeper.tracking import (
-    EXPERIMENT_KIND_TAG,
-    SWEEP,
-    TrackedRun,
-    artifact_location,
-    local_store_dir,
-    retrying,
-)
-from sweeper.trial import RUNS_PREFIX, run_trial
+from sweeper.tags import RunTags, tag_filter
+from sweeper.tracking import EXPERIMENT_KIND_TAG, TrackedRun, artifact_location, local_store_dir, retrying
+from sweeper.trial import run_trial
+from sweeper.trial_spec import RUNS_PREFIX
 
 log = logging.getLogger(__name__)
-
-SPEC_TAG = "spec_fingerprint"
 
 
 @dataclass(frozen=True)
@@ -102,7 +96,7 @@ def default_study_storage(tracking_uri: str) -> str:
 def _existing_sweeps(client: MlflowClient, experiment_id: str) -> list:
     return retrying(
         lambda: client.search_runs(
-            [experiment_id], filter_string=f"tags.phase = '{SWEEP}'", order_by=["attribute.start_time DESC"]
+            [experiment_id], filter_string=tag_filter(phase=SWEEP), order_by=["attribute.start_time DESC"]
         )
     )
 
@@ -119,7 +113,7 @@ class PreviousLaunch:
 def _previous_launch(client: MlflowClient, experiment_id: str, spec: SweepSpec) -> PreviousLaunch:
     """The latest launch of this very spec; a different spec under the same name is refused."""
     sweeps = _existing_sweeps(client, experiment_id)
-    if any(previous.data.tags.get(SPEC_TAG) != spec.fingerprint() for previous in sweeps):
+    if any(RunTags.parse(previous.data.tags).spec_fingerprint != spec.fingerprint() for previous in sweeps):
         raise SpecError(
             f"--name: sweep {spec.name!r} exists with a different spec; "
             f"valid: another --name, the same spec to resume it, or --fork to launch this one as {fork_name(spec)!r}"
@@ -147,7 +141,7 @@ def _fail_running_runs(client: MlflowClient, experiment_id: str, sweep_run_id: s
     stale = retrying(
         lambda: client.search_runs(
             [experiment_id],
-            filter_string=f"tags.sweep_run_id = '{sweep_run_id}' and attributes.status = 'RUNNING'",
+            filter_string=f"{tag_filter(sweep_run_id=sweep_run_id)} and attributes.status = 'RUNNING'",
         )
     )
     for run in stale:
@@ -231,68 +225,77 @@ def _quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
-def launch(
-    spec: SweepSpec,
-    tracking_uri: str,
-    address: str | None = None,
-    study_storage: str | None = None,
-    storage_path: str = ".xsweep/tune",
-    trainable: Callable[[dict], None] = run_trial,
-    collective_backend: str = "nccl",
-    fork: bool = False,
-    checkpoint_every_s: float = DEFAULT_CHECKPOINT_EVERY_S,
-    keep_target_checkpoints: bool = False,
-    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
-    retries: int = DEFAULT_RETRIES,
-) -> LaunchResult:
-    """Validate and prepare everything that can fail on bad input, then run the sweep.
-
-    A name launched before with the same spec resumes: a finished sweep returns at once, an
-    unfinished one continues in its own runs. A different spec under that name is refused,
-    or, with ``fork``, launched under ``fork_name(spec)``.
+@dataclass(frozen=True)
+class LaunchOptions:
+    """How and where a sweep runs (the spec says what it runs); the CLI builds one.
 
     ``trainable`` is the function Tune runs per trial; the scheduling benchmark replaces it
     with a timed sleep to measure placement alone. ``collective_backend`` is the process
     group of multi-GPU trials' workers: gloo where the GPUs are logical (a CPU cluster).
+    ``fork``: a changed spec under an existing name launches as ``fork_name(spec)``.
     ``checkpoint_every_s``: how often a training trial saves a checkpoint to resume from;
     ``keep_target_checkpoints``: target runs store their fine-tuned model beside their
     predictions. ``connect_timeout_s`` bounds each reach for the tracking server, the study
     storage and the Ray address before anything starts; ``retries``: how often a trial whose
     process, worker or node died runs again."""
+
+    tracking_uri: str
+    address: str | None = None
+    # None: Optuna's own SQLite database beside MLflow's (``default_study_storage``).
+    study_storage: str | None = None
+    storage_path: str = ".xsweep/tune"
+    trainable: Callable[[dict], None] = run_trial
+    collective_backend: str = "nccl"
+    fork: bool = False
+    checkpoint_every_s: float = DEFAULT_CHECKPOINT_EVERY_S
+    keep_target_checkpoints: bool = False
+    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
+    retries: int = DEFAULT_RETRIES
+
+
+def launch(spec: SweepSpec, options: LaunchOptions) -> LaunchResult:
+    """Validate and prepare everything that can fail on bad input, then run the sweep.
+
+    A name launched before with the same spec resumes: a finished sweep returns at once, an
+    unfinished one continues in its own runs. A different spec under that name is refused,
+    or, with ``options.fork``, launched under ``fork_name(spec)``."""
     _quiet_libraries()
     plan = make_plan(spec)
-    study_storage = study_storage or default_study_storage(tracking_uri)
-    # Validate, then write: the endpoints, the folders and every split, before Ray starts.
-    check_tracking_uri(tracking_uri)
-    check_study_storage(study_storage)
-    check_storage_path(storage_path)
-    check_ray_address(address, connect_timeout_s)
-    needs_tiny = any(SCALES[s].model == TINY_MODEL for s in spec.scales)
-    texts = read_sweep_data(plan.sources(), spec.data, keep_text=needs_tiny)
-    if address is None:
-        _reach_stores(tracking_uri, study_storage, connect_timeout_s)
+    options = replace(options, study_storage=options.study_storage or default_study_storage(options.tracking_uri))
+    texts = _preflight(plan, options)
     if not ray.is_initialized():
-        _start_ray(address)
+        _start_ray(options.address)
     # The cluster's checks come before the tracking store is touched at all.
-    _check_gpus(spec, local=address is None)
-    _check_shared_state(tracking_uri, storage_path)
-    if address is not None:
+    _check_gpus(spec, local=options.address is None)
+    _check_shared_state(options.tracking_uri, options.storage_path)
+    if options.address is not None:
         # On a cluster, where the stores are (one node's loopback, one node's file) is the
         # first thing wrong with them, and the message that says so comes first.
-        _reach_stores(tracking_uri, study_storage, connect_timeout_s)
+        _reach_stores(options)
     # Object storage (s3://...) as given; a local folder made absolute, for every process.
-    storage_path = storage_path if "://" in storage_path else str(Path(storage_path).resolve())
-    sweep = _SweepInputs(
-        tracking_uri, study_storage, storage_path, trainable, collective_backend, checkpoint_every_s,
-        keep_target_checkpoints, texts, retries,
-    )  # fmt: skip
-    with sweep_lock(study_storage, spec.name):
-        return _launch_validated(plan, sweep, fork)
+    if "://" not in options.storage_path:
+        options = replace(options, storage_path=str(Path(options.storage_path).resolve()))
+    with sweep_lock(options.study_storage, spec.name):
+        return _launch_validated(plan, options, texts)
 
 
-def _reach_stores(tracking_uri: str, study_storage: str, timeout_s: float) -> None:
-    reach_tracking_uri(tracking_uri, timeout_s)
-    reach_study_storage(study_storage, timeout_s)
+def _preflight(plan: Plan, options: LaunchOptions) -> list[str]:
+    """Validate, then write: the endpoints, the folders and every split, before Ray starts.
+    Returns the sweep's text where the tiny model's tokenizer needs it."""
+    check_tracking_uri(options.tracking_uri)
+    check_study_storage(options.study_storage)
+    check_storage_path(options.storage_path)
+    check_ray_address(options.address, options.connect_timeout_s)
+    needs_tiny = any(SCALES[s].model == TINY_MODEL for s in plan.spec.scales)
+    texts = read_sweep_data(plan.sources(), plan.spec.data, keep_text=needs_tiny)
+    if options.address is None:
+        _reach_stores(options)
+    return texts
+
+
+def _reach_stores(options: LaunchOptions) -> None:
+    reach_tracking_uri(options.tracking_uri, options.connect_timeout_s)
+    reach_study_storage(options.study_storage, options.connect_timeout_s)
 
 
 def _start_ray(address: str | None) -> None:
@@ -307,41 +310,24 @@ def _start_ray(address: str | None) -> None:
         ) from None
 
 
-@dataclass(frozen=True)
-class _SweepInputs:
-    """What a validated launch hands to its sweep, besides the plan."""
-
-    tracking_uri: str
-    study_storage: str
-    storage_path: str
-    trainable: Callable[[dict], None]
-    collective_backend: str
-    checkpoint_every_s: float
-    keep_target_checkpoints: bool
-    # The sweep's text, for the tiny model's tokenizer (empty where no scale is tiny).
-    texts: list[str]
-    # How often a trial whose process, worker or node died runs again.
-    retries: int = DEFAULT_RETRIES
-
-
-def _launch_validated(plan: Plan, sweep: _SweepInputs, fork: bool) -> LaunchResult:
+def _launch_validated(plan: Plan, options: LaunchOptions, texts: list[str]) -> LaunchResult:
     """The first writes: the experiment (new, resumed, finished, or forked) and its sweep."""
     spec = plan.spec
-    client = MlflowClient(sweep.tracking_uri)
-    with schema_lock(sweep.tracking_uri):
+    client = MlflowClient(options.tracking_uri)
+    with schema_lock(options.tracking_uri):
         experiment = retrying(lambda: client.get_experiment_by_name(spec.name))
-    with schema_lock(sweep.study_storage):
-        optuna.storages.RDBStorage(sweep.study_storage)
+    with schema_lock(options.study_storage):
+        optuna.storages.RDBStorage(options.study_storage)
     previous = PreviousLaunch()
     if experiment is not None:
         try:
             previous = _previous_launch(client, experiment.experiment_id, spec)
         except SpecError:
-            if not fork:
+            if not options.fork:
                 raise
             forked = replace(spec, name=fork_name(spec))
-            with sweep_lock(sweep.study_storage, forked.name):
-                return _launch_validated(replace(plan, spec=forked), sweep, fork=False)
+            with sweep_lock(options.study_storage, forked.name):
+                return _launch_validated(replace(plan, spec=forked), replace(options, fork=False), texts)
         if previous.finished_run_id is not None:
             return LaunchResult(
                 spec.name, experiment.experiment_id, previous.finished_run_id, 0, 0, 0, already_done=True
@@ -349,66 +335,60 @@ def _launch_validated(plan: Plan, sweep: _SweepInputs, fork: bool) -> LaunchResu
     with tempfile.TemporaryDirectory(prefix="xsweep-tiny-") as tmp:
         # A resumed sweep keeps the tiny model its finished trials started from.
         needs_tiny = any(SCALES[s].model == TINY_MODEL for s in spec.scales) and not previous.unfinished_run_id
-        tiny_dir = _build_tiny_model(sweep.texts, Path(tmp)) if needs_tiny else None
+        tiny_dir = _build_tiny_model(texts, Path(tmp)) if needs_tiny else None
         if experiment is not None:
             experiment_id = experiment.experiment_id
         else:
             experiment_id = retrying(
                 lambda: client.create_experiment(
                     spec.name,
-                    artifact_location=artifact_location(sweep.tracking_uri, spec.name),
+                    artifact_location=artifact_location(options.tracking_uri, spec.name),
                     tags={EXPERIMENT_KIND_TAG: "custom_model_development"},
                 )
             )
-        return _run_sweep(plan, client, experiment_id, sweep, tiny_dir, previous.unfinished_run_id)
+        return _run_sweep(_SweepStart(plan, options, client, experiment_id, tiny_dir, previous.unfinished_run_id))
 
 
-def _run_sweep(
-    plan: Plan,
-    client: MlflowClient,
-    experiment_id: str,
-    sweep: _SweepInputs,
-    tiny_dir: Path | None,
-    resume_run_id: str | None,
-) -> LaunchResult:
+@dataclass(frozen=True)
+class _SweepStart:
+    """A validated launch at its first write: the experiment exists."""
+
+    plan: Plan
+    options: LaunchOptions
+    client: MlflowClient
+    experiment_id: str
+    # The tiny model built for this sweep (None where no scale is tiny, or on a resume).
+    tiny_dir: Path | None
+    # The sweep run of an unfinished earlier launch, continued; None for a new sweep.
+    resume_run_id: str | None
+
+
+def _run_sweep(start: _SweepStart) -> LaunchResult:
     """The sweep run (new, or the unfinished one resumed), one Tuner over every trial left,
     and the sweep run's end, whatever happens."""
-    spec = plan.spec
-    if resume_run_id is not None:
-        searcher = _resumed_searcher(plan, client, experiment_id, sweep, resume_run_id)
+    spec, client = start.plan.spec, start.client
+    searcher = None
+    if start.resume_run_id is not None:
+        searcher = _resumed_searcher(start, start.resume_run_id)
         # What the dead driver left RUNNING is FAILED until its trial is handed out again.
-        _fail_running_runs(client, experiment_id, resume_run_id)
-        sweep_run = TrackedRun.reopen(client, resume_run_id)
+        _fail_running_runs(client, start.experiment_id, start.resume_run_id)
+        sweep_run = TrackedRun.reopen(client, start.resume_run_id)
     else:
-        sweep_run = TrackedRun.start(
-            client, experiment_id, spec.name, {"phase": SWEEP, SWEEP: spec.name, SPEC_TAG: spec.fingerprint()}
-        )
+        tags = RunTags(phase=SWEEP, sweep=spec.name, spec_fingerprint=spec.fingerprint())
+        sweep_run = TrackedRun.start(client, start.experiment_id, spec.name, tags.as_mlflow())
     status = "FAILED"
     try:
-        launches = int(retrying(lambda: client.get_run(sweep_run.run_id)).data.tags.get("launches", "0")) + 1
-        sweep_run.set_tags({"sweep_run_id": sweep_run.run_id, "launches": launches})
-        sweep_run.log_params(_sweep_params(plan))
-        if resume_run_id is None:
-            searcher = SweepSearcher(plan, _context(plan, experiment_id, sweep, sweep_run.run_id, sweep_run, tiny_dir))
-        provenance = _sweep_provenance(searcher.context.source_commit, tiny_dir)
-        sweep_run.set_tags({**provenance, f"{PREFIX}sampler": spec.sampler})
-        progress = SweepProgress(plan.total_trials)
+        launches = _count_launch(client, sweep_run)
+        sweep_run.log_params(_sweep_params(start.plan))
+        searcher = searcher or SweepSearcher(start.plan, _context(start, sweep_run.run_id, sweep_run))
+        provenance = _sweep_provenance(searcher.context.source_commit, start.tiny_dir)
+        sweep_run.set_tags(RunTags(provenance={**provenance, f"{PREFIX}sampler": spec.sampler}))
+        progress = SweepProgress(start.plan.total_trials)
         # Built before the progress bar starts: Tune pickles its callbacks, and a live bar holds locks.
-        tuner = _tuner(plan, searcher, sweep, progress, f"{spec.name}-{sweep_run.run_id[:8]}-{launches}")
+        tuner = _tuner(start, searcher, progress, f"{spec.name}-{sweep_run.run_id[:8]}-{launches}")
         with progress:
             tuner.fit()
-        result = LaunchResult(
-            spec.name,
-            experiment_id,
-            sweep_run.run_id,
-            finished=len(searcher.finished_cells),
-            failed=len(searcher.failed_cells),
-            blocked=len(searcher.blocked_cells) + len(searcher.waiting_cells),
-            interrupted=len(searcher.running_cells),
-            planned=len(plan.cells),
-        )
-        counts = ("finished", "failed", "blocked", "interrupted")
-        sweep_run.log_metrics({f"cells/{count}": getattr(result, count) for count in counts})
+        result = _result(start, sweep_run, searcher)
         if searcher.fatal is not None:
             raise SweepAborted(f"{searcher.fatal}; the sweep stopped ({result.summary()}): free space, then relaunch")
         status = result.sweep_status
@@ -421,10 +401,35 @@ def _run_sweep(
     except Exception as error:
         if not disk_full(error):
             raise
-        cause = one_line_cause(error, places_written(sweep.tracking_uri, sweep.storage_path, sweep.study_storage))
-        raise SweepAborted(f"{cause}; the sweep stopped: free space, then relaunch") from error
+        places = places_written(start.options.tracking_uri, start.options.storage_path, start.options.study_storage)
+        raise SweepAborted(f"{one_line_cause(error, places)}; the sweep stopped: free space, then relaunch") from error
     finally:
-        _end_sweep(client, experiment_id, sweep_run, status)
+        _end_sweep(client, start.experiment_id, sweep_run, status)
+
+
+def _count_launch(client: MlflowClient, sweep_run: TrackedRun) -> int:
+    """This launch's number among the sweep's launches, recorded on the sweep run."""
+    recorded = RunTags.parse(retrying(lambda: client.get_run(sweep_run.run_id)).data.tags)
+    launches = (recorded.launches or 0) + 1
+    sweep_run.set_tags(RunTags(sweep_run_id=sweep_run.run_id, launches=launches))
+    return launches
+
+
+def _result(start: _SweepStart, sweep_run: TrackedRun, searcher: SweepSearcher) -> LaunchResult:
+    """Where the launch left the planned cells, also logged on the sweep run."""
+    result = LaunchResult(
+        start.plan.spec.name,
+        start.experiment_id,
+        sweep_run.run_id,
+        finished=len(searcher.finished_cells),
+        failed=len(searcher.failed_cells),
+        blocked=len(searcher.blocked_cells) + len(searcher.waiting_cells),
+        interrupted=len(searcher.running_cells),
+        planned=len(start.plan.cells),
+    )
+    counts = ("finished", "failed", "blocked", "interrupted")
+    sweep_run.log_metrics({f"cells/{count}": getattr(result, count) for count in counts})
+    return result
 
 
 def _sweep_params(plan: Plan) -> dict[str, object]:
@@ -446,76 +451,67 @@ def _sweep_params(plan: Plan) -> dict[str, object]:
     }
 
 
-def _context(
-    plan: Plan,
-    experiment_id: str,
-    sweep: _SweepInputs,
-    sweep_run_id: str,
-    sweep_run: TrackedRun | None,
-    tiny_dir: Path | None,
-) -> SweepContext:
+def _context(start: _SweepStart, sweep_run_id: str, sweep_run: TrackedRun | None) -> SweepContext:
+    options = start.options
     return SweepContext(
-        name=plan.spec.name,
-        experiment_id=experiment_id,
+        name=start.plan.spec.name,
+        experiment_id=start.experiment_id,
         sweep_run_id=sweep_run_id,
-        tracking_uri=sweep.tracking_uri,
-        study_storage=sweep.study_storage,
-        encoders=_pretrained_encoders(plan, sweep_run_id, sweep_run, tiny_dir),
-        storage_path=sweep.storage_path,
-        collective_backend=sweep.collective_backend,
+        tracking_uri=options.tracking_uri,
+        study_storage=options.study_storage,
+        encoders=_pretrained_encoders(start.plan, sweep_run_id, sweep_run, start.tiny_dir),
+        storage_path=options.storage_path,
+        collective_backend=options.collective_backend,
         driver_resource=DRIVER_RESOURCE if ray.cluster_resources().get(DRIVER_RESOURCE) else "",
-        checkpoint_every_s=sweep.checkpoint_every_s,
-        keep_target_checkpoints=sweep.keep_target_checkpoints,
+        checkpoint_every_s=options.checkpoint_every_s,
+        keep_target_checkpoints=options.keep_target_checkpoints,
         source_commit=source_commit(),
     )
 
 
-def _resumed_searcher(
-    plan: Plan, client: MlflowClient, experiment_id: str, sweep: _SweepInputs, sweep_run_id: str
-) -> SweepSearcher:
+def _resumed_searcher(start: _SweepStart, sweep_run_id: str) -> SweepSearcher:
     """The searcher of an unfinished sweep, from what its studies and runs hold; refused in
     one line, before anything is written, where nothing is left that could run."""
-    searcher = SweepSearcher(plan, _context(plan, experiment_id, sweep, sweep_run_id, None, None))
+    searcher = SweepSearcher(start.plan, _context(start, sweep_run_id, None))
     searcher.resume()
     dead_ends = searcher.dead_end_studies()
     if dead_ends and not searcher.runnable_left():
         names = ", ".join(study_label(key) for key in dead_ends)
         raise SpecError(
-            f"--name: sweep {plan.spec.name!r} has nothing left to run: every trial of {names} failed "
+            f"--name: sweep {start.plan.spec.name!r} has nothing left to run: every trial of {names} failed "
             "(their runs' error tags say why), so the cells that need them cannot start; "
             "valid: fix the cause, then launch the spec under a new --name"
         )
     return searcher
 
 
-def _tuner(plan: Plan, searcher: SweepSearcher, sweep: _SweepInputs, progress: SweepProgress, name: str) -> tune.Tuner:
-    spec = plan.spec
+def _tuner(start: _SweepStart, searcher: SweepSearcher, progress: SweepProgress, name: str) -> tune.Tuner:
+    options = start.options
     return tune.Tuner(
-        tune.with_resources(sweep.trainable, _resources),
+        tune.with_resources(options.trainable, _resources),
         tune_config=tune.TuneConfig(
             search_alg=searcher,
-            num_samples=plan.total_trials,
+            scheduler=StudyPruning(searcher),
+            num_samples=start.plan.total_trials,
             # Every trial holds at least one CPU; Ray's placement caps concurrency further.
             max_concurrent_trials=max(1, int(ray.cluster_resources().get("CPU", 1))),
             # A cached actor keeps its GPU while the searcher has no trial of its kind, which
             # can starve a multi-GPU trial of the node it needs: reuse CPU-only actors alone.
-            reuse_actors=all(SCALES[scale].gpus == 0 for scale in spec.scales),
+            reuse_actors=all(SCALES[scale].gpus == 0 for scale in start.plan.spec.scales),
             trial_name_creator=_trial_name,
             trial_dirname_creator=_trial_name,
         ),
         run_config=tune.RunConfig(
             name=name,
-            storage_path=sweep.storage_path,
+            storage_path=options.storage_path,
             callbacks=[
                 progress,
                 JsonLoggerCallback(),
-                TrialFaults(
-                    sweep.tracking_uri, searcher.context.experiment_id, searcher.context.sweep_run_id, sweep.retries
-                ),
+                TrialFaults(options.tracking_uri, start.experiment_id, searcher.context.sweep_run_id, options.retries),
             ],
-            stop=PruningStopper(searcher),
+            stop=FaultStop(searcher),
             # A trial whose process, worker or node died runs again, in its own run.
-            failure_config=tune.FailureConfig(max_failures=sweep.retries),
+            failure_config=tune.FailureConfig(max_failures=options.retries),
             verbose=0,
         ),
     )

@@ -8,8 +8,7 @@ import logging
 from dataclasses import asdict, dataclass
 
 from sweeper.scales import SCALES, TINY_MODEL
-from sweeper.spec import SpecError, SweepSpec
-from sweeper.tracking import INTERMEDIATE, NONE, TARGET_SEARCH
+from sweeper.spec import NONE, SpecError, SweepSpec
 from tasks import (
     HUB,
     Source,
@@ -26,6 +25,11 @@ from tasks.checks import split_readers
 from tasks.multitask import is_multitask, member_tasks, members_present
 
 log = logging.getLogger(__name__)
+
+# The phases of a sweep, as its runs' `phase` tag says: the sweep run itself, the learning-rate
+# search of intermediate tasks and of targets (on the baseline), and the cells' target runs.
+SWEEP, INTERMEDIATE, TARGET_SEARCH, TARGET = "sweep", "intermediate", "target_search", "target"
+PHASES = (INTERMEDIATE, TARGET_SEARCH, TARGET, SWEEP)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ import subprocess
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-PREFIX = "provenance/"
+from sweeper.tags import PROVENANCE_PREFIX as PREFIX
+
 PACKAGES = ("xsweep", "torch", "transformers", "tokenizers", "sentencepiece", "datasets", "ray", "mlflow", "optuna")
 SOURCE = Path(__file__).resolve().parents[1]
 # What makes a tokenizer: its vocabulary and pipeline (tokenizers' file, else XLM-R's

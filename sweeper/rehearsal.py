@@ -40,13 +40,15 @@ def sleeping_trial(config: dict) -> None:
     from ray import tune
 
     from sweeper.tracking import TrackedRun
-    from sweeper.trial import TrialSpec
+    from sweeper.trial_spec import SweepShared, TrialSpec
 
-    spec = TrialSpec.from_config(config)
+    spec, sweep = TrialSpec.from_config(config), SweepShared.from_config(config)
     seconds = config["seconds"][f"{spec.scale}/{spec.task}"]
-    client = MlflowClient(spec.tracking_uri)
-    run = TrackedRun.start(client, spec.experiment_id, spec.run_name, spec.tags, spec.parent_run_id)
-    result = run_placed(_sleep_stage, {"seconds": seconds}, spec.placement, spec.storage_path, f"rehearse-{run.run_id}")
+    client = MlflowClient(sweep.tracking_uri)
+    run = TrackedRun.start(client, sweep.experiment_id, spec.run_name, spec.tags, spec.parent_run_id)
+    result = run_placed(
+        _sleep_stage, {"seconds": seconds}, spec.placement, sweep.storage_path, f"rehearse-{run.run_id}"
+    )
     run.log_metrics({START: float(result[START]), END: float(result[END])})
     driver_node = ray.get_runtime_context().get_node_id()
     run.set_tags({NODES: result[NODES], DRIVER_NODE: driver_node, "workers": spec.placement.workers})

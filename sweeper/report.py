@@ -31,8 +31,11 @@ from sweeper.analysis import (
     negative_transfer_rate,
     scale_slope,
 )
+from sweeper.plan import SWEEP, TARGET
 from sweeper.scales import SCALES
-from sweeper.tracking import NONE, SWEEP, TARGET, TrackedRun, metric_key, retrying
+from sweeper.spec import NONE
+from sweeper.tags import RunTags, tag_filter
+from sweeper.tracking import TrackedRun, metric_key, retrying
 from tasks import get_task
 
 
@@ -79,7 +82,7 @@ def latest_sweep_run(client: MlflowClient, name: str) -> tuple[str, Run]:
     sweeps = retrying(
         lambda: client.search_runs(
             [experiment.experiment_id],
-            filter_string=f"tags.phase = '{SWEEP}'",
+            filter_string=tag_filter(phase=SWEEP),
             order_by=["attribute.start_time DESC"],
             max_results=1,
         )
@@ -93,9 +96,7 @@ def target_runs(client: MlflowClient, experiment_id: str, sweep_run_id: str) -> 
     return retrying(
         lambda: client.search_runs(
             [experiment_id],
-            filter_string=(
-                f"tags.phase = '{TARGET}' and tags.sweep_run_id = '{sweep_run_id}' and attributes.status = 'FINISHED'"
-            ),
+            filter_string=f"{tag_filter(phase=TARGET, sweep_run_id=sweep_run_id)} and attributes.status = 'FINISHED'",
             max_results=50_000,
         )
     )
@@ -110,7 +111,7 @@ def reported_splits(runs: list[Run]) -> dict[str, str]:
     """Per target, the split its numbers come from: test where every run has test labels."""
     splits: dict[str, str] = {}
     for run in runs:
-        target = run.data.tags["target"]
+        target = RunTags.parse(run.data.tags).target
         labelled = metric_key("test", get_task(target).metric, "avg") in run.data.metrics
         splits[target] = "test" if labelled and splits.get(target, "test") == "test" else "dev"
     return splits
@@ -121,17 +122,13 @@ def scores_of(runs: list[Run]) -> list[Score]:
     splits = reported_splits(runs)
     found = []
     for run in runs:
-        tags = run.data.tags
-        split, metric = splits[tags["target"]], get_task(tags["target"]).metric
+        tags = RunTags.parse(run.data.tags)
+        split, metric = splits[tags.target], get_task(tags.target).metric
         prefix = f"{split}/{metric}/"
         for key, value in run.data.metrics.items():
             language = key.removeprefix(prefix)
             if key.startswith(prefix) and not language.startswith("avg"):
-                found.append(
-                    Score(
-                        tags["scale"], tags["intermediate"], tags["target"], language, int(tags["seed"]), split, value
-                    )
-                )
+                found.append(Score(tags.scale, tags.intermediate, tags.target, language, tags.seed, split, value))
     return found
 
 
@@ -139,8 +136,8 @@ def summarize(runs: list[Run]) -> list[ReportRow]:
     # (scale, intermediate, target) -> seed -> run metrics
     groups: dict[tuple[str, str, str], dict[int, dict[str, float]]] = defaultdict(dict)
     for run in runs:
-        tags = run.data.tags
-        groups[(tags["scale"], tags["intermediate"], tags["target"])][int(tags["seed"])] = run.data.metrics
+        tags = RunTags.parse(run.data.tags)
+        groups[(tags.scale, tags.intermediate, tags.target)][tags.seed] = run.data.metrics
     splits = reported_splits(runs)
 
     def scores(by_seed: dict[int, dict[str, float]], key: str) -> dict[int, float]:

@@ -1,10 +1,12 @@
-"""xsweep's Tune searcher: Optuna studies behind it, the sweep's trial DAG in front of it.
+"""xsweep's Tune searcher: the sweep's DAG (``sweeper/dag.py``) driven for Tune, with Optuna
+studies proposing learning rates and MLflow recording what was decided.
 
 One Tuner runs the whole sweep. This searcher hands Tune only trials whose inputs exist:
 learning-rate trials of every study at once, and a cell's target run as soon as its
 (scale, intermediate) checkpoint and its (scale, target) learning rate are chosen. While
 nothing is ready it answers "not now" (None), never "finished", so there is no barrier
-between stages.
+between stages. ``StudyPruning`` tells the studies each epoch's score and stops what their
+pruner prunes.
 """
 
 from __future__ import annotations
@@ -12,33 +14,26 @@ from __future__ import annotations
 import logging
 import pickle
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import optuna
 import ray
-from mlflow.artifacts import get_artifact_repository
-from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 from ray.tune.stopper import Stopper
 
+from sweeper.dag import Outcome, RecordedTrial, StudyState, SweepDag, multi_gpu_room, study_label, trial_key
 from sweeper.faults import FAILED, disk_full, one_line_cause, places_written
 from sweeper.placement import placement_of
-from sweeper.plan import Cell, Plan, StudyKey
-from sweeper.provenance import PREFIX
+from sweeper.plan import INTERMEDIATE, NONE, TARGET, TARGET_SEARCH, Cell, Plan, StudyKey
 from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S
-from sweeper.sampling import STARTUP_TRIALS, best_outcome_index, make_sampler, may_hand_out, study_seed
+from sweeper.sampling import STARTUP_TRIALS, make_sampler, study_seed
 from sweeper.scales import SCALES
-from sweeper.tracking import (
-    INTERMEDIATE,
-    NONE,
-    SWEEP,
-    TARGET,
-    TARGET_SEARCH,
-    is_disk_full,
-    retrying,
-)
-from sweeper.trial import EPOCH_SCORE, RUNS_PREFIX, TRIAL_KEY_TAG, TrialSpec
+from sweeper.tags import PROVENANCE_PREFIX as PREFIX
+from sweeper.tags import RunTags
+from sweeper.tracking import drop_checkpoint, end_pruned, is_disk_full, mark_selection, runs_of_sweep
+from sweeper.trial_spec import EPOCH_SCORE, RUNS_PREFIX, SweepShared, TrialSpec, trial_config
 from tasks import get_task
 
 log = logging.getLogger(__name__)
@@ -69,58 +64,12 @@ class SweepContext:
     source_commit: str = "unknown"
 
 
-def study_label(key: StudyKey) -> str:
-    return f"{key.scale}/{key.phase}/{key.task}"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    run_id: str
-    learning_rate: float
-    score: float
-    # The Optuna trial number: ties in score go to the earlier trial.
-    number: int = 0
-
-
-@dataclass
-class StudyState:
-    key: StudyKey
-    name: str
-    n_trials: int
-    handed_out: int = 0
-    done: int = 0
-    outcomes: list[Outcome] = field(default_factory=list)
-    selected: Outcome | None = None
-    # Optuna trials an earlier launch started and did not finish: (number, learning rate),
-    # handed out again before anything new so they continue in their own runs.
-    interrupted: list[tuple[int, float]] = field(default_factory=list)
-
-    @property
-    def complete(self) -> bool:
-        return self.done == self.n_trials
-
-
 class SweepSearcher(Searcher):
     def __init__(self, plan: Plan, context: SweepContext) -> None:
         super().__init__(metric="objective", mode="max")
         self.plan = plan
         self.context = context
-
-        # Longest chains first: the largest scale's trials go out before smaller scales'.
-        def largest_first(item: StudyKey | Cell) -> int:
-            return -SCALES[item.scale].parameters
-
-        self.studies = {
-            key: StudyState(key, self._study_name(key), plan.spec.trials)
-            for key in sorted(plan.studies, key=largest_first)
-        }
-        self.waiting_cells: list[Cell] = sorted(plan.cells, key=largest_first)
-        self.blocked_cells: list[Cell] = []
-        self.finished_cells: list[Cell] = []
-        self.failed_cells: list[Cell] = []
-        # Tune trial id -> (study, Optuna trial number), or the cell it runs.
-        self._in_flight: dict[str, tuple[StudyState, int] | Cell] = {}
-        self._round_robin = 0
+        self.dag = SweepDag(plan, self._study_name)
         # (when read, GPUs per alive node) of the cluster, read at most every few seconds;
         # monotonic time means nothing in another process, so it is not pickled either.
         self._node_gpus: tuple[float, list[int]] = (0.0, [])
@@ -145,6 +94,37 @@ class SweepSearcher(Searcher):
         with open(checkpoint_path, "rb") as handle:
             self.__dict__.update(pickle.load(handle))
 
+    # Where the sweep stands, as the DAG has it.
+    @property
+    def studies(self) -> dict[StudyKey, StudyState]:
+        return self.dag.studies
+
+    @property
+    def finished_cells(self) -> list[Cell]:
+        return self.dag.finished_cells
+
+    @property
+    def failed_cells(self) -> list[Cell]:
+        return self.dag.failed_cells
+
+    @property
+    def blocked_cells(self) -> list[Cell]:
+        return self.dag.blocked_cells
+
+    @property
+    def waiting_cells(self) -> list[Cell]:
+        return self.dag.waiting_cells
+
+    @property
+    def running_cells(self) -> list[Cell]:
+        return self.dag.running_cells
+
+    def dead_end_studies(self) -> list[StudyKey]:
+        return self.dag.dead_end_studies()
+
+    def runnable_left(self) -> bool:
+        return self.dag.runnable_left()
+
     @property
     def client(self) -> MlflowClient:
         return self._live.setdefault("client", MlflowClient(self.context.tracking_uri))
@@ -161,14 +141,14 @@ class SweepSearcher(Searcher):
             return Searcher.FINISHED
         spec = self._next_study_trial(trial_id) or self._next_cell(trial_id)
         if spec is not None:
-            return spec.to_config()
-        if self.all_handed_out:
+            return trial_config(spec, self._shared())
+        if self.dag.all_handed_out:
             return Searcher.FINISHED
         return None
 
     def should_prune(self, trial_id: str, epoch: int, score: float, run_id: str) -> bool:
         """Tell the trial's study its English dev score after ``epoch``; True where the
-        study's pruner stops it (Tune then stops the trial: see ``PruningStopper``)."""
+        study's pruner stops it."""
         optuna_trial = self._optuna_trials.get(trial_id)
         if optuna_trial is None:
             return False  # a trial continued from an earlier launch: it runs to its end
@@ -189,106 +169,79 @@ class SweepSearcher(Searcher):
             self.fatal = one_line_cause(failure, places)
 
     def _complete(self, trial_id: str, result: dict | None, error: bool) -> None:
-        entry = self._in_flight.pop(trial_id)
         self._optuna_trials.pop(trial_id, None)
         failure = (result or {}).get(FAILED)
         if failure and is_disk_full(failure):
             # Every later trial would fail the same way. Not the trial's fault: its study is
             # not told, so a relaunch runs it again at its learning rate, in its run.
+            self.dag.abandon(trial_id)
             self.fatal = failure
             return
         # A trial stopped after an epoch's report is not complete: its score is a truncated one.
         complete = result is not None and "objective" in result and EPOCH_SCORE not in result
         ok = not error and complete and not failure
-        if isinstance(entry, Cell):
-            (self.finished_cells if ok else self.failed_cells).append(entry)
+        if self.dag.is_cell(trial_id):
+            self.dag.finish_cell(trial_id, ok)
             return
-        state, number = entry
+        state, number = self.dag.in_flight[trial_id]
         study = self._study(state)
+        outcome = None
         if trial_id in self.pruned:
             # Told as pruned (Optuna keeps its last reported score), never as a complete
             # trial with a truncated score; its run says so too.
             study.tell(number, state=optuna.trial.TrialState.PRUNED)
-            run_id = self.pruned.pop(trial_id)
-            retrying(lambda: self.client.set_tag(run_id, "pruned", "true"))
-            retrying(lambda: self.client.set_terminated(run_id, "KILLED"))
+            end_pruned(self.client, self.pruned.pop(trial_id))
         elif ok:
             study.tell(number, result["objective"])
             lr = study.trials[number].params[LEARNING_RATE]
-            state.outcomes.append(Outcome(result["run_id"], lr, result["objective"], number))
+            outcome = Outcome(result["run_id"], lr, result["objective"], number)
         else:
             study.tell(number, state=optuna.trial.TrialState.FAIL)
-        state.done += 1
+        state = self.dag.finish_study_trial(trial_id, outcome)
         if state.complete:
-            self._select(state)
+            self._record_selection(state)
 
     # -- a relaunch --------------------------------------------------------------------
 
     def resume(self) -> None:
         """Pick up where an earlier launch of this sweep stopped, from what the studies and
-        the tracking store hold: finished trials and cells count as done and are not handed
-        out again; trials and cells that were running or failed are handed out again, and
-        continue in their own runs (see ``trial._open_run``)."""
-        runs = retrying(
-            lambda: self.client.search_runs(
-                [self.context.experiment_id],
-                filter_string=f"tags.sweep_run_id = '{self.context.sweep_run_id}'",
-                max_results=50_000,
-            )
-        )
-        by_key = {run.data.tags.get(TRIAL_KEY_TAG): run for run in runs}
-        for state in self.studies.values():
-            for trial in self._study(state).trials:
-                if trial.state == optuna.trial.TrialState.WAITING:
-                    continue  # enqueued, never asked for: ask() hands it out
-                learning_rate = trial.params[LEARNING_RATE]
-                if trial.state == optuna.trial.TrialState.RUNNING:
-                    state.interrupted.append((trial.number, learning_rate))
-                    continue
-                state.handed_out += 1
-                state.done += 1
-                run = by_key.get(f"{study_label(state.key)}/{trial.number}")
-                if trial.state == optuna.trial.TrialState.COMPLETE and run is not None:
-                    state.outcomes.append(Outcome(run.info.run_id, learning_rate, trial.value, trial.number))
-            if state.complete:
-                self._select(state)
-        finished = {
-            run.data.tags.get("cell")
-            for run in runs
-            if run.data.tags.get("phase") == TARGET and run.info.status == "FINISHED"
+        the tracking store hold (see ``SweepDag.resume``); trials and cells that were running
+        or failed continue in their own runs (see ``trial._open_run``)."""
+        runs = runs_of_sweep(self.client, self.context.experiment_id, self.context.sweep_run_id)
+        tags = {run.info.run_id: RunTags.parse(run.data.tags) for run in runs}
+        run_of_key = {tags[run.info.run_id].trial_key: run.info.run_id for run in runs}
+        recorded = {
+            state.key: [self._recorded(state.key, trial, run_of_key) for trial in self._study(state).trials]
+            for state in self.dag.studies.values()
         }
-        self.finished_cells = [cell for cell in self.waiting_cells if cell.key in finished]
-        self.waiting_cells = [cell for cell in self.waiting_cells if cell.key not in finished]
+        finished = {
+            tags[run.info.run_id].cell
+            for run in runs
+            if tags[run.info.run_id].phase == TARGET and run.info.status == "FINISHED"
+        }
+        self.dag.resume(recorded, finished)
+        for state in self.dag.studies.values():
+            if state.complete and state.selected is None:
+                log.warning("study %s: every trial failed", state.key)
         log.info(
             "resuming sweep %s: %d of %d cells done, %d search trials to continue",
             self.context.name,
-            len(self.finished_cells),
-            len(self.plan.cells),
-            sum(len(state.interrupted) for state in self.studies.values()),
+            len(self.dag.finished_cells),
+            self.dag.planned_cells,
+            sum(len(state.interrupted) for state in self.dag.studies.values()),
         )
 
-    # -- the DAG -----------------------------------------------------------------------
+    @staticmethod
+    def _recorded(key: StudyKey, trial: optuna.trial.FrozenTrial, run_of_key: dict[str, str]) -> RecordedTrial:
+        return RecordedTrial(
+            number=trial.number,
+            state=trial.state.name,
+            learning_rate=trial.params.get(LEARNING_RATE),
+            score=trial.value,
+            run_id=run_of_key.get(trial_key(key, trial.number)),
+        )
 
-    def dead_end_studies(self) -> list[StudyKey]:
-        """Studies whose every trial failed: the cells that need them can never start."""
-        return [key for key, state in self.studies.items() if state.complete and state.selected is None]
-
-    def runnable_left(self) -> bool:
-        """Whether any search trial or cell is left that could still run."""
-        if any(state.handed_out < state.n_trials for state in self.studies.values()):
-            return True
-        dead = set(self.dead_end_studies())
-        return any(all(s.key not in dead for s in self._dependencies(cell)) for cell in self.waiting_cells)
-
-    @property
-    def running_cells(self) -> list[Cell]:
-        """Cells handed out and not complete: cut off where the Tuner has ended."""
-        return [entry for entry in self._in_flight.values() if isinstance(entry, Cell)]
-
-    @property
-    def all_handed_out(self) -> bool:
-        studies_out = all(s.handed_out == s.n_trials for s in self.studies.values())
-        return studies_out and not self.waiting_cells
+    # -- the studies -------------------------------------------------------------------
 
     def _study_name(self, key: StudyKey) -> str:
         return f"{self.context.name}/{self.context.sweep_run_id[:8]}/{key.scale}/{key.phase}/{key.task}"
@@ -310,6 +263,19 @@ class SweepSearcher(Searcher):
         study.enqueue_trial({LEARNING_RATE: scale.learning_rate}, skip_if_exists=True)
         return study
 
+    def _record_selection(self, state: StudyState) -> None:
+        """The study's choice on its runs; only the selected intermediate keeps its checkpoint."""
+        if state.selected is None:
+            log.warning("study %s: every trial failed", state.key)
+            return
+        mark_selection(self.client, [outcome.run_id for outcome in state.outcomes], state.selected.run_id)
+        if state.key.phase == INTERMEDIATE:
+            for outcome in state.outcomes:
+                if outcome is not state.selected:
+                    drop_checkpoint(self.client, outcome.run_id)
+
+    # -- the cluster -------------------------------------------------------------------
+
     def _cluster_node_gpus(self) -> list[int]:
         read_at, gpus = self._node_gpus
         if time.monotonic() - read_at > 5:
@@ -319,33 +285,18 @@ class SweepSearcher(Searcher):
         return gpus
 
     def _has_room(self, scale: str) -> bool:
-        """Multi-GPU trials are drivers holding one CPU, so Ray would start any number of them
-        and their Train workers would then compete for the same nodes. Hand one out only while
-        the GPUs of nodes that fit it exceed what multi-GPU trials in flight need; always one,
-        so that its pending workers make an autoscaler add a node."""
         need = SCALES[scale].gpus
         if need <= 1 or not ray.is_initialized():
             return True
-        in_flight = [e.scale if isinstance(e, Cell) else e[0].key.scale for e in self._in_flight.values()]
-        in_use = sum(SCALES[s].gpus for s in in_flight if SCALES[s].gpus > 1)
-        fitting = sum(gpus for gpus in self._cluster_node_gpus() if gpus >= need)
-        return in_use == 0 or in_use + need <= fitting
+        in_flight = [e.scale if isinstance(e, Cell) else e[0].key.scale for e in self.dag.in_flight.values()]
+        return multi_gpu_room(need, [SCALES[s].gpus for s in in_flight], self._cluster_node_gpus())
+
+    # -- what each trial is told -------------------------------------------------------
 
     def _next_study_trial(self, trial_id: str) -> TrialSpec | None:
-        open_studies = [
-            s
-            for s in self.studies.values()
-            if s.handed_out < s.n_trials
-            and (s.interrupted or may_hand_out(s.handed_out, s.done))
-            and self._has_room(s.key.scale)
-        ]
-        if not open_studies:
+        state = self.dag.next_study(self._has_room)
+        if state is None:
             return None
-        # The largest scale with work left goes first; its studies take turns.
-        largest = max(SCALES[s.key.scale].parameters for s in open_studies)
-        turn = [s for s in open_studies if SCALES[s.key.scale].parameters == largest]
-        state = turn[self._round_robin % len(turn)]
-        self._round_robin += 1
         if state.interrupted:
             number, learning_rate = state.interrupted.pop(0)
         else:
@@ -354,88 +305,52 @@ class SweepSearcher(Searcher):
             optuna_trial = self._study(state).ask({LEARNING_RATE: distribution})
             number, learning_rate = optuna_trial.number, optuna_trial.params[LEARNING_RATE]
             self._optuna_trials[trial_id] = optuna_trial
-        state.handed_out += 1
-        self._in_flight[trial_id] = (state, number)
+        self.dag.hand_out_study_trial(trial_id, state, number)
         return self._study_trial_spec(state.key, number, learning_rate)
 
-    def _dependencies(self, cell: Cell) -> list[StudyState]:
-        """The studies whose selection a cell needs: its target's learning rate (where the
-        target trains) and its intermediate's checkpoint."""
-        target_study = self.studies.get(StudyKey(cell.scale, TARGET_SEARCH, cell.target))
-        needed = [target_study] if target_study is not None else []
-        if cell.intermediate != NONE:
-            needed.append(self.studies[StudyKey(cell.scale, INTERMEDIATE, cell.intermediate)])
-        return needed
-
     def _next_cell(self, trial_id: str) -> TrialSpec | None:
-        for cell in list(self.waiting_cells):
-            if not self._has_room(cell.scale):
-                continue
-            needed = self._dependencies(cell)
-            if any(s.complete and s.selected is None for s in needed):
-                log.warning(
-                    "cell %s/%s→%s/s%d blocked: every trial it depends on failed",
-                    cell.scale,
-                    cell.intermediate,
-                    cell.target,
-                    cell.seed,
-                )
-                self.waiting_cells.remove(cell)
-                self.blocked_cells.append(cell)
-                continue
-            if all(s.selected is not None for s in needed):
-                self.waiting_cells.remove(cell)
-                self._in_flight[trial_id] = cell
-                return self._cell_spec(cell)
-        return None
+        cell, blocked = self.dag.next_cell(trial_id, self._has_room)
+        for stuck in blocked:
+            log.warning(
+                "cell %s/%s→%s/s%d blocked: every trial it depends on failed",
+                stuck.scale,
+                stuck.intermediate,
+                stuck.target,
+                stuck.seed,
+            )
+        return None if cell is None else self._cell_spec(cell)
 
-    def _select(self, state: StudyState) -> None:
-        """Choose the study's best trial on English dev; keep only its checkpoint."""
-        if not state.outcomes:
-            log.warning("study %s: every trial failed", state.key)
-            return
-        best = best_outcome_index([(outcome.number, outcome.score) for outcome in state.outcomes])
-        state.selected = state.outcomes[best]
-        for outcome in state.outcomes:
-            chosen = outcome is state.selected
-            retrying(lambda o=outcome, c=chosen: self.client.set_tag(o.run_id, "selected", str(c).lower()))
-            if state.key.phase == INTERMEDIATE and not chosen:
-                self._drop_checkpoint(outcome.run_id)
+    def _shared(self) -> SweepShared:
+        spec = self.plan.spec
+        return SweepShared(
+            sweep_run_id=self.context.sweep_run_id,
+            experiment_id=self.context.experiment_id,
+            tracking_uri=self.context.tracking_uri,
+            data=spec.data,
+            storage_path=self.context.storage_path,
+            checkpoint_every_s=self.context.checkpoint_every_s,
+            translated_data=spec.translated_data,
+            mlm_text=spec.mlm_text,
+        )
 
-    def _drop_checkpoint(self, run_id: str) -> None:
-        artifact_uri = retrying(lambda: self.client.get_run(run_id)).info.artifact_uri
-        try:
-            get_artifact_repository(artifact_uri).delete_artifacts("checkpoint")
-        except (NotImplementedError, MlflowException):
-            log.info("artifact store cannot delete; keeping the checkpoint of run %s", run_id)
-
-    # -- what each trial is told -------------------------------------------------------
-
-    def _common(self, scale: str) -> dict:
+    def _encoder(self, scale: str) -> dict:
         encoder, revision = self.context.encoders[scale]
-        return {
-            "scale": scale,
-            "encoder": encoder,
-            "encoder_revision": revision,
-            "data": self.plan.spec.data,
-            "tracking_uri": self.context.tracking_uri,
-            "experiment_id": self.context.experiment_id,
-            "placement": placement_of(SCALES[scale], self.context.collective_backend, self.context.driver_resource),
-            "storage_path": self.context.storage_path,
-            "checkpoint_every_s": self.context.checkpoint_every_s,
-        }
+        placement = placement_of(SCALES[scale], self.context.collective_backend, self.context.driver_resource)
+        return {"scale": scale, "encoder": encoder, "encoder_revision": revision, "placement": placement}
 
-    def _tags(self, phase: str, scale: str, **extra: object) -> dict[str, str]:
-        tags = {
-            "phase": phase,
-            SWEEP: self.context.name,
-            "sweep_run_id": self.context.sweep_run_id,
-            "scale": scale,
-            "model": SCALES[scale].model,
-            f"{PREFIX}xsweep_commit": self.context.source_commit,
-            f"{PREFIX}sampler": self.plan.spec.sampler,
-        }
-        return tags | {key: str(value) for key, value in extra.items()}
+    def _tags(self, phase: str, scale: str, **fields: object) -> RunTags:
+        return RunTags(
+            phase=phase,
+            sweep=self.context.name,
+            sweep_run_id=self.context.sweep_run_id,
+            scale=scale,
+            model=SCALES[scale].model,
+            provenance={
+                f"{PREFIX}xsweep_commit": self.context.source_commit,
+                f"{PREFIX}sampler": self.plan.spec.sampler,
+            },
+            **fields,
+        )
 
     def _study_trial_spec(self, key: StudyKey, number: int, learning_rate: float) -> TrialSpec:
         """The trial of Optuna trial ``number`` of ``key``'s study (its key, across relaunches)."""
@@ -446,7 +361,7 @@ class SweepSearcher(Searcher):
             name = f"{key.scale}/none→{key.task}/t{number}"
             tags = self._tags(TARGET_SEARCH, key.scale, target=key.task, intermediate=NONE, trial=number)
         return TrialSpec(
-            **self._common(key.scale),
+            **self._encoder(key.scale),
             phase=key.phase,
             task=key.task,
             learning_rate=learning_rate,
@@ -455,67 +370,78 @@ class SweepSearcher(Searcher):
             splits=("dev",),
             parent_run_id=self.context.sweep_run_id,
             run_name=name,
-            tags=tags,
+            tags=tags.as_mlflow(),
             params={"study": study_label(key)},
-            key=f"{study_label(key)}/{number}",
-            translated_data=self.plan.spec.translated_data if key.phase == INTERMEDIATE else None,
-            mlm_text=self.plan.spec.mlm_text if key.phase == INTERMEDIATE else None,
+            key=trial_key(key, number),
         )
 
     def _cell_spec(self, cell: Cell) -> TrialSpec:
-        target_study = self.studies.get(StudyKey(cell.scale, TARGET_SEARCH, cell.target))
         # A target evaluated straight from the encoder trains nothing: no learning rate.
-        target_lr = target_study.selected if target_study is not None else None
+        target_lr, chosen = self.dag.selected_inputs(cell)
         params = {"target_learning_rate_from": target_lr.run_id if target_lr else "none: the target does not train"}
-        extra: dict[str, object] = {}
-        common = self._common(cell.scale)
+        encoder = self._encoder(cell.scale)
         parent = self.context.sweep_run_id
-        if cell.intermediate != NONE:
-            chosen = self.studies[StudyKey(cell.scale, INTERMEDIATE, cell.intermediate)].selected
-            assert chosen is not None
+        lineage = {}
+        if chosen is not None:
             parent = chosen.run_id
-            common["encoder"] = f"{RUNS_PREFIX}{chosen.run_id}/checkpoint"
-            extra["intermediate_run_id"] = chosen.run_id
+            encoder["encoder"] = f"{RUNS_PREFIX}{chosen.run_id}/checkpoint"
             same = get_task(cell.intermediate).train_source == get_task(cell.target).train_source
-            extra["same_source"] = str(same).lower()
+            lineage = {"intermediate_run_id": chosen.run_id, "same_source": same}
+        languages = self.plan.languages[cell.target]
+        tags = self._tags(
+            TARGET,
+            cell.scale,
+            intermediate=cell.intermediate,
+            target=cell.target,
+            seed=cell.seed,
+            cell=cell.key,
+            languages=languages,
+            **lineage,
+        )
         return TrialSpec(
-            **common,
+            **encoder,
             phase=TARGET,
             task=cell.target,
             learning_rate=target_lr.learning_rate if target_lr else 0.0,
             seed=cell.seed,
-            languages=self.plan.languages[cell.target],
+            languages=languages,
             splits=("dev", "test"),
             parent_run_id=parent,
             run_name=f"{cell.scale}/{cell.intermediate}→{cell.target}/s{cell.seed}",
-            tags=self._tags(
-                TARGET,
-                cell.scale,
-                intermediate=cell.intermediate,
-                target=cell.target,
-                seed=cell.seed,
-                cell=cell.key,
-                languages=",".join(self.plan.languages[cell.target]),
-                **extra,
-            ),
+            tags=tags.as_mlflow(),
             params=params,
             key=cell.key,
             keep_checkpoint=self.context.keep_target_checkpoints,
         )
 
 
-class PruningStopper(Stopper):
-    """Stops the trials the searcher's studies prune, and the whole sweep on a fault that
-    every later trial would meet (a full disk). Tune asks its stopper first about each
-    result, so the intermediate scores reach Optuna here."""
+class StudyPruning(FIFOScheduler):
+    """Tune's hook for "report, then stop or continue": each epoch's English dev score goes
+    to the trial's study, and the trial stops where the study's pruner prunes it."""
+
+    def __init__(self, searcher: SweepSearcher) -> None:
+        super().__init__()
+        self.searcher = searcher
+
+    def on_trial_result(self, tune_controller: object, trial: object, result: dict) -> str:
+        return self.decision(trial.trial_id, result)
+
+    def decision(self, trial_id: str, result: dict) -> str:
+        if EPOCH_SCORE not in result:
+            return TrialScheduler.CONTINUE
+        epoch, score = int(result["epoch"]), float(result[EPOCH_SCORE])
+        pruned = self.searcher.should_prune(trial_id, epoch, score, result["run_id"])
+        return TrialScheduler.STOP if pruned else TrialScheduler.CONTINUE
+
+
+class FaultStop(Stopper):
+    """Ends the whole sweep on a fault every later trial would meet (a full disk)."""
 
     def __init__(self, searcher: SweepSearcher) -> None:
         self.searcher = searcher
 
     def __call__(self, trial_id: str, result: dict) -> bool:
-        if EPOCH_SCORE not in result:
-            return False
-        return self.searcher.should_prune(trial_id, int(result["epoch"]), float(result[EPOCH_SCORE]), result["run_id"])
+        return False
 
     def stop_all(self) -> bool:
         return self.searcher.fatal is not None

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from sweeper.sampling import DEFAULT_SAMPLER, SAMPLERS
 from sweeper.scales import SCALES
-from sweeper.tracking import NONE
 from tasks import HUB, TASKS, intermediates, is_present, targets, training_sources
 from tasks.alternatives import AlternativeError, check_inputs
 from tasks.catalog.multitask import NINE
+
+# The intermediate setting without intermediate training: every cell's baseline.
+NONE = "none"
 
 
 class SpecError(ValueError):
@@ -101,39 +103,23 @@ def build_spec(
     """Validate CLI-style comma lists into a ``SweepSpec``; raise ``SpecError`` if invalid."""
     scale_names = _split_names("--scales", scales) or ()
     _check_names("--scales", scale_names, list(SCALES))
-
-    valid_intermediates = [task.name for task in intermediates()]
-    if intermediate is None:
-        intermediate_names = default_intermediates(data)
-    else:
-        intermediate_names = tuple(n for n in _split_names("--intermediate", intermediate) or () if n != NONE)
-        _check_names("--intermediate", intermediate_names or (NONE,), [*valid_intermediates, NONE])
-
+    intermediate_names = _intermediates(intermediate, data)
     valid_targets = [task.name for task in targets()]
     target_names = tuple(valid_targets) if targets_ is None else _split_names("--targets", targets_) or ()
     _check_names("--targets", target_names, valid_targets)
-
     language_names = _split_names("--languages", languages)
     if language_names is not None:
         offered = sorted({lang for t in target_names for lang in TASKS[t].languages})
         _check_names("--languages", language_names, offered)
-
-    if sampler not in SAMPLERS:
-        raise SpecError(f"--sampler: {sampler!r}; valid: {', '.join(SAMPLERS)}")
-    if trials < 1:
-        raise SpecError(f"--trials: {trials}; valid: an integer of at least 1")
-    if seeds < 1:
-        raise SpecError(f"--seeds: {seeds}; valid: an integer of at least 1")
+    _check_search(sampler, trials, seeds)
     if data != HUB:
         if not Path(data).is_dir():
             raise SpecError(f"--data: {data} is not a directory; valid: 'hub' or a local mirror")
         data = str(Path(data).resolve())
-
     try:
         check_inputs(translated_data, mlm_text)
     except AlternativeError as error:
         raise SpecError(str(error)) from None
-
     spec = SweepSpec(
         translated_data=str(Path(translated_data).resolve()) if translated_data else None,
         mlm_text=str(Path(mlm_text).resolve()) if mlm_text else None,
@@ -147,8 +133,31 @@ def build_spec(
         data=data,
         sampler=sampler,
     )
-    if not name:
-        spec = SweepSpec(**{**asdict(spec), "name": f"{'+'.join(scale_names)}-{spec.fingerprint()[:8]}"})
+    return _named(spec)
+
+
+def _intermediates(intermediate: str | None, data: str) -> tuple[str, ...]:
+    """The intermediates asked for, less ``none`` (always run); by default the study's own."""
+    if intermediate is None:
+        return default_intermediates(data)
+    names = tuple(n for n in _split_names("--intermediate", intermediate) or () if n != NONE)
+    _check_names("--intermediate", names or (NONE,), [*(task.name for task in intermediates()), NONE])
+    return names
+
+
+def _check_search(sampler: str, trials: int, seeds: int) -> None:
+    if sampler not in SAMPLERS:
+        raise SpecError(f"--sampler: {sampler!r}; valid: {', '.join(SAMPLERS)}")
+    if trials < 1:
+        raise SpecError(f"--trials: {trials}; valid: an integer of at least 1")
+    if seeds < 1:
+        raise SpecError(f"--seeds: {seeds}; valid: an integer of at least 1")
+
+
+def _named(spec: SweepSpec) -> SweepSpec:
+    """The spec under its name (by default its scales and fingerprint), checked as a name."""
+    if not spec.name:
+        spec = replace(spec, name=f"{'+'.join(spec.scales)}-{spec.fingerprint()[:8]}")
     if not all((ch.isascii() and ch.isalnum()) or ch in "-_.+" for ch in spec.name):
         raise SpecError(f"--name: {spec.name!r}; valid: ASCII letters, digits and - _ . +")
     if len(spec.name) > MAX_NAME_LENGTH or spec.name.startswith("."):

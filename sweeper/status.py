@@ -17,9 +17,11 @@ from mlflow.tracking import MlflowClient
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
+from sweeper.plan import INTERMEDIATE, TARGET, TARGET_SEARCH
 from sweeper.report import latest_sweep_run
 from sweeper.scales import SCALES
-from sweeper.tracking import INTERMEDIATE, TARGET, TARGET_SEARCH, retrying
+from sweeper.tags import RunTags
+from sweeper.tracking import runs_of_sweep
 
 KINDS = {"search trials": (INTERMEDIATE, TARGET_SEARCH), "cells": (TARGET,)}
 
@@ -71,16 +73,13 @@ def _seconds_left(runs: list[Run], left: int, running: int) -> float | None:
 
 def read_status(client: MlflowClient, name: str) -> SweepStatus:
     experiment_id, sweep = latest_sweep_run(client, name)
-    runs = retrying(
-        lambda: client.search_runs(
-            [experiment_id], filter_string=f"tags.sweep_run_id = '{sweep.info.run_id}'", max_results=50_000
-        )
-    )
+    runs = runs_of_sweep(client, experiment_id, sweep.info.run_id)
+    tags = {run.info.run_id: RunTags.parse(run.data.tags) for run in runs}
     rows = []
     for (scale, kind), planned in _planned(sweep).items():
-        mine = [r for r in runs if r.data.tags.get("scale") == scale and r.data.tags.get("phase") in KINDS[kind]]
+        mine = [r for r in runs if tags[r.info.run_id].scale == scale and tags[r.info.run_id].phase in KINDS[kind]]
         # A pruned search trial is done: its study judged it.
-        counts = Counter("PRUNED" if r.data.tags.get("pruned") == "true" else r.info.status for r in mine)
+        counts = Counter("PRUNED" if tags[r.info.run_id].pruned else r.info.status for r in mine)
         done = counts["FINISHED"] + counts["PRUNED"]
         progress = Progress(
             scale, kind, planned, done, counts["RUNNING"], counts["FAILED"], None, interrupted=counts["KILLED"]

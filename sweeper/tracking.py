@@ -19,17 +19,15 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlparse
 
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.artifacts import get_artifact_repository
+from mlflow.entities import Metric, Param, Run, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from sweeper.tags import RunTags, tag_filter
+
 log = logging.getLogger(__name__)
 
-# The `phase` tag values: every run xsweep writes carries one.
-SWEEP, INTERMEDIATE, TARGET_SEARCH, TARGET = "sweep", "intermediate", "target_search", "target"
-NONE = "none"
-# What identifies a trial's run across relaunches: the cell key, or study and trial number.
-TRIAL_KEY_TAG = "trial_key"
 PARENT_TAG = "mlflow.parentRunId"
 # MLflow 3 opens an experiment on its GenAI overview unless told what kind it is.
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
@@ -203,8 +201,9 @@ class TrackedRun:
         if self._undelivered is not None:
             raise self._undelivered
 
-    def set_tags(self, tags: Mapping[str, str]) -> None:
-        batch = [RunTag(key, str(value)) for key, value in tags.items()]
+    def set_tags(self, tags: RunTags | Mapping[str, object]) -> None:
+        spelled = tags.as_mlflow() if isinstance(tags, RunTags) else tags
+        batch = [RunTag(key, str(value)) for key, value in spelled.items()]
         retrying(lambda: self.client.log_batch(self.run_id, tags=batch))
 
     def log_artifacts(self, local_dir: str | Path, artifact_path: str) -> None:
@@ -213,6 +212,41 @@ class TrackedRun:
     def finish(self, status: str = "FINISHED") -> None:
         self.flush()
         retrying(lambda: self.client.set_terminated(self.run_id, status))
+
+
+# -- what the sweep's decisions write (sweeper/search.py) -------------------------------
+
+
+def runs_of_sweep(client: MlflowClient, experiment_id: str, sweep_run_id: str, extra_filter: str = "") -> list[Run]:
+    """Every run a sweep's launches opened (``extra_filter`` narrows them)."""
+    where = " and ".join(filter(None, [tag_filter(sweep_run_id=sweep_run_id), extra_filter]))
+    return retrying(lambda: client.search_runs([experiment_id], filter_string=where, max_results=50_000))
+
+
+def set_run_tags(client: MlflowClient, run_id: str, tags: RunTags) -> None:
+    batch = [RunTag(name, value) for name, value in tags.as_mlflow().items()]
+    retrying(lambda: client.log_batch(run_id, tags=batch))
+
+
+def mark_selection(client: MlflowClient, run_ids: list[str], selected: str) -> None:
+    """Tag each of a study's complete trials as its selection or not."""
+    for run_id in run_ids:
+        set_run_tags(client, run_id, RunTags(selected=run_id == selected))
+
+
+def drop_checkpoint(client: MlflowClient, run_id: str) -> None:
+    """Delete a run's checkpoint (an intermediate trial the study did not select)."""
+    artifact_uri = retrying(lambda: client.get_run(run_id)).info.artifact_uri
+    try:
+        get_artifact_repository(artifact_uri).delete_artifacts("checkpoint")
+    except (NotImplementedError, MlflowException):
+        log.info("artifact store cannot delete; keeping the checkpoint of run %s", run_id)
+
+
+def end_pruned(client: MlflowClient, run_id: str) -> None:
+    """A trial its study's pruner stopped: tagged so, and KILLED (not a finished trial)."""
+    set_run_tags(client, run_id, RunTags(pruned=True))
+    retrying(lambda: client.set_terminated(run_id, "KILLED"))
 
 
 def runs_table_url(tracking_uri: str, experiment_id: str, ui_url: str | None = None) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -22,76 +22,21 @@ from transformers import TrainerCallback
 
 import mlflow
 from sweeper import provenance
-from sweeper.faults import ERROR_TAG, FAILED, not_the_trials_fault, one_line_cause, places_written
-from sweeper.placement import Placement, StageResult, run_placed
-from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S, ResumeStore
+from sweeper.faults import FAILED, not_the_trials_fault, one_line_cause, places_written
+from sweeper.placement import StageResult, run_placed
+from sweeper.plan import INTERMEDIATE, TARGET
+from sweeper.resume import ResumeStore
 from sweeper.scales import SCALES, batch_layout
-from sweeper.tracking import (
-    INTERMEDIATE,
-    TARGET,
-    TRIAL_KEY_TAG,
-    TrackedRun,
-    metric_key,
-    retrying,
-    with_averages,
-)
+from sweeper.tags import RunTags, tag_filter
+from sweeper.tracking import TrackedRun, metric_key, retrying, with_averages
 from sweeper.train import Evaluation, FineTuned, Hyperparameters, evaluate, fine_tune
+from sweeper.trial_spec import EPOCH_SCORE, RUNS_PREFIX, SweepShared, TrialSpec
 from tasks import Task, get_task, multitask
 from tasks.alternatives import with_alternatives
 from tasks.families.tagging import with_tag_set
 from tasks.scoring.submission import write_predictions as write_submission_file
 
 log = logging.getLogger(__name__)
-
-RUNS_PREFIX = "runs:/"
-# What a study trial reports to Tune after each epoch but the last.
-EPOCH_SCORE = "epoch_score"
-
-
-@dataclass(frozen=True)
-class TrialSpec:
-    phase: str
-    scale: str
-    task: str  # the task this trial trains on
-    learning_rate: float
-    seed: int
-    # runs:/<run id>/<path> (an artifact in the tracking store), or a hub id.
-    encoder: str
-    encoder_revision: str
-    languages: tuple[str, ...]
-    splits: tuple[str, ...]
-    data: str
-    tracking_uri: str
-    experiment_id: str
-    parent_run_id: str
-    run_name: str
-    tags: Mapping[str, str]
-    params: Mapping[str, str]
-    placement: Placement
-    # Tune's storage; a distributed trial's Ray Train run writes beside it, and resume
-    # checkpoints go under it.
-    storage_path: str
-    # What identifies the trial across relaunches (the cell key, or study and Optuna trial
-    # number): a relaunch finds the trial's run by it and continues that run.
-    key: str
-    checkpoint_every_s: float = DEFAULT_CHECKPOINT_EVERY_S
-    # A target run keeps its fine-tuned model (head included) only when asked: at scale
-    # they would outweigh everything else the sweep stores.
-    keep_checkpoint: bool = False
-    # The sweep's alternatives for intermediate runs (absolute paths), or None.
-    translated_data: str | None = None
-    mlm_text: str | None = None
-
-    def to_config(self) -> dict:
-        return {"trial": asdict(self)}
-
-    @classmethod
-    def from_config(cls, config: Mapping) -> TrialSpec:
-        fields = dict(config["trial"])
-        fields["languages"] = tuple(fields["languages"])
-        fields["splits"] = tuple(fields["splits"])
-        fields["placement"] = Placement(**fields["placement"])
-        return cls(**fields)
 
 
 class LossLogger(TrainerCallback):
@@ -132,10 +77,10 @@ def write_predictions(evaluation: Evaluation, task: str, out_dir: Path) -> Path:
     return out_dir
 
 
-def trained_task(spec: TrialSpec) -> Task:
+def trained_task(spec: TrialSpec, sweep: SweepShared) -> Task:
     """The task the trial trains: an intermediate run's with the sweep's alternatives."""
     # CCG's categories are read from its data; the alternatives add data or an MLM member.
-    return with_alternatives(with_tag_set(get_task(spec.task), spec.data), spec.translated_data, spec.mlm_text)
+    return with_alternatives(with_tag_set(get_task(spec.task), sweep.data), sweep.translated_data, sweep.mlm_text)
 
 
 def hyperparameters(spec: TrialSpec) -> Hyperparameters:
@@ -161,24 +106,24 @@ def hyperparameters(spec: TrialSpec) -> Hyperparameters:
 def train_stage(config: dict) -> StageResult:
     """One stage on one process (of one or several): fine-tune, evaluate, and, from rank 0,
     log metrics, the checkpoint or the predictions to the trial's run."""
-    spec = TrialSpec.from_config(config)
-    task = trained_task(spec)
+    spec, sweep = TrialSpec.from_config(config), SweepShared.from_config(config)
+    task = trained_task(spec, sweep)
     if not torch.cuda.is_available():
         # As many intra-op threads as CPUs the trial holds, whatever the machine's core count
         # (Ray leaves torch's default otherwise): sums split the same way in every launch.
         torch.set_num_threads(int(spec.placement.trial_resources()["CPU"]))
     # The driver opened (or reopened) the run; what an earlier attempt logged is not re-sent.
-    run = TrackedRun.reopen(MlflowClient(spec.tracking_uri), config["run_id"], mark_running=False)
+    run = TrackedRun.reopen(MlflowClient(sweep.tracking_uri), config["run_id"], mark_running=False)
     with tempfile.TemporaryDirectory(prefix="xsweep-trial-") as tmp:
         work = Path(tmp)
-        encoder = fetch_encoder(spec.encoder, spec.encoder_revision, spec.tracking_uri, work / "encoder")
+        encoder = fetch_encoder(spec.encoder, spec.encoder_revision, sweep.tracking_uri, work / "encoder")
         hparams = hyperparameters(spec)
-        resume = ResumeStore.for_run(spec.storage_path, run.run_id, spec.checkpoint_every_s)
+        resume = ResumeStore.for_run(sweep.storage_path, run.run_id, sweep.checkpoint_every_s)
         objective = metric_key("dev", task.metric, "en")
 
         def report_epoch(tuned: FineTuned, epoch: int) -> None:
             """The study's pruner judges the trial on its English dev score after each epoch."""
-            score = evaluate(tuned, task, spec.data, ("en",), ("dev",), hparams.max_length).metrics[objective]
+            score = evaluate(tuned, task, sweep.data, ("en",), ("dev",), hparams.max_length).metrics[objective]
             run.log_metrics({f"epoch/{objective}": score}, step=epoch)
             # Tune wants the searcher's metric in every result; EPOCH_SCORE marks it unfinished.
             tune.report({"objective": score, EPOCH_SCORE: score, "epoch": epoch, "run_id": run.run_id})
@@ -186,10 +131,10 @@ def train_stage(config: dict) -> StageResult:
         # Only a trial training in its own process can report to Tune between epochs.
         prunable = spec.phase != TARGET and not spec.placement.distributed
         tuned = fine_tune(
-            encoder, task, spec.data, hparams, work / "trainer", [LossLogger(run)], resume,
+            encoder, task, sweep.data, hparams, work / "trainer", [LossLogger(run)], resume,
             on_epoch=report_epoch if prunable else None,
         )  # fmt: skip
-        evaluation = evaluate(tuned, task, spec.data, spec.languages, spec.splits, hparams.max_length)
+        evaluation = evaluate(tuned, task, sweep.data, spec.languages, spec.splits, hparams.max_length)
         metrics = with_averages(evaluation.metrics)
         checkpoint = None
         if spec.phase == INTERMEDIATE:
@@ -197,14 +142,14 @@ def train_stage(config: dict) -> StageResult:
         elif spec.keep_checkpoint:
             checkpoint = tuned.save_model(work / "checkpoint")
         if tuned.is_main_process:
-            run.set_tags({**provenance.runtime_tags(), **provenance.encoder_tags(encoder)})
+            run.set_tags(RunTags(provenance={**provenance.runtime_tags(), **provenance.encoder_tags(encoder)}))
             run.log_params({"world_size": tuned.trainer.args.world_size, "fsdp": tuned.trainer.is_fsdp_enabled})
             if multitask.is_multitask(task):
-                members = multitask.members_present(task, spec.data).settings["members"]
-                run.set_tags({"members": ",".join(m if isinstance(m, str) else m.name for m in members)})
+                members = multitask.members_present(task, sweep.data).settings["members"]
+                run.set_tags(RunTags(members=tuple(m if isinstance(m, str) else m.name for m in members)))
             if tuned.resumed_from is not None:
                 stage, step = tuned.resumed_from
-                run.set_tags({"resumed_from_step": step, "resumed_from_stage": stage})
+                run.set_tags(RunTags(resumed_from_step=step, resumed_from_stage=stage))
             run.log_metrics(metrics)
             if checkpoint is not None:
                 run.log_artifacts(checkpoint, "checkpoint")
@@ -227,32 +172,31 @@ def objective_of(metrics: Mapping[str, float], metric: str) -> float | None:
     return None
 
 
-def _open_run(client: MlflowClient, spec: TrialSpec) -> tuple[TrackedRun, float | None]:
+def _open_run(client: MlflowClient, spec: TrialSpec, sweep: SweepShared) -> tuple[TrackedRun, float | None]:
     """The trial's run: new, or the one an earlier launch of the sweep opened for this very
     trial. A finished one comes with its recorded objective, so it is not trained again."""
     found = retrying(
         lambda: client.search_runs(
-            [spec.experiment_id],
-            filter_string=f"tags.sweep_run_id = '{spec.tags['sweep_run_id']}' and tags.{TRIAL_KEY_TAG} = '{spec.key}'",
+            [sweep.experiment_id], filter_string=tag_filter(sweep_run_id=sweep.sweep_run_id, trial_key=spec.key)
         )
     )
     if found:
         previous = found[0]
         # The metric only: reading CCG's categories from its data is the trial's job, not this.
-        metric = with_alternatives(get_task(spec.task), spec.translated_data, spec.mlm_text).metric
+        metric = with_alternatives(get_task(spec.task), sweep.translated_data, sweep.mlm_text).metric
         recorded = objective_of(previous.data.metrics, metric)
         if previous.info.status == "FINISHED" and recorded is not None:
             return TrackedRun(client, previous.info.run_id), recorded
         return TrackedRun.reopen(client, previous.info.run_id), None
-    tags = {**spec.tags, TRIAL_KEY_TAG: spec.key}
-    return TrackedRun.start(client, spec.experiment_id, spec.run_name, tags, spec.parent_run_id), None
+    tags = {**spec.tags, **RunTags(trial_key=spec.key).as_mlflow()}
+    return TrackedRun.start(client, sweep.experiment_id, spec.run_name, tags, spec.parent_run_id), None
 
 
 def run_trial(config: dict) -> None:
     """The Tune trainable: the trial's run, its stage where the placement says, the report."""
-    spec = TrialSpec.from_config(config)
-    client = MlflowClient(spec.tracking_uri)
-    run, recorded = _open_run(client, spec)
+    spec, sweep = TrialSpec.from_config(config), SweepShared.from_config(config)
+    client = MlflowClient(sweep.tracking_uri)
+    run, recorded = _open_run(client, spec, sweep)
     if recorded is not None:
         tune.report({"objective": recorded, "run_id": run.run_id})
         return
@@ -260,7 +204,7 @@ def run_trial(config: dict) -> None:
         placement = {"workers": spec.placement.workers, "sharded": spec.placement.sharded}
         run.log_params({**spec.params, **asdict(hyperparameters(spec)), **placement, **_version_params()})
         stage_config = {**config, "run_id": run.run_id}
-        result = run_placed(train_stage, stage_config, spec.placement, spec.storage_path, f"train-{run.run_id}")
+        result = run_placed(train_stage, stage_config, spec.placement, sweep.storage_path, f"train-{run.run_id}")
         run.finish("FINISHED")
     except (SystemExit, KeyboardInterrupt):
         # Tune stops a trial by ending it at its next report (the study pruned it), or the
@@ -270,10 +214,10 @@ def run_trial(config: dict) -> None:
     except Exception as error:
         if not_the_trials_fault(error):
             raise  # a Train worker or node died: Tune retries the trial, in this same run
-        _fail_once(run, one_line_cause(error, places_written(spec.tracking_uri, spec.storage_path)))
+        _fail_once(run, one_line_cause(error, places_written(sweep.tracking_uri, sweep.storage_path)))
         return
     # Finished: its resume checkpoints have served their purpose.
-    ResumeStore.for_run(spec.storage_path, run.run_id, spec.checkpoint_every_s).clear()
+    ResumeStore.for_run(sweep.storage_path, run.run_id, sweep.checkpoint_every_s).clear()
     tune.report({"objective": float(result["objective"]), "run_id": run.run_id})
 
 
@@ -281,7 +225,7 @@ def _fail_once(run: TrackedRun, cause: str) -> None:
     """The trial's own error (a bug, bad data, a full disk): tagged on its run and reported
     to Tune as a result, not raised, so that Tune does not retry what would fail again."""
     try:
-        run.set_tags({ERROR_TAG: cause})
+        run.set_tags(RunTags(error=cause))
         run.finish("FAILED")
     except Exception:  # noqa: BLE001 - a full store cannot take the tag; the driver reconciles the run
         log.warning("could not mark run %s FAILED (%s)", run.run_id, cause)

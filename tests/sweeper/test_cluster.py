@@ -115,7 +115,7 @@ def test_trials_are_placed_by_scale_on_a_multi_node_cluster(
     from mlflow.tracking import MlflowClient
     from ray.cluster_utils import Cluster
 
-    from sweeper.launch import launch
+    from sweeper.launch import LaunchOptions, launch
     from sweeper.rehearsal import DRIVER_NODE, END, NODES, START, sleeping_trial
     from sweeper.spec import build_spec
 
@@ -142,8 +142,7 @@ def test_trials_are_placed_by_scale_on_a_multi_node_cluster(
         def trainable(config: dict) -> None:
             sleeping_trial({**config, "seconds": seconds})
 
-        result = launch(
-            spec,
+        options = LaunchOptions(
             tracking_server_on_host_ip,
             address=cluster.address,
             study_storage=f"sqlite:///{tmp_path / 'optuna.db'}",
@@ -151,6 +150,7 @@ def test_trials_are_placed_by_scale_on_a_multi_node_cluster(
             trainable=trainable,
             collective_backend="gloo",
         )
+        result = launch(spec, options)
     finally:
         ray.shutdown()
         cluster.shutdown()

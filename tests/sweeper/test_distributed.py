@@ -13,9 +13,11 @@ from transformers import AutoModel
 import mlflow
 from sweeper.launch import _resources
 from sweeper.placement import Placement
+from sweeper.plan import INTERMEDIATE
 from sweeper.pretrained import build_tiny_model
-from sweeper.tracking import INTERMEDIATE, TrackedRun
-from sweeper.trial import TrialSpec, run_trial
+from sweeper.tracking import TrackedRun
+from sweeper.trial import run_trial
+from sweeper.trial_spec import SweepShared, TrialSpec, trial_config
 from tasks import get_task, load_split
 
 pytestmark = pytest.mark.cluster
@@ -43,23 +45,21 @@ def test_a_trial_on_two_train_workers_trains_once_and_logs_once(tmp_path: Path, 
         encoder_revision="local",
         languages=("en",),
         splits=("dev",),
-        data=str(demo_data),
-        tracking_uri=tracking_uri,
-        experiment_id=experiment_id,
         parent_run_id=holder.run_id,
         run_name="tiny/mnli/sharded",
         tags={"phase": INTERMEDIATE, "sweep_run_id": holder.run_id},
         params={},
         placement=Placement(workers=2, backend="gloo", sharded=True),
-        storage_path=str(tmp_path / "tune"),
         key="tiny/intermediate/mnli/0",
     )
-    assert _resources(spec.to_config()) == {"CPU": 1}  # the trial is a driver; workers hold their own
+    shared = SweepShared(holder.run_id, experiment_id, tracking_uri, str(demo_data), str(tmp_path / "tune"))
+    config = trial_config(spec, shared)
+    assert _resources(config) == {"CPU": 1}  # the trial is a driver; workers hold their own
     ray.init(address="local", num_cpus=3, include_dashboard=False, log_to_driver=False)
     try:
         tuner = tune.Tuner(
             tune.with_resources(run_trial, _resources),
-            param_space=spec.to_config(),
+            param_space=config,
             run_config=tune.RunConfig(storage_path=str(tmp_path / "tune"), verbose=0),
         )
         result = tuner.fit()[0]

@@ -7,12 +7,13 @@ from pathlib import Path
 import optuna
 import pytest
 from mlflow.tracking import MlflowClient
+from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import Searcher
 
 from sweeper.plan import make_plan
-from sweeper.search import PruningStopper, SweepContext, SweepSearcher
+from sweeper.search import StudyPruning, SweepContext, SweepSearcher
 from sweeper.spec import build_spec
-from sweeper.trial import TrialSpec
+from sweeper.trial_spec import TrialSpec
 
 
 def _searcher(scales: str, demo_data: Path, tmp_path: Path, trials: int = 2) -> SweepSearcher:
@@ -42,7 +43,7 @@ def searcher(demo_data: Path, tmp_path: Path) -> SweepSearcher:
 def _finish(searcher: SweepSearcher, trial_id: str, spec: TrialSpec, score: float, tmp_path: Path) -> str:
     """What a trial does, minus the training: open a run (with a checkpoint), report a score."""
     client = searcher.client
-    run = client.create_run(spec.experiment_id, tags=dict(spec.tags))
+    run = client.create_run(searcher.context.experiment_id, tags=dict(spec.tags))
     (tmp_path / "ckpt").mkdir(exist_ok=True)
     (tmp_path / "ckpt" / "weights.txt").write_text("w")
     client.log_artifacts(run.info.run_id, str(tmp_path / "ckpt"), "checkpoint")
@@ -119,7 +120,7 @@ def test_cells_behind_a_study_whose_trials_all_failed_are_blocked(searcher: Swee
         if spec.phase == "intermediate":
             searcher.on_trial_complete(trial_id, None, error=True)
         else:
-            run = searcher.client.create_run(spec.experiment_id)
+            run = searcher.client.create_run(searcher.context.experiment_id)
             searcher.on_trial_complete(trial_id, {"objective": 0.5, "run_id": run.info.run_id})
     while isinstance(config := searcher.suggest("c"), dict):
         assert TrialSpec.from_config(config).tags["intermediate"] == "none"
@@ -146,14 +147,14 @@ def test_the_largest_scale_goes_first(demo_data: Path, tmp_path: Path) -> None:
 
 def test_a_trial_below_the_median_after_an_epoch_is_pruned_and_told_so(demo_data: Path, tmp_path: Path) -> None:
     searcher = _searcher("tiny", demo_data, tmp_path, trials=4)
-    stopper = PruningStopper(searcher)
+    pruning = StudyPruning(searcher)
     client = searcher.client
     runs: dict[str, str] = {}
 
     def run(trial_id: str, spec: TrialSpec, epoch_score: float) -> None:
-        runs[trial_id] = client.create_run(spec.experiment_id, tags=dict(spec.tags)).info.run_id
+        runs[trial_id] = client.create_run(searcher.context.experiment_id, tags=dict(spec.tags)).info.run_id
         epoch_result = {"objective": epoch_score, "epoch_score": epoch_score, "epoch": 1, "run_id": runs[trial_id]}
-        if stopper(trial_id, epoch_result):
+        if pruning.decision(trial_id, epoch_result) == TrialScheduler.STOP:
             searcher.on_trial_complete(trial_id, epoch_result)  # what Tune does with a stopped trial
         else:
             searcher.on_trial_complete(trial_id, {"objective": epoch_score + 0.05, "run_id": runs[trial_id]})

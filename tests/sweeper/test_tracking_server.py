@@ -157,7 +157,7 @@ def test_a_sweep_on_a_postgresql_tracking_server_loses_nothing(
     from mlflow.tracking import MlflowClient
 
     import mlflow
-    from sweeper.launch import launch
+    from sweeper.launch import LaunchOptions, launch
     from sweeper.spec import build_spec
     from tasks.demo import XNLI_DEMO_LANGUAGES
 
@@ -173,7 +173,8 @@ def test_a_sweep_on_a_postgresql_tracking_server_loses_nothing(
         spec = build_spec(
             scales="tiny", intermediate="mnli", targets_="xnli", trials=1, seeds=1, data=str(demo_data), name="pg"
         )
-        result = launch(spec, server.uri, study_storage=optuna_db, storage_path=str(tmp_path / "tune"))
+        options = LaunchOptions(server.uri, study_storage=optuna_db, storage_path=str(tmp_path / "tune"))
+        result = launch(spec, options)
     finally:
         ray.shutdown()
     try:
