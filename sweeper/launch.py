@@ -44,12 +44,12 @@ from sweeper.progress import SweepProgress
 from sweeper.provenance import PREFIX, encoder_tags, runtime_tags, source_commit
 from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S, DEFAULT_RETRIES
 from sweeper.scales import SCALES, TINY_MODEL
-from sweeper.search import FaultStop, StudyPruning, SweepContext, SweepSearcher
+from sweeper.search import FaultStop, StudyPruning, SweepSearcher
 from sweeper.spec import SpecError, SweepSpec
 from sweeper.tags import RunTags, tag_filter
 from sweeper.tracking import EXPERIMENT_KIND_TAG, TrackedRun, artifact_location, local_store_dir, retrying
 from sweeper.trial import run_trial
-from sweeper.trial_spec import RUNS_PREFIX
+from sweeper.trial_spec import RUNS_PREFIX, SweepContext
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import pickle
 import time
-from dataclasses import dataclass
 
 import optuna
 import ray
@@ -25,43 +24,24 @@ from ray.tune.stopper import Stopper
 
 from sweeper.dag import Outcome, RecordedTrial, StudyState, SweepDag, multi_gpu_room, study_label, trial_key
 from sweeper.faults import FAILED, disk_full, one_line_cause, places_written
-from sweeper.placement import placement_of
-from sweeper.plan import INTERMEDIATE, NONE, TARGET, TARGET_SEARCH, Cell, Plan, StudyKey
-from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S
+from sweeper.plan import INTERMEDIATE, TARGET, Cell, Plan, StudyKey
 from sweeper.sampling import STARTUP_TRIALS, make_sampler, study_seed
 from sweeper.scales import SCALES
-from sweeper.tags import PROVENANCE_PREFIX as PREFIX
 from sweeper.tags import RunTags
 from sweeper.tracking import drop_checkpoint, end_pruned, is_disk_full, mark_selection, runs_of_sweep
-from sweeper.trial_spec import EPOCH_SCORE, RUNS_PREFIX, SweepShared, TrialSpec, trial_config
-from tasks import get_task
+from sweeper.trial_spec import (
+    EPOCH_SCORE,
+    SweepContext,
+    TrialSpec,
+    cell_spec,
+    study_trial_spec,
+    sweep_shared,
+    trial_config,
+)
 
 log = logging.getLogger(__name__)
 
 LEARNING_RATE = "learning_rate"
-
-
-@dataclass(frozen=True)
-class SweepContext:
-    """Where the sweep's trials write, and what they start from."""
-
-    name: str
-    experiment_id: str
-    sweep_run_id: str
-    tracking_uri: str
-    study_storage: str
-    # Per scale: the pretrained encoder (runs:/... or a hub id) and its revision.
-    encoders: dict[str, tuple[str, str]]
-    # Tune's storage (absolute, or object storage): distributed trials' Train runs go there.
-    storage_path: str = ""
-    # The process-group backend of multi-GPU trials' workers.
-    collective_backend: str = "nccl"
-    # Where multi-GPU trials' drivers must run: a custom resource, or "" for anywhere.
-    driver_resource: str = ""
-    checkpoint_every_s: float = DEFAULT_CHECKPOINT_EVERY_S
-    keep_target_checkpoints: bool = False
-    # The xsweep commit the driver launched from (trials on other nodes may have no .git).
-    source_commit: str = "unknown"
 
 
 class SweepSearcher(Searcher):
@@ -141,7 +121,7 @@ class SweepSearcher(Searcher):
             return Searcher.FINISHED
         spec = self._next_study_trial(trial_id) or self._next_cell(trial_id)
         if spec is not None:
-            return trial_config(spec, self._shared())
+            return trial_config(spec, sweep_shared(self.context, self.plan))
         if self.dag.all_handed_out:
             return Searcher.FINISHED
         return None
@@ -306,7 +286,7 @@ class SweepSearcher(Searcher):
             number, learning_rate = optuna_trial.number, optuna_trial.params[LEARNING_RATE]
             self._optuna_trials[trial_id] = optuna_trial
         self.dag.hand_out_study_trial(trial_id, state, number)
-        return self._study_trial_spec(state.key, number, learning_rate)
+        return study_trial_spec(self.context, self.plan, state.key, number, learning_rate)
 
     def _next_cell(self, trial_id: str) -> TrialSpec | None:
         cell, blocked = self.dag.next_cell(trial_id, self._has_room)
@@ -318,101 +298,7 @@ class SweepSearcher(Searcher):
                 stuck.target,
                 stuck.seed,
             )
-        return None if cell is None else self._cell_spec(cell)
-
-    def _shared(self) -> SweepShared:
-        spec = self.plan.spec
-        return SweepShared(
-            sweep_run_id=self.context.sweep_run_id,
-            experiment_id=self.context.experiment_id,
-            tracking_uri=self.context.tracking_uri,
-            data=spec.data,
-            storage_path=self.context.storage_path,
-            checkpoint_every_s=self.context.checkpoint_every_s,
-            translated_data=spec.translated_data,
-            mlm_text=spec.mlm_text,
-        )
-
-    def _encoder(self, scale: str) -> dict:
-        encoder, revision = self.context.encoders[scale]
-        placement = placement_of(SCALES[scale], self.context.collective_backend, self.context.driver_resource)
-        return {"scale": scale, "encoder": encoder, "encoder_revision": revision, "placement": placement}
-
-    def _tags(self, phase: str, scale: str, **fields: object) -> RunTags:
-        return RunTags(
-            phase=phase,
-            sweep=self.context.name,
-            sweep_run_id=self.context.sweep_run_id,
-            scale=scale,
-            model=SCALES[scale].model,
-            provenance={
-                f"{PREFIX}xsweep_commit": self.context.source_commit,
-                f"{PREFIX}sampler": self.plan.spec.sampler,
-            },
-            **fields,
-        )
-
-    def _study_trial_spec(self, key: StudyKey, number: int, learning_rate: float) -> TrialSpec:
-        """The trial of Optuna trial ``number`` of ``key``'s study (its key, across relaunches)."""
-        if key.phase == INTERMEDIATE:
-            name = f"{key.scale}/{key.task}/t{number}"
-            tags = self._tags(INTERMEDIATE, key.scale, intermediate=key.task, trial=number)
-        else:
-            name = f"{key.scale}/none→{key.task}/t{number}"
-            tags = self._tags(TARGET_SEARCH, key.scale, target=key.task, intermediate=NONE, trial=number)
-        return TrialSpec(
-            **self._encoder(key.scale),
-            phase=key.phase,
-            task=key.task,
-            learning_rate=learning_rate,
-            seed=0,
-            languages=("en",),
-            splits=("dev",),
-            parent_run_id=self.context.sweep_run_id,
-            run_name=name,
-            tags=tags.as_mlflow(),
-            params={"study": study_label(key)},
-            key=trial_key(key, number),
-        )
-
-    def _cell_spec(self, cell: Cell) -> TrialSpec:
-        # A target evaluated straight from the encoder trains nothing: no learning rate.
-        target_lr, chosen = self.dag.selected_inputs(cell)
-        params = {"target_learning_rate_from": target_lr.run_id if target_lr else "none: the target does not train"}
-        encoder = self._encoder(cell.scale)
-        parent = self.context.sweep_run_id
-        lineage = {}
-        if chosen is not None:
-            parent = chosen.run_id
-            encoder["encoder"] = f"{RUNS_PREFIX}{chosen.run_id}/checkpoint"
-            same = get_task(cell.intermediate).train_source == get_task(cell.target).train_source
-            lineage = {"intermediate_run_id": chosen.run_id, "same_source": same}
-        languages = self.plan.languages[cell.target]
-        tags = self._tags(
-            TARGET,
-            cell.scale,
-            intermediate=cell.intermediate,
-            target=cell.target,
-            seed=cell.seed,
-            cell=cell.key,
-            languages=languages,
-            **lineage,
-        )
-        return TrialSpec(
-            **encoder,
-            phase=TARGET,
-            task=cell.target,
-            learning_rate=target_lr.learning_rate if target_lr else 0.0,
-            seed=cell.seed,
-            languages=languages,
-            splits=("dev", "test"),
-            parent_run_id=parent,
-            run_name=f"{cell.scale}/{cell.intermediate}→{cell.target}/s{cell.seed}",
-            tags=tags.as_mlflow(),
-            params=params,
-            key=cell.key,
-            keep_checkpoint=self.context.keep_target_checkpoints,
-        )
+        return None if cell is None else cell_spec(self.context, self.plan, cell, *self.dag.selected_inputs(cell))
 
 
 class StudyPruning(FIFOScheduler):
