@@ -48,7 +48,7 @@ Columns = Mapping[str, str]
 
 def _columns_of(rows: Dataset, task: Task) -> Columns:
     """The column mapping that ``rows`` carry: the task's own, or its training source's."""
-    for columns in (task.columns, task.settings.get("train_columns")):
+    for columns in (task.columns, task.settings.train_columns):
         if columns and _read_columns(columns) <= set(rows.column_names):
             return columns
     raise ValueError(
@@ -139,7 +139,7 @@ class MultipleChoice(TaskFamily):
 
     def _features(self, rows: Dataset, task: Task, tokenizer, max_length: int, labelled: bool) -> Dataset:
         columns = _columns_of(rows, task)
-        question_text = task.settings.get("question_text", {})
+        question_text = task.settings.question_text
 
         def tokenize(batch: dict) -> dict:
             prompts = _prompts(batch, columns, question_text)
@@ -186,3 +186,6 @@ class MultipleChoice(TaskFamily):
 
     def score(self, predictions: Sequence[int], gold: Sequence[int], task: Task, language: str) -> dict[str, float]:
         return {"accuracy": accuracy(predictions, gold)}
+
+    def submission_format(self, task: Task) -> str:
+        return "choice"

@@ -1,6 +1,6 @@
 from tasks import FAMILIES, TASKS, get_task, intermediates, targets
 from tasks.catalog.multitask import NINE
-from tasks.multitask import MULTITASK
+from tasks.families import MULTITASK
 
 # The official scorer's keys and language lists (XTREME-R's XTREME_R_TASK2LANGS; XTREME's
 # for pawsx and bucc2018), as the target-tasks issue tabulates them.
@@ -44,7 +44,7 @@ def test_every_target_carries_exactly_the_official_languages() -> None:
 def test_every_entry_is_complete() -> None:
     for task in TASKS.values():
         if task.family == MULTITASK:  # `all`: its members carry the data
-            assert set(task.settings["members"]) <= set(TASKS)
+            assert set(task.settings.members) <= set(TASKS)
             continue
         assert task.family in FAMILIES
         assert task.metric.replace("_", "").isalnum()
