@@ -25,6 +25,7 @@ from tasks import (
     languages_present,
     load_split,
     load_training_stages,
+    resolve_task,
     task_sources,
     texts_of,
     training_sources,
@@ -64,7 +65,7 @@ span_qa = family_of("span_qa")
 def runnable(task: Task, data: Path) -> Task:
     """The task as a trial runs it on the tiny scale: its tag set read from the data (CCG), QA
     windows that fit the tiny length."""
-    task = with_tag_set(task, str(data))
+    task = resolve_task(task, str(data))
     if task.family == "span_qa":
         task = dataclasses.replace(task, settings=dataclasses.replace(task.settings, doc_stride=QA_STRIDE))
     return task
