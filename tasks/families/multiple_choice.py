@@ -8,7 +8,7 @@ Every choice is encoded as a pair with the same first segment, ``<s> context [qu
 ``task.columns`` maps roles to the hub's columns:
 
 - ``context``: the passage or premise; several columns, comma-separated, are joined with a space.
-- ``question`` (optional): shown after the context. ``settings["question_text"]`` may map its
+- ``question`` (optional): shown after the context. ``settings.question_text`` may map its
   values to the text shown: COPA's ``cause``/``effect`` become English connectives (the same
   English words in every XCOPA language, as the dataset stores them in English).
 - ``choices``: one column per choice, comma-separated (``choice1,choice2``); or one column
@@ -24,7 +24,7 @@ Cosmos QA ``{"context": "context", "question": "question", "choices":
 "choices": "choices.text", "label": "answerKey", "label_keys": "A,B,C,D,E"}``.
 
 A task whose English training data has other columns than its evaluation data (XCOPA trains
-on SIQA) gives them in ``settings["train_columns"]``; rows that lack ``task.columns``'
+on SIQA) gives them in ``settings.train_columns``; rows that lack ``task.columns``'
 columns are read with those.
 """
 
@@ -53,7 +53,7 @@ def _columns_of(rows: Dataset, task: Task) -> Columns:
             return columns
     raise ValueError(
         f"{task.name}: rows with columns {rows.column_names} match neither the task's columns "
-        f"{dict(task.columns)} nor settings['train_columns']"
+        f"{dict(task.columns)} nor settings.train_columns"
     )
 
 

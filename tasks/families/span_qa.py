@@ -249,4 +249,4 @@ class SpanQA(TaskFamily):
         return score_answers(predictions, gold, normalise)
 
     def submission_format(self, task: Task) -> str:
-        return "squad"
+        return "squad_json"

@@ -87,7 +87,7 @@ EXTENSIONS = {
     "choice": "jsonl",
     "tags": "tsv",
     "pairs": "tsv",
-    "squad": "json",
+    "squad_json": "json",
     "entities": "json",
     "answers": "json",
 }
@@ -97,7 +97,7 @@ SCORE_METRICS = {
     "choice": ("accuracy",),
     "tags": ("f1",),
     "pairs": ("f1",),
-    "squad": ("exact_match", "f1"),
+    "squad_json": ("exact_match", "f1"),
     "entities": (f"mrr_at_{TOP_K}",),
     "answers": (f"map_at_{TOP_K}",),
 }
@@ -182,7 +182,7 @@ def example_ids(rows: Any, task_name: str) -> list[str | None] | None:
     None for the formats keyed by line order, and for tasks that are no targets."""
     task = TASKS.get(task_name)
     kind = submission_format(task_name) if task is not None and task.kind == "target" else None
-    if kind == "squad":
+    if kind == "squad_json":
         return list(rows[TASKS[task_name].columns["id"]])
     if kind == "entities":
         return [mention["example_id"] for mention in rows["mention"]]
@@ -231,7 +231,7 @@ def _encode(task: str, values: list, keys: list[str], gold: bool) -> str:
     if kind == "pairs":
         # A prediction is [source id, target id, margin]; gold is the pair. None: no pair.
         return "".join(f"{pair[0]}\t{pair[1]}\n" for pair in values if pair is not None)
-    if kind == "squad":
+    if kind == "squad_json":
         if not gold:
             return json.dumps(dict(zip(keys, values, strict=True)), ensure_ascii=False)
         qas = [
@@ -336,7 +336,7 @@ def score_file(task: str, prediction: str | Path, label: str | Path, lang: str) 
         pairs = [tuple(line.split("\t")) for line in _lines(prediction)]
         gold_pairs = [tuple(line.split("\t")) for line in _lines(label)]
         return {metric: 100 * value for metric, value in pair_f1(pairs, gold_pairs).items()}
-    if kind == "squad":
+    if kind == "squad_json":
         answers, questions = _json(prediction), _squad_questions(label)
         if not isinstance(answers, dict):
             raise SubmissionError(f"{prediction}: expected a JSON object of answers keyed by question id")

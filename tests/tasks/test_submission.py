@@ -230,7 +230,7 @@ def test_every_target_scores_as_computed(folders: Folders) -> None:
                     if metric != TASK_SCORE:
                         mean = sum(expected[lang][metric] for lang in expected) / len(expected)
                         assert metrics[metric][AVERAGE] == pytest.approx(mean, abs=TOLERANCE)
-                if submission_format(task) == "squad":  # evaluate.py's QA score: the mean of EM and F1
+                if submission_format(task) == "squad_json":  # evaluate.py's QA score: the mean of EM and F1
                     combined = (metrics["exact_match"][AVERAGE] + metrics["f1"][AVERAGE]) / 2
                     assert metrics[TASK_SCORE][AVERAGE] == pytest.approx(combined, abs=TOLERANCE)
                 scored.add(task)
