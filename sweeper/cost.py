@@ -14,11 +14,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from sweeper.plan import Plan, trained_task
+from sweeper.plan import Plan
 from sweeper.scales import SCALES
 from sweeper.spec import NONE, SweepSpec
-from tasks import HUB, Task, training_sources
-from tasks.multitask import is_multitask, member_tasks, members_present
+from tasks import HUB, Task, family_of, training_sources
 
 
 @dataclass(frozen=True)
@@ -74,10 +73,8 @@ class CostPlan:
 def _train_tokens(task: Task, data: str) -> float:
     """Tokens a task's training reads: examples × mean tokens × epochs; for a multi-task run,
     its members' (one pass over every member's data is an epoch)."""
-    if is_multitask(task):
-        members = member_tasks(members_present(task, data))
-        return sum(_train_examples(m, data) * m.size.mean_tokens for m in members) * task.recipe.epochs
-    return _train_examples(task, data) * task.size.mean_tokens * task.recipe.epochs
+    parts = family_of(task.family).members(task) or (task,)
+    return sum(_train_examples(part, data) * part.size.mean_tokens for part in parts) * task.recipe.epochs
 
 
 def _train_examples(task: Task, data: str) -> int:
@@ -96,7 +93,7 @@ def _train_examples(task: Task, data: str) -> int:
 def estimate(plan: Plan, hardware: Hardware) -> CostPlan:
     spec = plan.spec
     names = (*spec.intermediates, *spec.targets)
-    tasks = {name: trained_task(spec, name) for name in names}
+    tasks = {name: plan.tasks[name] for name in names}
     train_tokens = {name: _train_tokens(task, spec.data) for name, task in tasks.items()}
 
     def eval_tokens(name: str, languages: int) -> float:

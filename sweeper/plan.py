@@ -5,24 +5,23 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from sweeper.scales import SCALES, TINY_MODEL
 from sweeper.spec import NONE, SpecError, SweepSpec
 from tasks import (
-    HUB,
+    Alternatives,
     Source,
     Task,
+    family_of,
     fingerprint,
-    get_task,
     is_present,
     languages_present,
+    resolve,
+    split_readers,
     task_sources,
-    training_sources,
 )
-from tasks.alternatives import AlternativeError, with_alternatives
-from tasks.checks import split_readers
-from tasks.multitask import is_multitask, member_tasks, members_present
+from tasks.alternatives import AlternativeError
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +59,8 @@ class Plan:
     # The languages each target is evaluated on: those asked for whose data exists.
     languages: dict[str, tuple[str, ...]]
     skipped_languages: dict[str, tuple[str, ...]]
+    # Each task as the sweep trains and scores it (``tasks.resolve``), by name.
+    tasks: dict[str, Task] = field(default_factory=dict)
 
     @property
     def total_trials(self) -> int:
@@ -70,38 +71,26 @@ class Plan:
         (checked before launch; the tiny model's tokenizer trains on their text)."""
         found: dict[Source, Task] = {}
         for name in (*self.spec.intermediates, *self.spec.targets):
-            for task, source in split_readers(trained_task(self.spec, name), self.languages.get(name, ("en",))):
+            for task, source in split_readers(self.tasks[name], self.languages.get(name, ("en",))):
                 if is_present(source, self.spec.data):
                     found.setdefault(source, task)
         return [(task, source) for source, task in found.items()]
 
 
-def trained_task(spec: SweepSpec, name: str) -> Task:
-    """The task as the sweep trains it: an intermediate with the sweep's alternatives."""
-    return with_alternatives(get_task(name), spec.translated_data, spec.mlm_text)
-
-
-def _task_sources(spec: SweepSpec, name: str, languages: tuple[str, ...]) -> list[Source]:
-    return task_sources(trained_task(spec, name), languages)
+def _resolved(spec: SweepSpec, name: str) -> Task:
+    """``name`` resolved once for the whole plan; an alternative's missing input is the spec's error."""
+    try:
+        return resolve(name, spec.data, Alternatives(spec.translated_data, spec.mlm_text))
+    except AlternativeError as error:
+        raise SpecError(str(error)) from None
 
 
 def _check_training_data(task: Task, data: str, option: str) -> None:
     """A task that trains needs its English training stages and its English dev split
     (model selection); one evaluated straight from the encoder (BUCC) needs neither."""
-    if is_multitask(task):
-        if not members_present(task, data).settings["members"]:
-            expected = ", ".join(member.train.local_path(data) for member in member_tasks(task) if member.train)
-            raise SpecError(f"{option}: {task.name} trains on its members' data, none present; expected {expected}")
-        return
-    if task.train is None:
-        return
-    needed = [*training_sources(task), task.dev["en"]]
-    if data == HUB and any(source.local_only for source in needed):
-        layout = ", ".join(source.local_path("DIR") for source in needed if source.local_only)
-        raise SpecError(f"{option}: {task.name}'s data is not on the hub (licensed); bring it as {layout}, --data DIR")
-    missing = [source.local_path(data) for source in needed if not is_present(source, data)]
-    if missing:
-        raise SpecError(f"{option}: {task.name} needs its English training and dev data; expected {', '.join(missing)}")
+    problem = family_of(task.family).training_data_problem(task, data)
+    if problem:
+        raise SpecError(f"{option}: {problem}")
 
 
 def cell_key(fields: dict) -> str:
@@ -112,8 +101,9 @@ def make_plan(spec: SweepSpec) -> Plan:
     """Expand ``spec`` into studies and cells; raise ``SpecError`` where data is missing."""
     languages: dict[str, tuple[str, ...]] = {}
     skipped: dict[str, tuple[str, ...]] = {}
+    tasks: dict[str, Task] = {}
     for name in spec.targets:
-        task = get_task(name)
+        task = tasks[name] = _resolved(spec, name)
         # English is always evaluated: model selection uses English dev data.
         asked = set(spec.languages or task.languages) | {"en"}
         wanted = [lang for lang in task.languages if lang in asked]
@@ -127,14 +117,11 @@ def make_plan(spec: SweepSpec) -> Plan:
         if skipped[name]:
             log.warning("%s: no data for %s; evaluating %s", name, " ".join(skipped[name]), " ".join(present))
     for name in spec.intermediates:
-        try:
-            task = trained_task(spec, name)
-        except AlternativeError as error:
-            raise SpecError(str(error)) from None
-        _check_training_data(task, spec.data, "--data")
+        tasks[name] = _resolved(spec, name)
+        _check_training_data(tasks[name], spec.data, "--data")
 
     data_fingerprints = {
-        name: fingerprint(_task_sources(spec, name, languages.get(name, ("en",))), spec.data)
+        name: fingerprint(task_sources(tasks[name], languages.get(name, ("en",))), spec.data)
         for name in (*spec.intermediates, *spec.targets)
     }
     # The tiny model's tokenizer is trained on all of the sweep's text: its identity is that
@@ -142,7 +129,7 @@ def make_plan(spec: SweepSpec) -> Plan:
     tiny_data = cell_key(data_fingerprints)
     studies = [StudyKey(s, INTERMEDIATE, i) for s in spec.scales for i in spec.intermediates]
     # A target evaluated straight from the encoder (BUCC) has no learning rate to search.
-    studies += [StudyKey(s, TARGET_SEARCH, t) for s in spec.scales for t in spec.targets if get_task(t).train]
+    studies += [StudyKey(s, TARGET_SEARCH, t) for s in spec.scales for t in spec.targets if tasks[t].train]
 
     cells = []
     for scale_name in spec.scales:
@@ -155,13 +142,13 @@ def make_plan(spec: SweepSpec) -> Plan:
                         "model_data": tiny_data if scale.model == TINY_MODEL else None,
                         "intermediate": intermediate,
                         "intermediate_data": data_fingerprints.get(intermediate),
-                        "intermediate_recipe": None if intermediate == NONE else asdict(get_task(intermediate).recipe),
+                        "intermediate_recipe": None if intermediate == NONE else asdict(tasks[intermediate].recipe),
                         "target": target,
                         "target_data": data_fingerprints[target],
-                        "target_recipe": asdict(get_task(target).recipe),
+                        "target_recipe": asdict(tasks[target].recipe),
                         "languages": languages[target],
                         "trials": spec.trials,
                         "seed": seed,
                     }
                     cells.append(Cell(scale_name, intermediate, target, seed, cell_key(fields)))
-    return Plan(spec, tuple(studies), tuple(cells), languages, skipped)
+    return Plan(spec, tuple(studies), tuple(cells), languages, skipped, tasks)

@@ -7,13 +7,12 @@ pretrained one for the ``none`` baseline). transformers' Trainer runs the loop.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import shutil
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -30,7 +29,7 @@ from transformers.trainer_utils import enable_full_determinism, set_seed
 
 from sweeper.inference import predict_by_length
 from sweeper.resume import ResumeStore
-from tasks import Task, family_of, is_present, load_split, load_training_stages, multitask
+from tasks import Evaluation, Task, family_of, is_present, load_split
 from tasks.scoring.submission import example_ids
 
 log = logging.getLogger(__name__)
@@ -51,16 +50,6 @@ class Hyperparameters:
     gradient_checkpointing: bool = False
     # FSDP across the trial's workers (they share one process group Ray Train set up).
     sharded: bool = False
-
-
-@dataclass
-class Evaluation:
-    """Metrics keyed ``{split}/{metric}/{lang}`` (0-1 scale), the predictions behind them, and
-    the ids that key them in submission files (None: keyed by line order)."""
-
-    metrics: dict[str, float] = field(default_factory=dict)
-    predictions: dict[tuple[str, str], list] = field(default_factory=dict)
-    ids: dict[tuple[str, str], list | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -145,15 +134,16 @@ class SaveEvery(TrainerCallback):
 
 
 class _Trainer(Trainer):
-    """transformers' Trainer; a multi-task stage draws each batch from one member."""
+    """transformers' Trainer, drawing training batches in the order the task's family says
+    (a multi-task stage draws each batch from one member) where it says one."""
 
     task: Task
 
     def _get_train_sampler(self, train_dataset=None):
         dataset = self.train_dataset if train_dataset is None else train_dataset
-        if isinstance(dataset, multitask.MultiTaskFeatures):
-            return multitask.train_sampler(self.task, dataset, self._train_batch_size, self.args.seed)
-        return super()._get_train_sampler(train_dataset)
+        family = family_of(self.task.family)
+        sampler = family.train_sampler(self.task, dataset, self._train_batch_size, self.args.seed)
+        return sampler if sampler is not None else super()._get_train_sampler(train_dataset)
 
 
 class _EpochHook(TrainerCallback):
@@ -182,12 +172,12 @@ def seed_everything(seed: int, use_cpu: bool) -> None:
 
 
 def _training_arguments(
-    hparams: Hyperparameters, model: PreTrainedModel, work_dir: str | Path, multitask_model: bool = False
+    hparams: Hyperparameters, model: PreTrainedModel, work_dir: str | Path, whole_batches: bool = False
 ) -> TrainingArguments:
     use_cpu = not torch.cuda.is_available()
     return TrainingArguments(
         # A multi-task batch passes through to its member's forward whole.
-        remove_unused_columns=not multitask_model,
+        remove_unused_columns=not whole_batches,
         output_dir=str(work_dir),
         learning_rate=hparams.learning_rate,
         num_train_epochs=hparams.epochs,
@@ -214,20 +204,6 @@ def _training_arguments(
     )
 
 
-def _model_and_stages(task: Task, encoder_path: str, tokenizer, data: str, max_length: int) -> tuple:
-    """The model, its collator, and per training stage a function making its features: by
-    the task's family, or, for a multi-task run, by each present member's."""
-    if multitask.is_multitask(task):
-        task = multitask.members_present(task, data)
-        stages = [lambda: multitask.training_features(task, data, tokenizer)]
-        return task, multitask.build_model(encoder_path, task), multitask.collator(task, tokenizer), stages
-    family = family_of(task.family)
-    stages = [
-        functools.partial(family.encode, rows, task, tokenizer, max_length) for rows in load_training_stages(task, data)
-    ]
-    return task, family.build_model(encoder_path, task), family.collator(tokenizer), stages
-
-
 def fine_tune(
     encoder_path: str,
     task: Task,
@@ -240,7 +216,8 @@ def fine_tune(
 ) -> FineTuned:
     """Fine-tune a fresh task head and the encoder on the task's English training data, in
     one stage or two (XCOPA: SIQA, then COPA); a task without training data (BUCC) gets its
-    model ready for evaluation only.
+    model ready for evaluation only. ``task`` is the effective task (``tasks.resolve``): its
+    family makes the model, the collator and each stage's features.
 
     With ``resume``, checkpoints go to the store as training goes, and training starts from
     the store's latest checkpoint where there is one (a relaunched trial), skipping the
@@ -248,14 +225,16 @@ def fine_tune(
     ``on_epoch(tuned, epoch)`` runs after every epoch but the last (a study's pruning)."""
     seed_everything(hparams.seed, use_cpu=not torch.cuda.is_available())
     tokenizer = AutoTokenizer.from_pretrained(encoder_path)
-    task, model, collator, stages = _model_and_stages(task, encoder_path, tokenizer, data, hparams.max_length)
+    family = family_of(task.family)
+    model = family.build_model(encoder_path, task)
+    stages = family.training_stages(task, data, tokenizer, hparams.max_length)
     work_dir = Path(work_dir)
     saver = [SaveEvery(resume, stage=0)] if resume else []
     epoch_hook = [_EpochHook(on_epoch)] if on_epoch else []
     trainer = _Trainer(
         model=model,
-        args=_training_arguments(hparams, model, work_dir, multitask_model=multitask.is_multitask(task)),
-        data_collator=collator,
+        args=_training_arguments(hparams, model, work_dir, whole_batches=family.forwards_whole_batches),
+        data_collator=family.training_collator(task, tokenizer),
         callbacks=[*callbacks, *saver, *epoch_hook],
     )
     trainer.task = task
@@ -291,9 +270,23 @@ def evaluate(
     splits: Iterable[str],
     max_length: int,
 ) -> Evaluation:
-    """Score ``tuned`` on every (split, language) whose data is present and labelled."""
-    if multitask.is_multitask(task):
-        return _evaluate_members(tuned, multitask.members_present(task, data), data)
+    """Score ``tuned`` on every (split, language) whose data is present and labelled, as the
+    task's family evaluates it (a multi-task run: each member on its English dev)."""
+
+    def alone(task: Task, model: PreTrainedModel, languages, splits, max_length: int) -> Evaluation:
+        trained = tuned
+        if model is not tuned.model:  # a multi-task member's own model: its own collator
+            collator = family_of(task.family).collator(tuned.tokenizer)
+            trainer = Trainer(model=model, args=tuned.trainer.args, data_collator=collator)
+            trained = FineTuned(model, tuned.tokenizer, trainer)
+        return _evaluate_alone(trained, task, data, languages, splits, max_length)
+
+    return family_of(task.family).evaluate(task, tuned.model, alone, languages, splits, max_length)
+
+
+def _evaluate_alone(
+    tuned: FineTuned, task: Task, data: str, languages: Iterable[str], splits: Iterable[str], max_length: int
+) -> Evaluation:
     family = family_of(task.family)
     evaluation = Evaluation()
 
@@ -315,29 +308,4 @@ def evaluate(
                 continue
             for metric, value in family.score(predicted, gold, task, lang).items():
                 evaluation.metrics[f"{split}/{metric}/{lang}"] = value
-    return evaluation
-
-
-def _evaluate_members(tuned: FineTuned, task: Task, data: str) -> Evaluation:
-    """Each member of a multi-task model on its English dev, as its own family scores it at its
-    own length (``dev/<member>_<metric>/en``), and their mean (``dev/score/en``): what ``all``
-    selects on."""
-    evaluation = Evaluation()
-    scores = []
-    for member in multitask.member_tasks(task):
-        if "en" not in member.dev:
-            continue  # trained, never selected on: continued MLM
-        model = tuned.model.members[member.name]
-        trainer = Trainer(
-            model=model, args=tuned.trainer.args, data_collator=family_of(member.family).collator(tuned.tokenizer)
-        )
-        alone = evaluate(
-            FineTuned(model, tuned.tokenizer, trainer), member, data, ("en",), ("dev",), member.recipe.max_length
-        )
-        for key, value in alone.metrics.items():
-            split, metric, lang = key.split("/")
-            evaluation.metrics[f"{split}/{member.name}_{metric}/{lang}"] = value
-        evaluation.predictions.update({(f"{member.name}_{s}", lang): p for (s, lang), p in alone.predictions.items()})
-        scores.append(alone.metrics[f"dev/{member.metric}/en"])
-    evaluation.metrics[f"dev/{task.metric}/en"] = sum(scores) / len(scores)
     return evaluation

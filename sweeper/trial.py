@@ -31,9 +31,7 @@ from sweeper.tags import RunTags, tag_filter
 from sweeper.tracking import TrackedRun, metric_key, retrying, with_averages
 from sweeper.train import Evaluation, FineTuned, Hyperparameters, evaluate, fine_tune
 from sweeper.trial_spec import EPOCH_SCORE, RUNS_PREFIX, SweepShared, TrialSpec
-from tasks import Task, get_task, multitask
-from tasks.alternatives import with_alternatives
-from tasks.families.tagging import with_tag_set
+from tasks import Alternatives, Task, family_of, get_task, resolve
 from tasks.scoring.submission import write_predictions as write_submission_file
 
 log = logging.getLogger(__name__)
@@ -77,10 +75,10 @@ def write_predictions(evaluation: Evaluation, task: str, out_dir: Path) -> Path:
     return out_dir
 
 
-def trained_task(spec: TrialSpec, sweep: SweepShared) -> Task:
-    """The task the trial trains: an intermediate run's with the sweep's alternatives."""
-    # CCG's categories are read from its data; the alternatives add data or an MLM member.
-    return with_alternatives(with_tag_set(get_task(spec.task), sweep.data), sweep.translated_data, sweep.mlm_text)
+def _resolved(spec: TrialSpec, sweep: SweepShared) -> Task:
+    """The effective task the trial trains and scores (``tasks.resolve``): CCG's categories
+    read from its data, a multi-task run's members with data, the sweep's alternatives."""
+    return resolve(spec.task, sweep.data, Alternatives(sweep.translated_data, sweep.mlm_text))
 
 
 def hyperparameters(spec: TrialSpec) -> Hyperparameters:
@@ -107,7 +105,7 @@ def train_stage(config: dict) -> StageResult:
     """One stage on one process (of one or several): fine-tune, evaluate, and, from rank 0,
     log metrics, the checkpoint or the predictions to the trial's run."""
     spec, sweep = TrialSpec.from_config(config), SweepShared.from_config(config)
-    task = trained_task(spec, sweep)
+    task = _resolved(spec, sweep)
     if not torch.cuda.is_available():
         # As many intra-op threads as CPUs the trial holds, whatever the machine's core count
         # (Ray leaves torch's default otherwise): sums split the same way in every launch.
@@ -144,9 +142,9 @@ def train_stage(config: dict) -> StageResult:
         if tuned.is_main_process:
             run.set_tags(RunTags(provenance={**provenance.runtime_tags(), **provenance.encoder_tags(encoder)}))
             run.log_params({"world_size": tuned.trainer.args.world_size, "fsdp": tuned.trainer.is_fsdp_enabled})
-            if multitask.is_multitask(task):
-                members = multitask.members_present(task, sweep.data).settings["members"]
-                run.set_tags(RunTags(members=tuple(m if isinstance(m, str) else m.name for m in members)))
+            members = family_of(task.family).members(task)
+            if members:
+                run.set_tags(RunTags(members=tuple(member.name for member in members)))
             if tuned.resumed_from is not None:
                 stage, step = tuned.resumed_from
                 run.set_tags(RunTags(resumed_from_step=step, resumed_from_stage=stage))
@@ -182,9 +180,8 @@ def _open_run(client: MlflowClient, spec: TrialSpec, sweep: SweepShared) -> tupl
     )
     if found:
         previous = found[0]
-        # The metric only: reading CCG's categories from its data is the trial's job, not this.
-        metric = with_alternatives(get_task(spec.task), sweep.translated_data, sweep.mlm_text).metric
-        recorded = objective_of(previous.data.metrics, metric)
+        # A relaunch only: what the trial selects on ("score" for a multi-task run).
+        recorded = objective_of(previous.data.metrics, _resolved(spec, sweep).metric)
         if previous.info.status == "FINISHED" and recorded is not None:
             return TrackedRun(client, previous.info.run_id), recorded
         return TrackedRun.reopen(client, previous.info.run_id), None

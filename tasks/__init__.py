@@ -1,5 +1,6 @@
 """What is learned and how it is scored: the task registry, task families, data loading."""
 
+from tasks.alternatives import Alternatives
 from tasks.data import (
     HUB,
     DataError,
@@ -8,19 +9,21 @@ from tasks.data import (
     languages_present,
     load_split,
     load_training_stages,
-    mirror_sources,
     mirror_split,
-    task_sources,
     texts_of,
     training_sources,
     write_split,
 )
-from tasks.families import FAMILIES, TaskFamily, family_of
-from tasks.registry import TASKS, Recipe, Size, Source, Task, get_task, intermediates, targets
+from tasks.families import FAMILIES, Evaluation, TaskFamily, family_of
+from tasks.registry import TASKS, Recipe, Size, Source, Task, get_task, intermediates, registered, targets
+from tasks.resolve import resolve, resolve_task
+from tasks.sources import mirror_sources, split_readers, task_sources
 
 __all__ = [
     "FAMILIES",
+    "Alternatives",
     "DataError",
+    "Evaluation",
     "HUB",
     "TASKS",
     "Recipe",
@@ -38,6 +41,10 @@ __all__ = [
     "load_training_stages",
     "mirror_sources",
     "mirror_split",
+    "registered",
+    "resolve",
+    "resolve_task",
+    "split_readers",
     "task_sources",
     "targets",
     "texts_of",

@@ -4,16 +4,24 @@ text the user points to, interleaved with the intermediate task."""
 
 from __future__ import annotations
 
-import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.mlm import mlm_task, text_files
-from tasks.multitask import MULTITASK, is_multitask
+from tasks.families import family_of
+from tasks.families.mlm import mlm_task, text_files
 from tasks.task import Source, Task
 
 
 class AlternativeError(ValueError):
     """A missing or empty input of an alternative; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class Alternatives:
+    """A sweep's alternatives for its intermediate runs (absolute paths), or None."""
+
+    translated_data: str | None = None
+    mlm_text: str | None = None
 
 
 def translated_sources(task: Task, directory: str | Path) -> tuple[Source, ...]:
@@ -37,33 +45,15 @@ def check_inputs(translated_data: str | None, mlm_text: str | None) -> None:
         raise AlternativeError(f"--mlm-text: {mlm_text} is neither a .txt file nor a directory holding .txt files")
 
 
-def with_alternatives(task: Task, translated_data: str | None, mlm_text: str | None) -> Task:
+def with_alternatives(task: Task, alternatives: Alternatives) -> Task:
     """The intermediate task a run trains: its own English data, plus translations where
-    given, interleaved with MLM on the given text where given (a two-member multi-task run
-    selected on the task's own English dev score). A target is returned as it is."""
+    given, interleaved with MLM on the given text where given (each family says how: a
+    multi-task run's members each take their translations). A target is returned as it is."""
     if task.kind != "intermediate":
         return task
-    if translated_data is not None:
-        if is_multitask(task):
-            from tasks.multitask import member_tasks
-
-            members = tuple(with_alternatives(member, translated_data, None) for member in member_tasks(task))
-            task = dataclasses.replace(task, settings={**task.settings, "members": members})
-        else:
-            task = dataclasses.replace(task, train_with=(*task.train_with, *translated_sources(task, translated_data)))
-    if mlm_text is None:
-        return task
-    if is_multitask(task):
-        members = (*task.settings["members"], mlm_task(mlm_text))
-        return dataclasses.replace(task, settings={**task.settings, "members": members})
-    return dataclasses.replace(
-        task,
-        name=f"{task.name}+mlm",
-        family=MULTITASK,
-        metric="score",
-        train=None,
-        train_with=(),
-        dev={},
-        # MLM's text is usually far larger than the task: each member gets half the batches.
-        settings={"members": (task, mlm_task(mlm_text)), "sampling": "uniform"},
-    )
+    if alternatives.translated_data is not None:
+        directory = alternatives.translated_data
+        task = family_of(task.family).with_translations(task, lambda member: translated_sources(member, directory))
+    if alternatives.mlm_text is not None:
+        task = family_of(task.family).with_mlm(task, mlm_task(alternatives.mlm_text))
+    return task

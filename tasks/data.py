@@ -139,14 +139,11 @@ def load_training_stages(task: Task, data: str) -> list[Dataset]:
     return [*first, *second]
 
 
-def task_sources(task: Task, languages: Iterable[str] | None = None) -> list[Source]:
-    """Every split a task reads (for ``languages``, default all of its own): its training
-    stages, dev and test per language (English dev always, where it trains), and sources its
-    settings name (Mewsli-X's candidate entities)."""
-    if task.family == "multitask":
-        from tasks.multitask import member_tasks
-
-        return [source for member in member_tasks(task) for source in task_sources(member, ("en",))]
+def own_sources(task: Task, languages: Iterable[str] | None = None) -> list[Source]:
+    """Every split a single task reads (for ``languages``, default all of its own): its
+    training stages, dev and test per language (English dev always, where it trains), and
+    sources its settings name (Mewsli-X's candidate entities). A multi-task run's are its
+    members' (``tasks.sources.task_sources``)."""
     languages = task.languages if languages is None else tuple(languages)
     if task.train is not None and "en" in task.dev:
         languages = tuple(dict.fromkeys(("en", *languages)))  # model selection reads English dev
@@ -154,16 +151,8 @@ def task_sources(task: Task, languages: Iterable[str] | None = None) -> list[Sou
         *training_sources(task),
         *(task.dev[lang] for lang in languages if lang in task.dev),
         *(task.test[lang] for lang in languages if lang in task.test),
-        *(value for value in task.settings.values() if isinstance(value, Source)),
+        *task.settings.sources(),
     ]
-
-
-def mirror_sources(task: Task, languages: Iterable[str] | None = None) -> list[Source]:
-    """The hub splits a local mirror of ``task`` holds: each split whole (a split several
-    languages share is one file, filtered when read), each once; local-only ones (CCG) are
-    the user's to bring."""
-    whole = {replace(source, id_prefix=None) for source in task_sources(task, languages) if not source.local_only}
-    return sorted(whole, key=lambda source: source.local_path(""))
 
 
 def mirror_split(source: Source, root: str | Path) -> Path:

@@ -1,6 +1,6 @@
 """Classification entries: sentence-pair targets (XNLI, PAWS-X) and intermediates (MNLI, QQP)."""
 
-from tasks.task import Recipe, Size, Source, Task, per_language
+from tasks.task import Recipe, Size, Source, Submission, Task, per_language
 
 XNLI_LANGUAGES = tuple("ar bg de el en es fr hi ru sw th tr ur vi zh".split())
 PAWSX_LANGUAGES = tuple("de en es fr ja ko zh".split())
@@ -61,6 +61,7 @@ TASKS: tuple[Task, ...] = (
         train_source="mnli",
         recipe=Recipe(epochs=2),
         size=Size(train_examples=392_702, eval_examples_per_language=2_490 + 5_010, mean_tokens=48),
+        submission=Submission(benchmarks=("xtreme", "xtreme-r")),
     ),
     Task(
         name="pawsx",
@@ -76,5 +77,7 @@ TASKS: tuple[Task, ...] = (
         train_source="paws",
         recipe=Recipe(epochs=5),
         size=Size(train_examples=49_401, eval_examples_per_language=2_000 + 2_000, mean_tokens=60),
+        # PAWS-X's label files hold the label's index (XTREME-R dropped the task).
+        submission=Submission(benchmarks=("xtreme",), labels_as_indices=True),
     ),
 )

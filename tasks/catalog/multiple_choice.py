@@ -1,6 +1,6 @@
 """Multiple-choice entries: XCOPA, trained on English SIQA, then English COPA."""
 
-from tasks.task import Recipe, Size, Source, Task, per_language
+from tasks.task import Recipe, Size, Source, Submission, Task, per_language
 
 XCOPA_LANGUAGES = tuple("et ht id it qu sw ta th tr vi zh".split())
 
@@ -52,5 +52,6 @@ TASKS: tuple[Task, ...] = (
         # example is its choices: three SIQA pairs of about 40 tokens.
         size=Size(train_examples=33_410 + 400, eval_examples_per_language=100 + 500, mean_tokens=120),
         settings={"train_columns": SIQA_COLUMNS, "question_text": CAUSE_EFFECT},
+        submission=Submission(benchmarks=("xtreme-r",)),
     ),
 )

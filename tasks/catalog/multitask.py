@@ -3,7 +3,7 @@
 from tasks.task import Recipe, Size, Task
 
 # The paper's nine English intermediate tasks (Phang et al. 2020); those whose data is
-# present train together (tasks/multitask.py).
+# present train together (tasks/families/multitask.py).
 NINE = ("anli", "mnli", "qqp", "sst2", "squad", "hellaswag", "cosmosqa", "commonsenseqa", "ccg")
 
 TASKS: tuple[Task, ...] = (

@@ -1,7 +1,7 @@
 """Retrieval entries: Tatoeba and BUCC from the encoder as it is; LAReQA and Mewsli-X after
 training a dual encoder on English pairs."""
 
-from tasks.task import Recipe, Size, Source, Task, per_language
+from tasks.task import Recipe, Size, Source, Submission, Task, per_language
 
 # Tatoeba's languages as the issue names them, with the three-letter codes of LASER's files
 # (and of google/xtreme's ``tatoeba.<code>`` configs).
@@ -77,6 +77,7 @@ TASKS: tuple[Task, ...] = (
             "layer": 14 / 24,
             "alternate_columns": {"source": "sentence1", "target": "sentence2"},
         },
+        submission=Submission(benchmarks=("xtreme", "xtreme-r"), added_in_xtreme_r=TATOEBA_XTREME_R),
     ),
     Task(
         name="bucc2018",
@@ -99,6 +100,8 @@ TASKS: tuple[Task, ...] = (
         # Every sentence of both sides, sample and training sets (de-en; the others alike).
         size=Size(train_examples=0, eval_examples_per_language=880_000, mean_tokens=40),
         settings={"setup": "mining", "layer": 14 / 24, "neighbourhood": 4},
+        # XTREME-R dropped BUCC.
+        submission=Submission(benchmarks=("xtreme",)),
     ),
     Task(
         name="lareqa",
@@ -115,6 +118,7 @@ TASKS: tuple[Task, ...] = (
         # Per language: its 1190 questions and the 11-language pool of answer sentences.
         size=Size(train_examples=87_599, eval_examples_per_language=1_190 + 13_000, mean_tokens=190),
         settings={"setup": "answer", "layer": 1.0},
+        submission=Submission(benchmarks=("xtreme-r",)),
     ),
     Task(
         name="mewslix",
@@ -136,5 +140,6 @@ TASKS: tuple[Task, ...] = (
             "train_language": "en",
             "candidates": Source("mewslix", MEWSLIX, "candidates", "test", MEWSLIX_REVISION),
         },
+        submission=Submission(benchmarks=("xtreme-r",)),
     ),
 )

@@ -1,7 +1,7 @@
 """Span-extraction QA entries: XQuAD and MLQA (trained on SQuAD v1.1) and TyDiQA-GoldP
 (trained on its English part)."""
 
-from tasks.task import Recipe, Size, Source, Task
+from tasks.task import Recipe, Size, Source, Submission, Task
 
 XQUAD_LANGUAGES = tuple("ar de el en es hi ro ru th tr vi zh".split())
 MLQA_LANGUAGES = tuple("ar de en es hi vi zh".split())
@@ -49,6 +49,7 @@ TASKS: tuple[Task, ...] = (
         train_source="squad",
         recipe=QA_RECIPE,
         size=Size(train_examples=87_599, eval_examples_per_language=1_190, mean_tokens=200),
+        submission=Submission(benchmarks=("xtreme", "xtreme-r"), added_in_xtreme_r=("ro",)),
     ),
     Task(
         name="mlqa",
@@ -64,6 +65,7 @@ TASKS: tuple[Task, ...] = (
         recipe=QA_RECIPE,
         size=Size(train_examples=87_599, eval_examples_per_language=600 + 6_000, mean_tokens=250),
         settings={"normalisation": "mlqa"},
+        submission=Submission(benchmarks=("xtreme", "xtreme-r")),
     ),
     Task(
         name="tydiqa",
@@ -80,5 +82,6 @@ TASKS: tuple[Task, ...] = (
         train_source="tydiqa",
         recipe=QA_RECIPE,
         size=Size(train_examples=3_696, eval_examples_per_language=560, mean_tokens=200),
+        submission=Submission(benchmarks=("xtreme", "xtreme-r")),
     ),
 )

@@ -1,6 +1,6 @@
 """Tagging entries: UD POS (``udpos``) and PAN-X NER (``panx``), zero-shot from English."""
 
-from tasks.task import Recipe, Size, Source, Task
+from tasks.task import Recipe, Size, Source, Submission, Task
 
 UDPOS_LANGUAGES = tuple(
     "af ar bg de el en es et eu fa fi fr he hi hu id it ja kk ko lt mr nl pl pt ro ru ta te th tl tr uk ur vi wo yo "
@@ -86,6 +86,7 @@ TASKS: tuple[Task, ...] = (
         size=Size(train_examples=21_253, eval_examples_per_language=5_400, mean_tokens=28),
         # "X" (other) for words past max_length, the tag XTREME's preprocessing gives untagged words.
         settings={"fallback_tag": "X", "other_schema": UD_SCHEMA},
+        submission=Submission(benchmarks=("xtreme", "xtreme-r"), added_in_xtreme_r=tuple(sorted(UD_TREEBANKS))),
     ),
     Task(
         name="panx",
@@ -103,5 +104,6 @@ TASKS: tuple[Task, ...] = (
         recipe=Recipe(epochs=10),
         size=Size(train_examples=20_000, eval_examples_per_language=15_000, mean_tokens=18),
         settings={"fallback_tag": "O"},
+        submission=Submission(benchmarks=("xtreme", "xtreme-r"), added_in_xtreme_r=tuple(sorted(PANX_EXTRA))),
     ),
 )

@@ -1,16 +1,22 @@
-"""The narrow interface every task family implements: encode, model, predict, score."""
+"""The narrow interface every task family implements: encode, model, predict, score; and
+the hooks with defaults that a family overrides where it needs more (multi-task, MLM)."""
 
 from __future__ import annotations
 
 import abc
+import dataclasses
+import functools
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from tasks.task import Task
+from tasks.data import HUB, is_present, load_training_stages, own_sources, training_sources
+from tasks.task import Source, Task
 
 if TYPE_CHECKING:
     # For annotations only: transformers' model classes take seconds to import.
     from datasets import Dataset
+    from torch.utils.data import Sampler
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 # Runs the model over encoded features (model inputs; evaluation batches features of similar
@@ -18,6 +24,23 @@ if TYPE_CHECKING:
 # outputs in feature order, as Trainer.predict(...).predictions: arrays with a position axis
 # hold batch padding past each feature's own length, which a family must never read.
 Infer = Callable[["Dataset"], Any]
+# The family of a multi-task run (``with_mlm`` makes one).
+MULTITASK = "multitask"
+
+
+@dataclass
+class Evaluation:
+    """Metrics keyed ``{split}/{metric}/{lang}`` (0-1 scale), the predictions behind them, and
+    the ids that key them in submission files (None: keyed by line order)."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    predictions: dict[tuple[str, str], list] = field(default_factory=dict)
+    ids: dict[tuple[str, str], list | None] = field(default_factory=dict)
+
+
+# Evaluates one task alone with one model on (languages, splits) at a max length: the
+# sweeper's loop over splits, which a family calls once per task it scores.
+EvaluateAlone = Callable[[Task, "PreTrainedModel", Iterable[str], Iterable[str], int], Evaluation]
 
 
 class TaskFamily(abc.ABC):
@@ -28,6 +51,12 @@ class TaskFamily(abc.ABC):
     value per row (a label, a tag sequence, an answer string, a ranking), and scores
     predictions against gold values with the task's metric.
     """
+
+    # Whether a trained model is scored on the task's data (continued MLM is trained only).
+    evaluated: ClassVar[bool] = True
+    # Whether the Trainer passes every column of a batch to the model (multi-task's model
+    # routes a batch by a column of its own), rather than those the model's forward names.
+    forwards_whole_batches: ClassVar[bool] = False
 
     @abc.abstractmethod
     def encode(self, rows: Dataset, task: Task, tokenizer: PreTrainedTokenizerBase, max_length: int) -> Dataset:
@@ -74,6 +103,83 @@ class TaskFamily(abc.ABC):
         """The task metric(s), keyed by metric slug, on a 0-1 scale. ``task`` says how to
         score (its settings), so gold values are plain; ``language`` is for metrics that
         normalise text per language (MLQA)."""
+
+    def submission_format(self, task: Task) -> str:
+        """The layout of the task's leaderboard files (``tasks/scoring/submission.py``)."""
+        raise ValueError(f"{task.name}: a {task.family} task writes no submission files")
+
+    # Hooks with defaults: what a single task does; multi-task and MLM override them.
+
+    def resolve(self, task: Task, data: str) -> Task:
+        """``task`` as the data present makes it (CCG's tag set, a multi-task run's members)."""
+        return task
+
+    def members(self, task: Task) -> tuple[Task, ...]:
+        """The tasks a composite run trains together; none for a task trained alone."""
+        return ()
+
+    def split_readers(self, task: Task, languages: Iterable[str] | None = None) -> list[tuple[Task, Source]]:
+        """Every split ``task`` reads (for ``languages``), each with the task whose family reads it."""
+        return [(task, source) for source in own_sources(task, languages)]
+
+    def training_data_problem(self, task: Task, data: str) -> str | None:
+        """What is missing for ``task`` to train on ``data`` (its English training stages and
+        English dev split, for model selection); None where nothing is, or it trains not (BUCC)."""
+        if task.train is None:
+            return None
+        needed = [*training_sources(task), task.dev["en"]]
+        if data == HUB and any(source.local_only for source in needed):
+            layout = ", ".join(source.local_path("DIR") for source in needed if source.local_only)
+            return f"{task.name}'s data is not on the hub (licensed); bring it as {layout}, --data DIR"
+        missing = [source.local_path(data) for source in needed if not is_present(source, data)]
+        if missing:
+            return f"{task.name} needs its English training and dev data; expected {', '.join(missing)}"
+        return None
+
+    def training_stages(
+        self, task: Task, data: str, tokenizer: PreTrainedTokenizerBase, max_length: int
+    ) -> list[Callable[[], Dataset]]:
+        """Per training stage, a function making its features (made when the stage starts)."""
+        stages = load_training_stages(task, data)
+        return [functools.partial(self.encode, rows, task, tokenizer, max_length) for rows in stages]
+
+    def training_collator(self, task: Task, tokenizer: PreTrainedTokenizerBase) -> Callable:
+        return self.collator(tokenizer)
+
+    def train_sampler(self, task: Task, features: Any, batch_size: int, seed: int) -> Sampler | None:
+        """The order training draws features in; None: the Trainer's own shuffle."""
+        return None
+
+    def evaluate(
+        self,
+        task: Task,
+        model: PreTrainedModel,
+        alone: EvaluateAlone,
+        languages: Iterable[str],
+        splits: Iterable[str],
+        max_length: int,
+    ) -> Evaluation:
+        """The trained model's scores on ``task``'s (split, language)s."""
+        return alone(task, model, languages, splits, max_length)
+
+    def with_translations(self, task: Task, translations: Callable[[Task], tuple[Source, ...]]) -> Task:
+        """``task`` training on its machine-translated data as well (``translations(task)``)."""
+        return dataclasses.replace(task, train_with=(*task.train_with, *translations(task)))
+
+    def with_mlm(self, task: Task, mlm: Task) -> Task:
+        """``task`` interleaved with continued MLM: a two-member multi-task run selected on the
+        task's own English dev score."""
+        return dataclasses.replace(
+            task,
+            name=f"{task.name}+{mlm.name}",
+            family=MULTITASK,
+            metric="score",
+            train=None,
+            train_with=(),
+            dev={},
+            # MLM's text is usually far larger than the task: each member gets half the batches.
+            settings={"members": (task, mlm), "sampling": "uniform"},
+        )
 
 
 def label_head(task: Task) -> dict:

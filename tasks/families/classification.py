@@ -74,3 +74,6 @@ class Classification(TaskFamily):
 
     def score(self, predictions: Sequence[str], gold: Sequence[str], task: Task, language: str) -> dict[str, float]:
         return {"accuracy": accuracy(predictions, gold)}
+
+    def submission_format(self, task: Task) -> str:
+        return "label"

@@ -8,7 +8,7 @@ Every choice is encoded as a pair with the same first segment, ``<s> context [qu
 ``task.columns`` maps roles to the hub's columns:
 
 - ``context``: the passage or premise; several columns, comma-separated, are joined with a space.
-- ``question`` (optional): shown after the context. ``settings["question_text"]`` may map its
+- ``question`` (optional): shown after the context. ``settings.question_text`` may map its
   values to the text shown: COPA's ``cause``/``effect`` become English connectives (the same
   English words in every XCOPA language, as the dataset stores them in English).
 - ``choices``: one column per choice, comma-separated (``choice1,choice2``); or one column
@@ -24,7 +24,7 @@ Cosmos QA ``{"context": "context", "question": "question", "choices":
 "choices": "choices.text", "label": "answerKey", "label_keys": "A,B,C,D,E"}``.
 
 A task whose English training data has other columns than its evaluation data (XCOPA trains
-on SIQA) gives them in ``settings["train_columns"]``; rows that lack ``task.columns``'
+on SIQA) gives them in ``settings.train_columns``; rows that lack ``task.columns``'
 columns are read with those.
 """
 
@@ -48,12 +48,12 @@ Columns = Mapping[str, str]
 
 def _columns_of(rows: Dataset, task: Task) -> Columns:
     """The column mapping that ``rows`` carry: the task's own, or its training source's."""
-    for columns in (task.columns, task.settings.get("train_columns")):
+    for columns in (task.columns, task.settings.train_columns):
         if columns and _read_columns(columns) <= set(rows.column_names):
             return columns
     raise ValueError(
         f"{task.name}: rows with columns {rows.column_names} match neither the task's columns "
-        f"{dict(task.columns)} nor settings['train_columns']"
+        f"{dict(task.columns)} nor settings.train_columns"
     )
 
 
@@ -139,7 +139,7 @@ class MultipleChoice(TaskFamily):
 
     def _features(self, rows: Dataset, task: Task, tokenizer, max_length: int, labelled: bool) -> Dataset:
         columns = _columns_of(rows, task)
-        question_text = task.settings.get("question_text", {})
+        question_text = task.settings.question_text
 
         def tokenize(batch: dict) -> dict:
             prompts = _prompts(batch, columns, question_text)
@@ -186,3 +186,6 @@ class MultipleChoice(TaskFamily):
 
     def score(self, predictions: Sequence[int], gold: Sequence[int], task: Task, language: str) -> dict[str, float]:
         return {"accuracy": accuracy(predictions, gold)}
+
+    def submission_format(self, task: Task) -> str:
+        return "choice"

@@ -1,7 +1,7 @@
 """Extractive question answering (SQuAD, XQuAD, MLQA, TyDiQA-GoldP): the answer is a span
 of the context, predicted as its start and end tokens over overlapping windows.
 
-Settings (``Task.settings``) and their defaults: ``doc_stride`` (128) tokens shared by
+Settings (``Task.settings``, a ``SpanQASettings``) and their defaults: ``doc_stride`` (128) tokens shared by
 consecutive windows, transformers' meaning (the BERT and XTREME scripts step 128 tokens
 instead: more overlap, the same answers whole in some window); ``max_question_length``
 (64) tokens kept of a question; ``n_best`` (20) start and end candidates per window;
@@ -31,23 +31,9 @@ if TYPE_CHECKING:
     from datasets import Dataset
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-DEFAULT_DOC_STRIDE = 128
-DEFAULT_N_BEST = 20
-DEFAULT_MAX_QUESTION_LENGTH = 64
-DEFAULT_MAX_ANSWER_LENGTH = 30
-DEFAULT_NULL_SCORE_THRESHOLD = 0.0
-NORMALISATIONS = ("squad", "mlqa")
-
-
-def _setting(task: Task, name: str, default):
-    return task.settings.get(name, default)
-
 
 def _normaliser(task: Task, language: str) -> Normalise:
-    normalisation = _setting(task, "normalisation", "squad")
-    if normalisation not in NORMALISATIONS:
-        raise ValueError(f"{task.name}: normalisation {normalisation!r} is not one of {NORMALISATIONS}")
-    if normalisation == "mlqa":
+    if task.settings.normalisation == "mlqa":
         return lambda text: normalise_mlqa(text, language)
     return normalise_squad
 
@@ -57,10 +43,6 @@ def _is_answers(value: object) -> bool:
         return False
     texts, starts = value.get("text"), value.get("answer_start")
     return isinstance(texts, list) and isinstance(starts, list) and len(texts) == len(starts)
-
-
-def _unanswerable(task: Task) -> bool:
-    return bool(_setting(task, "unanswerable", False))
 
 
 def _truncate_questions(questions: list[str], tokenizer: PreTrainedTokenizerBase, max_tokens: int) -> list[str]:
@@ -77,8 +59,7 @@ def _tokenize(batch: dict, task: Task, tokenizer: PreTrainedTokenizerBase, max_l
     """Question and context, the context cut into windows of ``max_length`` tokens that
     share ``doc_stride`` tokens, with each token's character offsets."""
     columns = task.columns
-    stride = _setting(task, "doc_stride", DEFAULT_DOC_STRIDE)
-    max_question = _setting(task, "max_question_length", DEFAULT_MAX_QUESTION_LENGTH)
+    stride, max_question = task.settings.doc_stride, task.settings.max_question_length
     room = max_length - max_question - tokenizer.num_special_tokens_to_add(pair=True)
     if stride >= room:
         raise ValueError(
@@ -191,10 +172,10 @@ class SpanQA(TaskFamily):
                 answers = batch[columns["answers"]][row]
                 cls = encoded["input_ids"][window].index(tokenizer.cls_token_id)
                 if not answers["text"]:
-                    if not _unanswerable(task):
+                    if not task.settings.unanswerable:
                         raise ValueError(
                             f"{task.name}: a training question without an answer; "
-                            "unanswerable questions need settings['unanswerable']"
+                            "unanswerable questions need settings.unanswerable"
                         )
                     starts.append(cls)
                     ends.append(cls)
@@ -229,18 +210,16 @@ class SpanQA(TaskFamily):
         by_example: dict[int, list] = {}
         for index, (example, offsets) in enumerate(zip(features["example"], features["offset_mapping"], strict=True)):
             by_example.setdefault(example, []).append((start_logits[index], end_logits[index], offsets))
-        n_best = _setting(task, "n_best", DEFAULT_N_BEST)
-        max_answer_length = _setting(task, "max_answer_length", DEFAULT_MAX_ANSWER_LENGTH)
+        settings = task.settings
         best = [
-            _best_span(context, by_example.get(example, []), n_best, max_answer_length)
+            _best_span(context, by_example.get(example, []), settings.n_best, settings.max_answer_length)
             for example, context in enumerate(rows[task.columns["context"]])
         ]
-        if not _unanswerable(task):
+        if not settings.unanswerable:
             return [text for _, text in best]
         null_scores = _null_scores(features, start_logits, end_logits, tokenizer.cls_token_id)
-        threshold = _setting(task, "null_score_threshold", DEFAULT_NULL_SCORE_THRESHOLD)
         return [
-            "" if null_scores.get(example, np.inf) - score > threshold else text
+            "" if null_scores.get(example, np.inf) - score > settings.null_score_threshold else text
             for example, (score, text) in enumerate(best)
         ]
 
@@ -257,7 +236,7 @@ class SpanQA(TaskFamily):
         """Each question's gold answer texts (none for an unanswerable SQuAD v2 question)."""
         answers = [list(row["text"]) for row in rows[task.columns["answers"]]]
         # Unlabelled splits carry no answers; with unanswerable questions, none means "no answer".
-        if not _unanswerable(task) and any(not texts for texts in answers):
+        if not task.settings.unanswerable and any(not texts for texts in answers):
             return None
         return answers
 
@@ -265,6 +244,9 @@ class SpanQA(TaskFamily):
         self, predictions: Sequence[str], gold: Sequence[Sequence[str]], task: Task, language: str
     ) -> dict[str, float]:
         normalise = _normaliser(task, language)
-        if _unanswerable(task):
+        if task.settings.unanswerable:
             return score_answers_v2(predictions, gold, normalise)
         return score_answers(predictions, gold, normalise)
+
+    def submission_format(self, task: Task) -> str:
+        return "squad_json"

@@ -6,18 +6,18 @@ column holding one tag per word: an index into ``task.labels`` (which lists the 
 ClassLabel names in order) or the tag itself. Words are tokenized as given
 (``is_split_into_words``); a word's first sub-token carries its tag and every other position
 -100, as XTREME's run_tag does. A prediction is one tag per word; a word that no sub-token
-represents (past ``max_length``, or tokenized to nothing) gets ``settings["fallback_tag"]``
+represents (past ``max_length``, or tokenized to nothing) gets ``settings.fallback_tag``
 ("O" unless set), so a prediction always has as many tags as its row has words.
 
 A source whose rows spell the tags differently (universal_dependencies, for the UD languages
-google/xtreme lacks) is read through ``settings["other_schema"]``, used when rows lack the
+google/xtreme lacks) is read through ``settings.other_schema``, used when rows lack the
 ``tags`` column: ``tags`` (its tag column), ``tag_names`` (that column's ClassLabel names in
 order) and ``drop_where`` (``{column: value}``: rows' entries that are not words, such as
 multiword-token ranges, dropped from words and tags alike).
 
 Scores follow ``task.metric``: "f1" (XTREME's seqeval F1) or "accuracy" (the share of words
 tagged right, as jiant scores CCG). A tag set too large to list in the registry (CCGbank's
-some 1,300 categories, from licensed data) is ``settings["tag_set"] = "data"``: the task's
+some 1,300 categories, from licensed data) is ``settings.tag_set = "data"``: the task's
 labels are then every tag its training and English dev splits hold, sorted, filled in by
 ``with_tag_set`` once the data is known.
 """
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tasks.data import load_split, training_sources
+from tasks.data import is_present, load_split, training_sources
 from tasks.families._base import Infer, TaskFamily, first_bad_row, label_head, missing_column
 from tasks.scoring.accuracy import accuracy
 from tasks.scoring.tagging import tagging_f1
@@ -58,7 +58,7 @@ def _schema(columns: Sequence[str], task: Task) -> _Schema | None:
     """The schema of rows with these columns; None where they carry no tags (unlabelled)."""
     if task.columns["tags"] in columns:
         return _Schema(task.columns["tags"], task.labels)
-    other = task.settings.get("other_schema")
+    other = task.settings.other_schema
     if other and other["tags"] in columns:
         return _Schema(other["tags"], tuple(other["tag_names"]), dict(other.get("drop_where", {})))
     return None
@@ -86,12 +86,14 @@ def _read(batch: Mapping[str, list], task: Task, schema: _Schema | None) -> tupl
 
 
 def with_tag_set(task: Task, data: str) -> Task:
-    """``task`` with its labels read from ``data`` where ``settings["tag_set"]`` is "data"
-    (every tag of its training and English dev splits, sorted); otherwise ``task`` itself."""
-    if task.settings.get("tag_set") != "data":
+    """``task`` with its labels read from ``data`` where ``settings.tag_set`` is "data" (every
+    tag of its training and English dev splits, sorted); otherwise, or where that data is
+    missing (the plan says so), ``task`` itself."""
+    sources = (*training_sources(task), task.dev["en"]) if task.settings.tag_set == "data" else ()
+    if not sources or not all(is_present(source, data) for source in sources):
         return task
     tags: set[str] = set()
-    for source in (*training_sources(task), task.dev["en"]):
+    for source in sources:
         for row_tags in load_split(source, data)[task.columns["tags"]]:
             tags.update(row_tags)
     return dataclasses.replace(task, labels=tuple(sorted(tags)))
@@ -169,7 +171,7 @@ class Tagging(TaskFamily):
         schema = _schema(rows.column_names, task)
         if problem or schema is None:
             return problem
-        known = None if task.settings.get("tag_set") == "data" else set(schema.tag_names)
+        known = None if task.settings.tag_set == "data" else set(schema.tag_names)
         for number, (row_words, row_tags) in enumerate(zip(rows[words], rows[schema.tags], strict=True), start=1):
             bad = _bad_tag(row_tags, len(row_words), schema.tag_names, known)
             if bad:
@@ -192,7 +194,7 @@ class Tagging(TaskFamily):
         self, rows: Dataset, task: Task, tokenizer, max_length: int, infer: Infer, language: str, data: str
     ) -> list[list[str]]:
         schema = _schema(rows.column_names, task)
-        fallback = task.settings.get("fallback_tag", "O")
+        fallback = task.settings.fallback_tag
 
         def tokenize(batch: dict) -> dict:
             encoded, starts = _tokenize(_read(batch, task, schema)[0], tokenizer, max_length)
@@ -223,3 +225,9 @@ class Tagging(TaskFamily):
             ]
             return {"accuracy": accuracy([p for p, _ in pairs], [g for _, g in pairs])}
         return {"f1": tagging_f1(predictions, gold)}
+
+    def resolve(self, task: Task, data: str) -> Task:
+        return with_tag_set(task, data)
+
+    def submission_format(self, task: Task) -> str:
+        return "tags"

@@ -22,6 +22,9 @@ lareqa        .json    predictions ``{question id: [candidate ids, best first]}`
 ============  =======  ==============================================================
 
 LAReQA has no reader in evaluate.py; its files follow Mewsli-X's, the other ranking task.
+A target's format follows from its family (``TaskFamily.submission_format``); the benchmarks
+that score it, and the languages XTREME-R added to it, are in its entry (``Task.submission``),
+so a new target is one registry entry here too.
 
 **Splits.** XTREME scores XQuAD, TyDiQA-GoldP (its dev set), Tatoeba (its 1,000 pairs) and
 LAReQA (XQuAD-R) on data the registry has as their only split, ``dev``: the writers name
@@ -67,37 +70,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tasks.registry import TASKS
+from tasks.families import family_of
+from tasks.registry import TASKS, targets
 from tasks.scoring.accuracy import accuracy
 from tasks.scoring.qa import normalise_mlqa, normalise_squad, score_answers
 from tasks.scoring.retrieval import TOP_K, average_precision_at_k, mean, pair_f1, reciprocal_rank_at_k
 from tasks.scoring.tagging import tagging_scores
+from tasks.task import Task
 
 AVERAGE = "avg"
 TASK_SCORE = "score"
 OVERALL = "overall"
 
-# How each target's files are laid out (the table above).
-FORMATS = {
-    "xnli": "label",
-    "pawsx": "label",
-    "tatoeba": "label",
-    "xcopa": "choice",
-    "udpos": "tags",
-    "panx": "tags",
-    "bucc2018": "pairs",
-    "xquad": "squad",
-    "mlqa": "squad",
-    "tydiqa": "squad",
-    "mewslix": "entities",
-    "lareqa": "answers",
-}
 EXTENSIONS = {
     "label": "tsv",
     "choice": "jsonl",
     "tags": "tsv",
     "pairs": "tsv",
-    "squad": "json",
+    "squad_json": "json",
     "entities": "json",
     "answers": "json",
 }
@@ -107,12 +97,10 @@ SCORE_METRICS = {
     "choice": ("accuracy",),
     "tags": ("f1",),
     "pairs": ("f1",),
-    "squad": ("exact_match", "f1"),
+    "squad_json": ("exact_match", "f1"),
     "entities": (f"mrr_at_{TOP_K}",),
     "answers": (f"map_at_{TOP_K}",),
 }
-# PAWS-X's label files hold the label's index; XNLI's hold its name.
-_LABELS_AS_INDICES = frozenset({"pawsx"})
 
 
 class SubmissionError(ValueError):
@@ -128,88 +116,73 @@ class Benchmark:
     groups: Mapping[str, tuple[str, ...]]
 
 
-def _codes(text: str) -> tuple[str, ...]:
-    return tuple(text.split(","))
-
-
-XTREME = Benchmark(
-    "xtreme",
-    {
-        "pawsx": _codes("de,en,es,fr,ja,ko,zh"),
-        "xnli": _codes("ar,bg,de,el,en,es,fr,hi,ru,sw,th,tr,ur,vi,zh"),
-        "panx": _codes(
-            "ar,he,vi,id,jv,ms,tl,eu,ml,ta,te,af,nl,en,de,el,bn,hi,mr,ur,fa,fr,it,pt,es,bg,ru,ja,ka,ko,th,sw,yo,my,zh,"
-            "kk,tr,et,fi,hu"
-        ),
-        "udpos": _codes(
-            "af,ar,bg,de,el,en,es,et,eu,fa,fi,fr,he,hi,hu,id,it,ja,kk,ko,mr,nl,pt,ru,ta,te,th,tl,tr,ur,vi,yo,zh"
-        ),
-        "bucc2018": _codes("de,fr,ru,zh"),
-        "tatoeba": _codes(
-            "ar,he,vi,id,jv,tl,eu,ml,ta,te,af,nl,de,el,bn,hi,mr,ur,fa,fr,it,pt,es,bg,ru,ja,ka,ko,th,sw,zh,kk,tr,et,fi,hu"
-        ),
-        "xquad": _codes("en,es,de,el,ru,tr,ar,vi,th,zh,hi"),
-        "mlqa": _codes("en,es,de,ar,hi,vi,zh"),
-        "tydiqa": _codes("en,ar,bn,fi,id,ko,ru,sw,te"),
-    },
-    {
+# The benchmarks' task groups, as evaluate.py defines them; each benchmark's tasks and their
+# languages come from the registry entries that name it (``Task.submission``).
+GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
+    "xtreme": {
         "classification": ("pawsx", "xnli"),
         "tagging": ("udpos", "panx"),
         "qa": ("xquad", "mlqa", "tydiqa"),
         "retrieval": ("bucc2018", "tatoeba"),
     },
-)
-XTREME_R = Benchmark(
-    "xtreme-r",
-    {
-        "xnli": XTREME.languages["xnli"],
-        "panx": (*XTREME.languages["panx"], *_codes("qu,pl,uk,az,lt,pa,gu,ro")),
-        "udpos": (*XTREME.languages["udpos"], *_codes("lt,pl,uk,wo,ro")),
-        "tatoeba": (*XTREME.languages["tatoeba"], *_codes("az,lt,pl,uk,ro")),
-        "xcopa": _codes("et,ht,id,it,qu,sw,ta,th,tr,vi,zh"),
-        # evaluate.py lists none; XQuAD-R's languages (see the module docstring).
-        "lareqa": _codes("ar,de,el,en,es,hi,ru,th,tr,vi,zh"),
-        "mewslix": _codes("ar,de,en,es,fa,ja,pl,ro,ta,tr,uk"),
-        "xquad": (*XTREME.languages["xquad"], "ro"),
-        "mlqa": XTREME.languages["mlqa"],
-        "tydiqa": XTREME.languages["tydiqa"],
-    },
-    {
+    "xtreme-r": {
         "classification": ("xnli", "xcopa"),
         "tagging": ("udpos", "panx"),
         "qa": ("xquad", "mlqa", "tydiqa"),
         "retrieval": ("tatoeba", "mewslix", "lareqa"),
         "multi_choice": ("xcopa",),
     },
-)
-BENCHMARKS = {benchmark.name: benchmark for benchmark in (XTREME, XTREME_R)}
+}
+# XTREME-R's additions to a task's languages are the ones XTREME does not score.
+_WITHOUT_ADDITIONS = {"xtreme"}
 
 
-def _format(task: str) -> str:
-    try:
-        return FORMATS[task]
-    except KeyError:
-        raise SubmissionError(f"{task!r} is not a target task; expected one of {', '.join(FORMATS)}") from None
+def benchmark_of(name: str) -> Benchmark:
+    """``name``'s definition: each target that names it, in the languages it scores there."""
+    languages = {
+        task.name: tuple(
+            lang
+            for lang in task.languages
+            if name not in _WITHOUT_ADDITIONS or lang not in task.submission.added_in_xtreme_r
+        )
+        for task in targets()
+        if name in task.submission.benchmarks
+    }
+    return Benchmark(name, languages, GROUPS[name])
+
+
+def _target(task: str) -> Task:
+    found = TASKS.get(task)
+    if found is None or found.kind != "target":
+        valid = ", ".join(target.name for target in targets())
+        raise SubmissionError(f"{task!r} is not a target task; expected one of {valid}")
+    return found
+
+
+def submission_format(task: str) -> str:
+    """The layout of ``task``'s files (the table above), as its family writes them."""
+    target = _target(task)
+    return family_of(target.family).submission_format(target)
 
 
 def file_split(task: str, split: str) -> str:
     """The split name of ``task``'s files: ``test`` for the dev data of a task the registry
     has no test split for (XTREME's test set is that data), else ``split``."""
-    _format(task)
-    return "test" if split == "dev" and not TASKS[task].test else split
+    return "test" if split == "dev" and not _target(task).test else split
 
 
 def submission_path(root: str | Path, task: str, split: str, lang: str) -> Path:
     """``root/<task>/<file split>-<lang>.<ext>``."""
-    return Path(root) / task / f"{file_split(task, split)}-{lang}.{EXTENSIONS[_format(task)]}"
+    return Path(root) / task / f"{file_split(task, split)}-{lang}.{EXTENSIONS[submission_format(task)]}"
 
 
 def example_ids(rows: Any, task_name: str) -> list[str | None] | None:
     """The ids that key ``task_name``'s JSON files, one per row (None for a row that is not
     an example: LAReQA's pool of answer sentences), from rows in the families' columns;
     None for the formats keyed by line order, and for tasks that are no targets."""
-    kind = FORMATS.get(task_name)
-    if kind == "squad":
+    task = TASKS.get(task_name)
+    kind = submission_format(task_name) if task is not None and task.kind == "target" else None
+    if kind == "squad_json":
         return list(rows[TASKS[task_name].columns["id"]])
     if kind == "entities":
         return [mention["example_id"] for mention in rows["mention"]]
@@ -246,10 +219,10 @@ def _write(task: str, split: str, lang: str, values: Sequence, out_dir: str | Pa
 
 
 def _encode(task: str, values: list, keys: list[str], gold: bool) -> str:
-    kind = _format(task)
+    kind = submission_format(task)
     if kind == "label":
         labels = TASKS[task].labels
-        as_index = task in _LABELS_AS_INDICES
+        as_index = TASKS[task].submission.labels_as_indices
         return "".join(f"{labels.index(value) if as_index else value}\n" for value in values)
     if kind == "choice":
         return "".join(json.dumps({"label": int(value)}) + "\n" for value in values)
@@ -258,7 +231,7 @@ def _encode(task: str, values: list, keys: list[str], gold: bool) -> str:
     if kind == "pairs":
         # A prediction is [source id, target id, margin]; gold is the pair. None: no pair.
         return "".join(f"{pair[0]}\t{pair[1]}\n" for pair in values if pair is not None)
-    if kind == "squad":
+    if kind == "squad_json":
         if not gold:
             return json.dumps(dict(zip(keys, values, strict=True)), ensure_ascii=False)
         qas = [
@@ -344,7 +317,7 @@ def _same_count(predicted: Sequence, expected: Sequence, prediction: Path, label
 def score_file(task: str, prediction: str | Path, label: str | Path, lang: str) -> dict[str, float]:
     """The metrics of one prediction file against its label file, on the 0-100 scale."""
     prediction, label = Path(prediction), Path(label)
-    kind = _format(task)
+    kind = submission_format(task)
     if kind in ("label", "choice"):
         read = _lines if kind == "label" else _json_lines
         predicted, expected = read(prediction), read(label)
@@ -363,13 +336,13 @@ def score_file(task: str, prediction: str | Path, label: str | Path, lang: str) 
         pairs = [tuple(line.split("\t")) for line in _lines(prediction)]
         gold_pairs = [tuple(line.split("\t")) for line in _lines(label)]
         return {metric: 100 * value for metric, value in pair_f1(pairs, gold_pairs).items()}
-    if kind == "squad":
+    if kind == "squad_json":
         answers, questions = _json(prediction), _squad_questions(label)
         if not isinstance(answers, dict):
             raise SubmissionError(f"{prediction}: expected a JSON object of answers keyed by question id")
         if not questions:
             raise SubmissionError(f"{label}: no questions to score")
-        mlqa = TASKS[task].settings.get("normalisation") == "mlqa"  # the registry says, as for the family
+        mlqa = TASKS[task].settings.normalisation == "mlqa"  # the registry says, as for the family
         normalise = (lambda text: normalise_mlqa(text, lang)) if mlqa else normalise_squad
         predicted = [answers.get(question_id) for question_id, _ in questions]
         if any(answer is not None and not isinstance(answer, str) for answer in predicted):
@@ -390,7 +363,7 @@ def score_file(task: str, prediction: str | Path, label: str | Path, lang: str) 
 def _files_of(folder: Path, task: str, split: str, benchmark: Benchmark) -> dict[str, Path]:
     """The task folder's prediction files of ``split`` in the benchmark's languages (for
     dev, also the other languages the task has dev data in), by language."""
-    extension = EXTENSIONS[_format(task)]
+    extension = EXTENSIONS[submission_format(task)]
     wanted = set(benchmark.languages[task]) | (set(TASKS[task].dev) if split == "dev" else set())
     known = set(TASKS[task].languages) | set(TASKS[task].dev) | set(TASKS[task].test)
     files = {}
@@ -414,7 +387,7 @@ def _averaged(task: str, per_language: Mapping[str, Mapping[str, float]]) -> dic
             scores.setdefault(metric, {})[lang] = value
     for values in scores.values():
         values[AVERAGE] = sum(values.values()) / len(values)
-    score_metrics = SCORE_METRICS[_format(task)]
+    score_metrics = SCORE_METRICS[submission_format(task)]
     scores[TASK_SCORE] = {AVERAGE: sum(scores[metric][AVERAGE] for metric in score_metrics) / len(score_metrics)}
     return scores
 
@@ -422,7 +395,7 @@ def _averaged(task: str, per_language: Mapping[str, Mapping[str, float]]) -> dic
 def overall_scores(task_scores: Mapping[str, float], benchmark: str) -> dict[str, float]:
     """The benchmark's overall score (the mean of its tasks' scores) and each group's (the
     mean over the group's tasks), for those whose tasks all have a score in ``task_scores``."""
-    definition = BENCHMARKS[benchmark]
+    definition = benchmark_of(benchmark)
     parts = {benchmark: tuple(definition.languages), **definition.groups}
     return {
         name: sum(task_scores[task] for task in tasks) / len(tasks)
@@ -439,14 +412,15 @@ def score_folders(
     docstring for what comes back). A task folder that is no target task, a prediction file
     without its label file, or a file that does not match its labels raises
     ``SubmissionError``; a language the prediction folder lacks is not scored."""
-    definition = BENCHMARKS[benchmark]
+    definition = benchmark_of(benchmark)
     pred_dir, label_dir = Path(pred_dir), Path(label_dir)
     scores: dict[str, dict[str, dict[str, float]]] = {}
     complete: dict[str, float] = {}
     folders = {folder.name: folder for folder in pred_dir.iterdir() if folder.is_dir()}
+    valid = [task.name for task in targets()]
     for name, folder in folders.items():
-        if name not in FORMATS:
-            raise SubmissionError(f"{folder}: not a task folder; expected one of {', '.join(FORMATS)}")
+        if name not in valid:
+            raise SubmissionError(f"{folder}: not a task folder; expected one of {', '.join(valid)}")
     for task in definition.languages:
         if task not in folders:
             continue

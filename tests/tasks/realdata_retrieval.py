@@ -146,7 +146,7 @@ def convert_mewslix_standin(realdata: Path, root: Path) -> None:
                 "description_url": f"https://en.wikipedia.org/wiki/Stand-in_{number}",
             }
         )
-    write_split(mewslix.settings["candidates"], root, entities)
+    write_split(mewslix.settings.candidates, root, entities)
     training = []
     for lang, squad in files.items():
         splits: dict[str, list] = {"validation": [], "test": []}

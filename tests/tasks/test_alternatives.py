@@ -13,8 +13,7 @@ from sweeper.plan import make_plan
 from sweeper.pretrained import build_tiny_model
 from sweeper.spec import SpecError, build_spec
 from sweeper.train import Hyperparameters, evaluate, fine_tune
-from tasks import get_task, load_split, texts_of
-from tasks.alternatives import with_alternatives
+from tasks import Alternatives, get_task, load_split, resolve, texts_of
 from tasks.demo import write_demo_data
 
 HPARAMS = Hyperparameters(
@@ -59,7 +58,7 @@ def encoder(demo: Path, mlm_text: Path, tmp_path_factory: pytest.TempPathFactory
 def test_translated_rows_join_the_english_training_data(
     demo: Path, translated: Path, encoder: Path, tmp_path: Path
 ) -> None:
-    task = with_alternatives(get_task("mnli"), str(translated), None)
+    task = resolve("mnli", str(demo), Alternatives(translated_data=str(translated)))
     assert sorted(source.config for source in task.train_with) == ["de", "sw"]
     tuned = fine_tune(str(encoder), task, str(demo), HPARAMS, tmp_path)
     # 24 English rows and 2 × 10 translated ones, one epoch of batches of 4.
@@ -69,7 +68,7 @@ def test_translated_rows_join_the_english_training_data(
 def test_mlm_interleaves_and_selection_stays_on_the_task(
     demo: Path, mlm_text: Path, encoder: Path, tmp_path: Path
 ) -> None:
-    task = with_alternatives(get_task("mnli"), None, str(mlm_text))
+    task = resolve("mnli", str(demo), Alternatives(mlm_text=str(mlm_text)))
     assert task.name == "mnli+mlm" and task.metric == "score"
     tuned = fine_tune(str(encoder), task, str(demo), HPARAMS, tmp_path)
     assert set(tuned.model.members) == {"mnli", "mlm"}

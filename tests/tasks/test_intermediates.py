@@ -25,6 +25,7 @@ from tasks import (
     languages_present,
     load_split,
     load_training_stages,
+    resolve_task,
     task_sources,
     texts_of,
     training_sources,
@@ -64,9 +65,9 @@ span_qa = family_of("span_qa")
 def runnable(task: Task, data: Path) -> Task:
     """The task as a trial runs it on the tiny scale: its tag set read from the data (CCG), QA
     windows that fit the tiny length."""
-    task = with_tag_set(task, str(data))
+    task = resolve_task(task, str(data))
     if task.family == "span_qa":
-        task = dataclasses.replace(task, settings={**task.settings, "doc_stride": QA_STRIDE})
+        task = dataclasses.replace(task, settings=dataclasses.replace(task.settings, doc_stride=QA_STRIDE))
     return task
 
 
@@ -81,7 +82,7 @@ def tiny_encoder(real_mirror: Path, tmp_path_factory: pytest.TempPathFactory) ->
     for name in EXPECTED:
         for source in task_sources(get_task(name)):
             texts += list(texts_of(load_split(source, str(real_mirror))))
-    texts += list(get_task("copa").settings["question_text"].values())
+    texts += list(get_task("copa").settings.question_text.values())
     return build_tiny_model(texts, tmp_path_factory.mktemp("tiny"))
 
 
@@ -247,7 +248,7 @@ def test_no_answer_where_the_null_score_beats_the_best_span(real_mirror: Path, t
     assert answer["text"][0] in found[0] and found[1] == ""  # the unanswerable row has no span above 0
     assert predict(squad_v2, null=8.0, span=6.0)[0] == ""
     # A threshold asks the null score to win by more than it.
-    patient = dataclasses.replace(squad_v2, settings={**squad_v2.settings, "null_score_threshold": 3.0})
+    patient = dataclasses.replace(squad_v2, settings=dataclasses.replace(squad_v2.settings, null_score_threshold=3.0))
     assert predict(patient, null=8.0, span=6.0)[0] == found[0]
     # Without unanswerable questions the null score is never read.
     squad = dataclasses.replace(squad_v2, settings={"doc_stride": QA_STRIDE})

@@ -34,7 +34,7 @@ def tiny_encoder(real_mirror: Path, tmp_path_factory: pytest.TempPathFactory) ->
     siqa = load_split(xcopa.train, str(real_mirror))
     for column in ("context", "question", "answerA", "answerB", "answerC"):
         texts += list(siqa[column])
-    texts += list(xcopa.settings["question_text"].values())
+    texts += list(xcopa.settings.question_text.values())
     return build_tiny_model(texts, tmp_path_factory.mktemp("tiny"))
 
 
@@ -75,7 +75,7 @@ def test_each_choice_pairs_the_premise_and_its_connective_with_the_choice(
     assert len(encoded) == len(rows)
     for row, feature in zip(rows, encoded, strict=True):
         assert len(feature["input_ids"]) == 2 and feature["labels"] == row["label"]
-        connective = xcopa.settings["question_text"][row["question"]]
+        connective = xcopa.settings.question_text[row["question"]]
         for ids, choice in zip(feature["input_ids"], (row["choice1"], row["choice2"]), strict=True):
             first, second = _segments(ids, tokenizer)
             # Thai and Chinese have no spaces between words; the tokenizer may add some back.

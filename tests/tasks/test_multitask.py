@@ -12,8 +12,8 @@ import torch
 
 from sweeper.pretrained import build_tiny_model
 from sweeper.train import Hyperparameters, evaluate, fine_tune
-from tasks import get_task, load_split, texts_of
-from tasks.multitask import HomogeneousBatches, MultiTaskFeatures, members_present, sampling_weights
+from tasks import get_task, load_split, resolve_task, texts_of
+from tasks.families.multitask import HomogeneousBatches, MultiTaskFeatures, sampling_weights
 from tests.tasks.realdata import convert_every_task
 
 MEMBERS = ("mnli", "qqp", "xquad")  # two classification tasks and span QA (SQuAD)
@@ -32,7 +32,7 @@ def mirror(realdata: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _all_of(members: tuple[str, ...]):
-    return dataclasses.replace(get_task("all"), settings={**get_task("all").settings, "members": members})
+    return dataclasses.replace(get_task("all"), settings=dataclasses.replace(get_task("all").settings, members=members))
 
 
 def test_temperature_flattens_the_mix_by_hand() -> None:
@@ -63,8 +63,8 @@ def test_every_batch_comes_from_one_member_and_small_members_are_seen() -> None:
 
 
 def test_all_trains_one_encoder_and_scores_each_member(mirror: Path, tmp_path: Path) -> None:
-    task = _all_of(MEMBERS)
-    assert _names(members_present(task, str(mirror))) == MEMBERS
+    task = resolve_task(_all_of(MEMBERS), str(mirror))
+    assert _names(task) == MEMBERS
     texts = [t for name in MEMBERS for t in texts_of(load_split(get_task(name).train, str(mirror)))]
     encoder = build_tiny_model(texts, tmp_path / "tiny")
     tuned = fine_tune(str(encoder), task, str(mirror), HPARAMS, tmp_path / "trainer")
@@ -90,11 +90,11 @@ def test_all_trains_one_encoder_and_scores_each_member(mirror: Path, tmp_path: P
 
 
 def _names(task) -> tuple[str, ...]:
-    return tuple(member.name for member in task.settings["members"])
+    return tuple(member.name for member in task.settings.members)
 
 
 def test_members_without_data_are_left_out(mirror: Path, tmp_path: Path) -> None:
     task = _all_of(("mnli", "qqp", "mewslix"))  # no Mewsli-X sample in this mirror
-    assert _names(members_present(task, str(mirror))) == ("mnli", "qqp")
+    assert _names(resolve_task(task, str(mirror))) == ("mnli", "qqp")
     # CCG is licensed: the hub does not serve it.
-    assert _names(members_present(_all_of(("mnli", "ccg")), "hub")) == ("mnli",)
+    assert _names(resolve_task(_all_of(("mnli", "ccg")), "hub")) == ("mnli",)

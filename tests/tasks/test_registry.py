@@ -1,6 +1,11 @@
-from tasks import FAMILIES, TASKS, get_task, intermediates, targets
+import dataclasses
+
+import pytest
+
+from tasks import FAMILIES, TASKS, get_task, intermediates, registered, targets
 from tasks.catalog.multitask import NINE
-from tasks.multitask import MULTITASK
+from tasks.families import MULTITASK
+from tasks.task import SETTINGS, SettingsError, SpanQASettings
 
 # The official scorer's keys and language lists (XTREME-R's XTREME_R_TASK2LANGS; XTREME's
 # for pawsx and bucc2018), as the target-tasks issue tabulates them.
@@ -44,7 +49,7 @@ def test_every_target_carries_exactly_the_official_languages() -> None:
 def test_every_entry_is_complete() -> None:
     for task in TASKS.values():
         if task.family == MULTITASK:  # `all`: its members carry the data
-            assert set(task.settings["members"]) <= set(TASKS)
+            assert set(task.settings.members) <= set(TASKS)
             continue
         assert task.family in FAMILIES
         assert task.metric.replace("_", "").isalnum()
@@ -83,3 +88,26 @@ def test_unknown_task_names_the_valid_ones() -> None:
         assert "xnli" in str(error) and "mnli" in str(error)
     else:
         raise AssertionError("expected KeyError")
+
+
+def test_settings_are_typed_and_a_typo_names_the_entry() -> None:
+    assert set(SETTINGS) == set(FAMILIES)
+    assert all(type(task.settings) is SETTINGS[task.family] for task in TASKS.values())
+    mlqa = get_task("mlqa")
+    assert isinstance(mlqa.settings, SpanQASettings) and mlqa.settings.doc_stride == 128  # the dataclass default
+    with pytest.raises(SettingsError, match=r"task 'mlqa': unknown setting 'normalization'; valid: doc_stride"):
+        dataclasses.replace(mlqa, settings={"normalization": "mlqa"})
+    with pytest.raises(SettingsError, match=r"task 'mlqa': settings: doc_stride '128' is not int"):
+        dataclasses.replace(mlqa, settings={"doc_stride": "128"})
+    with pytest.raises(SettingsError, match=r"task 'tatoeba': settings: .*'setup'"):
+        dataclasses.replace(get_task("tatoeba"), settings={})
+
+
+def test_a_registered_entry_lives_for_its_block_only() -> None:
+    extra = dataclasses.replace(get_task("pawsx"), name="pawsx2")
+    with registered(extra):
+        assert get_task("pawsx2") is extra and extra in targets()
+        with pytest.raises(ValueError, match="already registered"):
+            with registered(extra):
+                pass
+    assert "pawsx2" not in TASKS

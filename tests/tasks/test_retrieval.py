@@ -11,7 +11,8 @@ import pytest
 from sweeper.pretrained import build_tiny_model
 from sweeper.train import Hyperparameters, evaluate, fine_tune
 from tasks import family_of, get_task, languages_present, load_split
-from tasks.families.retrieval import layer_index, sentence_breaks
+from tasks.families.retrieval import layer_index
+from tasks.families.retrieval_text import sentence_breaks
 from tasks.scoring import retrieval as scoring
 from tests.tasks import realdata_retrieval as realdata_convert
 
@@ -232,7 +233,7 @@ def test_mewslix_dual_encoder_fine_tune_and_evaluate(mirror: Path, tiny_encoder:
     evaluation = evaluate(tuned, task, str(mirror), langs, ("dev", "test"), 64)
     _check_logged_metrics(evaluation, task, mirror, "mrr_at_20")
     # Every mention ranks the one candidate set, whatever its language.
-    entities = set(load_split(task.settings["candidates"], str(mirror))["entity_id"])
+    entities = set(load_split(task.settings.candidates, str(mirror))["entity_id"])
     for predicted in evaluation.predictions.values():
         assert all(len(ranked) == min(20, len(entities)) and set(ranked) <= entities for ranked in predicted)
 

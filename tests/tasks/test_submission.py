@@ -17,15 +17,15 @@ import pytest
 from click.testing import CliRunner
 from seqeval.metrics import precision_score, recall_score
 
-from tasks import family_of, get_task, is_present, load_split
+from tasks import family_of, get_task, is_present, load_split, targets
 from tasks.scoring.submission import (
     AVERAGE,
-    FORMATS,
     OVERALL,
     TASK_SCORE,
     example_ids,
     overall_scores,
     score_folders,
+    submission_format,
     submission_path,
     write_labels,
     write_predictions,
@@ -230,11 +230,11 @@ def test_every_target_scores_as_computed(folders: Folders) -> None:
                     if metric != TASK_SCORE:
                         mean = sum(expected[lang][metric] for lang in expected) / len(expected)
                         assert metrics[metric][AVERAGE] == pytest.approx(mean, abs=TOLERANCE)
-                if FORMATS[task] == "squad":  # evaluate.py's QA score: the mean of EM and F1
+                if submission_format(task) == "squad_json":  # evaluate.py's QA score: the mean of EM and F1
                     combined = (metrics["exact_match"][AVERAGE] + metrics["f1"][AVERAGE]) / 2
                     assert metrics[TASK_SCORE][AVERAGE] == pytest.approx(combined, abs=TOLERANCE)
                 scored.add(task)
-    assert scored == set(FORMATS)
+    assert scored == {target.name for target in targets()}
     # Wrong predictions cost something everywhere, so a scorer ignoring them would fail.
     assert all(any(min(v.values()) < 100 for v in expected.values()) for expected in folders.expected.values())
 

@@ -1,15 +1,17 @@
 """Continued masked-language modelling, interleaved with an intermediate task (one of the
 paper's alternatives): plain text the user points to, as one more member of a multi-task run.
 
-Not a task family: it is trained, never evaluated or selected on. It offers what a
-multi-task member needs (encode, collator, build_model).
+A family that is trained, never evaluated or selected on: it encodes text, masks it in its
+collator and builds an MLM head; predicting and scoring are refused.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
+from tasks.families._base import Infer, TaskFamily, first_bad_row, is_text, missing_column
 from tasks.task import Recipe, Source, Task
 
 if TYPE_CHECKING:
@@ -44,7 +46,9 @@ def mlm_task(path: str | Path) -> Task:
     )
 
 
-class MaskedLM:
+class MaskedLM(TaskFamily):
+    evaluated = False
+
     def encode(self, rows: Dataset, task: Task, tokenizer: PreTrainedTokenizerBase, max_length: int) -> Dataset:
         texts = rows.filter(lambda row: bool(row["text"].strip()))
 
@@ -52,6 +56,9 @@ class MaskedLM:
             return tokenizer(batch["text"], truncation=True, max_length=max_length, return_special_tokens_mask=True)
 
         return texts.map(tokenize, batched=True, remove_columns=texts.column_names)
+
+    def check_rows(self, rows: Dataset, task: Task) -> str | None:
+        return missing_column(rows, ["text"]) or first_bad_row(rows["text"], lambda v: not is_text(v), "text", "text")
 
     def collator(self, tokenizer: PreTrainedTokenizerBase):
         from transformers import DataCollatorForLanguageModeling
@@ -64,3 +71,18 @@ class MaskedLM:
         # The output layer starts as a copy of the input embeddings (XLM-R ties them): tied to
         # the shared encoder's, a checkpoint would hold one tensor twice.
         return AutoModelForMaskedLM.from_pretrained(encoder_path, tie_word_embeddings=False)
+
+    def predict(
+        self, rows: Dataset, task: Task, tokenizer, max_length: int, infer: Infer, language: str, data: str
+    ) -> NoReturn:
+        raise _never_evaluated(task)
+
+    def gold(self, rows: Dataset, task: Task) -> NoReturn:
+        raise _never_evaluated(task)
+
+    def score(self, predictions: Sequence, gold: Sequence, task: Task, language: str) -> NoReturn:
+        raise _never_evaluated(task)
+
+
+def _never_evaluated(task: Task) -> TypeError:
+    return TypeError(f"{task.name}: continued MLM is trained, never evaluated")
