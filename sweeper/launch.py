@@ -22,10 +22,12 @@ from ray import tune
 from ray.tune.experiment import Trial
 from ray.tune.logger import JsonLoggerCallback
 
+from sweeper.capacity import ClusterSize, concurrency, node_gpus
+from sweeper.cluster import cluster_size, load_cluster
 from sweeper.errors import SweepAborted
 from sweeper.faults import TrialFaults, disk_full, one_line_cause, places_written
 from sweeper.launch_lock import schema_lock, sweep_lock
-from sweeper.placement import DRIVER_RESOURCE, Placement
+from sweeper.placement import DRIVER_RESOURCE, Placement, placement_of
 from sweeper.plan import Plan, make_plan
 from sweeper.preflight import (
     DEFAULT_CONNECT_TIMEOUT_S,
@@ -244,6 +246,7 @@ def launch(
     keep_target_checkpoints: bool = False,
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
     retries: int = DEFAULT_RETRIES,
+    cluster: str | None = None,
 ) -> LaunchResult:
     """Validate and prepare everything that can fail on bad input, then run the sweep.
 
@@ -258,7 +261,9 @@ def launch(
     ``keep_target_checkpoints``: target runs store their fine-tuned model beside their
     predictions. ``connect_timeout_s`` bounds each reach for the tracking server, the study
     storage and the Ray address before anything starts; ``retries``: how often a trial whose
-    process, worker or node died runs again."""
+    process, worker or node died runs again. ``cluster``: the cluster-launcher config the
+    cluster at ``address`` autoscales by; the sweep keeps as many trials in flight as its
+    largest size holds (without it, as many as the cluster's nodes hold now)."""
     _quiet_libraries()
     plan = make_plan(spec)
     study_storage = study_storage or default_study_storage(tracking_uri)
@@ -267,6 +272,7 @@ def launch(
     check_study_storage(study_storage)
     check_storage_path(storage_path)
     check_ray_address(address, connect_timeout_s)
+    autoscaler = load_cluster(cluster) if cluster and address else None
     needs_tiny = any(SCALES[s].model == TINY_MODEL for s in spec.scales)
     texts = read_sweep_data(plan.sources(), spec.data, keep_text=needs_tiny)
     if address is None:
@@ -276,6 +282,7 @@ def launch(
     # The cluster's checks come before the tracking store is touched at all.
     _check_gpus(spec, local=address is None)
     _check_shared_state(tracking_uri, storage_path)
+    size = cluster_size(autoscaler, cluster)
     if address is not None:
         # On a cluster, where the stores are (one node's loopback, one node's file) is the
         # first thing wrong with them, and the message that says so comes first.
@@ -284,7 +291,7 @@ def launch(
     storage_path = storage_path if "://" in storage_path else str(Path(storage_path).resolve())
     sweep = _SweepInputs(
         tracking_uri, study_storage, storage_path, trainable, collective_backend, checkpoint_every_s,
-        keep_target_checkpoints, texts, retries,
+        keep_target_checkpoints, texts, retries, size,
     )  # fmt: skip
     with sweep_lock(study_storage, spec.name):
         return _launch_validated(plan, sweep, fork)
@@ -321,7 +328,9 @@ class _SweepInputs:
     # The sweep's text, for the tiny model's tokenizer (empty where no scale is tiny).
     texts: list[str]
     # How often a trial whose process, worker or node died runs again.
-    retries: int = DEFAULT_RETRIES
+    retries: int
+    # The nodes the cluster has, or may have where it autoscales: what concurrency follows.
+    size: ClusterSize
 
 
 def _launch_validated(plan: Plan, sweep: _SweepInputs, fork: bool) -> LaunchResult:
@@ -463,11 +472,16 @@ def _context(
         encoders=_pretrained_encoders(plan, sweep_run_id, sweep_run, tiny_dir),
         storage_path=sweep.storage_path,
         collective_backend=sweep.collective_backend,
-        driver_resource=DRIVER_RESOURCE if ray.cluster_resources().get(DRIVER_RESOURCE) else "",
+        driver_resource=_driver_resource(),
+        node_gpus=tuple(node_gpus(sweep.size)) if sweep.size.autoscaling else (),
         checkpoint_every_s=sweep.checkpoint_every_s,
         keep_target_checkpoints=sweep.keep_target_checkpoints,
         source_commit=source_commit(),
     )
+
+
+def _driver_resource() -> str:
+    return DRIVER_RESOURCE if ray.cluster_resources().get(DRIVER_RESOURCE) else ""
 
 
 def _resumed_searcher(
@@ -490,13 +504,14 @@ def _resumed_searcher(
 
 def _tuner(plan: Plan, searcher: SweepSearcher, sweep: _SweepInputs, progress: SweepProgress, name: str) -> tune.Tuner:
     spec = plan.spec
+    placements = [placement_of(SCALES[scale], driver_resource=_driver_resource()) for scale in spec.scales]
     return tune.Tuner(
         tune.with_resources(sweep.trainable, _resources),
         tune_config=tune.TuneConfig(
             search_alg=searcher,
             num_samples=plan.total_trials,
-            # Every trial holds at least one CPU; Ray's placement caps concurrency further.
-            max_concurrent_trials=max(1, int(ray.cluster_resources().get("CPU", 1))),
+            # Running or pending (Tune allows as many pending): the demand an autoscaler sees.
+            max_concurrent_trials=concurrency(sweep.size, placements),
             # A cached actor keeps its GPU while the searcher has no trial of its kind, which
             # can starve a multi-GPU trial of the node it needs: reuse CPU-only actors alone.
             reuse_actors=all(SCALES[scale].gpus == 0 for scale in spec.scales),

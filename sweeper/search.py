@@ -63,6 +63,9 @@ class SweepContext:
     collective_backend: str = "nccl"
     # Where multi-GPU trials' drivers must run: a custom resource, or "" for anywhere.
     driver_resource: str = ""
+    # GPUs of every node an autoscaling cluster may start (see sweeper/capacity.py), or ()
+    # to read the nodes alive now.
+    node_gpus: tuple[int, ...] = ()
     checkpoint_every_s: float = DEFAULT_CHECKPOINT_EVERY_S
     keep_target_checkpoints: bool = False
     # The xsweep commit the driver launched from (trials on other nodes may have no .git).
@@ -311,6 +314,8 @@ class SweepSearcher(Searcher):
         return study
 
     def _cluster_node_gpus(self) -> list[int]:
+        if self.context.node_gpus:
+            return list(self.context.node_gpus)
         read_at, gpus = self._node_gpus
         if time.monotonic() - read_at > 5:
             alive = [node for node in ray.nodes() if node["Alive"]] if ray.is_initialized() else []
