@@ -38,15 +38,21 @@ class ClusterSize:
     nodes: tuple[NodeKind, ...]
     scalable: tuple[NodeKind, ...] = ()
     max_workers: int | None = None
+    # Trials allowed whatever fits now: where nodes may come and the limits are unknown.
+    floor: int = 0
 
     @property
     def autoscaling(self) -> bool:
         return any(kind.count for kind in self.scalable)
 
 
-def fixed_size(alive: Iterable[Resources]) -> ClusterSize:
-    """A cluster of the given nodes' resources, and no more."""
-    return ClusterSize(tuple(NodeKind(dict(resources), 1) for resources in alive))
+def fixed_size(alive: Iterable[Resources], limits_known: bool = True) -> ClusterSize:
+    """A cluster of the given nodes' resources. Where more may come and nothing says how many
+    (a cluster whose config the launch was not given), one trial per CPU at least, as before
+    the autoscaler's limits were read: never less than that much demand for it to see."""
+    nodes = tuple(NodeKind(dict(resources), 1) for resources in alive)
+    floor = 0 if limits_known else int(sum(node.resources.get("CPU", 0) for node in nodes))
+    return ClusterSize(nodes, floor=floor)
 
 
 def autoscaling_size(config: Mapping) -> ClusterSize:
@@ -112,7 +118,7 @@ def concurrency(size: ClusterSize, placements: Iterable[Placement]) -> int:
     as fit for the sweep's most numerous placement. A scale's trial fits wherever a larger
     scale's does, so this bounds any mix of them. At least one, so that a trial no node fits
     yet still asks the autoscaler for one."""
-    return max([1, *(trial_slots(size, placement) for placement in placements)])
+    return max([1, size.floor, *(trial_slots(size, placement) for placement in placements)])
 
 
 def node_gpus(size: ClusterSize) -> list[int]:

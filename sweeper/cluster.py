@@ -47,9 +47,10 @@ def check_scales_fit(scales: tuple[str, ...], config: dict, path: str | Path) ->
         raise SpecError(f"--cluster: no node type in {path} has enough GPUs ({needs}; the largest has {largest})")
 
 
-def cluster_size(config: dict | None, path: str | Path | None = None) -> ClusterSize:
+def cluster_size(config: dict | None, path: str | Path | None = None, local: bool = False) -> ClusterSize:
     """The size a launch plans its concurrency for: the largest the autoscaler may build, where
-    ``config`` is the one it runs with, else the live cluster's nodes (a fixed cluster).
+    ``config`` is the one it runs with, else the live cluster's nodes (a ``local`` Ray is all
+    there is; a cluster without its config may grow, see ``fixed_size``).
 
     Why the config file: Ray's OSS autoscaler keeps its node types' max_workers to itself.
     Its GCS `ClusterConfig` (`ray._private.state.state.get_cluster_config()`, which Ray Train
@@ -61,7 +62,7 @@ def cluster_size(config: dict | None, path: str | Path | None = None) -> Cluster
     Refused in one line where the config does not describe the running cluster."""
     alive = [node["Resources"] for node in ray.nodes() if node["Alive"]]
     if config is None:
-        return fixed_size(alive)
+        return fixed_size(alive, limits_known=local)
     problem = config_mismatch(config, alive)
     if problem:
         raise SpecError(

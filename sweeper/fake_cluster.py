@@ -29,6 +29,7 @@ LOOPBACK = "127.0.0.1"
 # both when it is imported: every process of the cluster and its drivers needs them.
 LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
 RAY = str(Path(sys.executable).parent / "ray")
+OBJECT_STORE_BYTES = 100 * 2**20
 COMMANDS = (
     "initialization_commands", "setup_commands", "head_setup_commands", "worker_setup_commands",
     "head_start_ray_commands", "worker_start_ray_commands",
@@ -62,7 +63,7 @@ def fake_cluster_config(
         "auth": {"ssh_user": "ray"},
         "available_node_types": {
             "ray.head.default": {"resources": head, "node_config": {}, "max_workers": 0},
-            **{name: {"node_config": {}, **node} for name, node in workers.items()},
+            **{name: _worker_type(node) for name, node in workers.items()},
         },
         "head_node_type": "ray.head.default",
         # What `ray up` fills in and the autoscaler reads: nothing to sync or run here.
@@ -73,6 +74,12 @@ def fake_cluster_config(
         "rsync_filter": [],
         **dict.fromkeys(COMMANDS, []),
     }
+
+
+def _worker_type(node: dict) -> dict:
+    # A small object store: by default each raylet takes 30 % of this machine's memory for it.
+    resources = {"object_store_memory": OBJECT_STORE_BYTES, **node["resources"]}
+    return {"node_config": {}, **node, "resources": resources}
 
 
 @dataclass
@@ -165,8 +172,11 @@ def start_fake_cluster(config: dict, work_dir: Path, cwd: Path, timeout_s: float
         f"--temp-dir={temp_dir}", f"--num-cpus={head.get('CPU', 0)}", f"--num-gpus={head.get('GPU', 0)}",
         f"--autoscaling-config={config_path}", "--include-dashboard=true", f"--dashboard-host={LOOPBACK}",
         f"--dashboard-port={dashboard_port}", f"--dashboard-agent-listen-port={free_port()}",
-        f"--object-store-memory={100 * 2**20}", "--disable-usage-stats",
+        f"--object-store-memory={OBJECT_STORE_BYTES}", "--disable-usage-stats",
     ]  # fmt: skip
+    custom = {key: value for key, value in head.items() if key not in ("CPU", "GPU")}
+    if custom:
+        command.append(f"--resources={json.dumps(custom)}")
     env = {**os.environ, **LOOPBACK_ENV, "RAY_FAKE_CLUSTER": "1", "AUTOSCALER_UPDATE_INTERVAL_S": "1"}
     log_path = work_dir / "head.log"
     with log_path.open("wb") as log:

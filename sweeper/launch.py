@@ -282,7 +282,7 @@ def launch(
     # The cluster's checks come before the tracking store is touched at all.
     _check_gpus(spec, local=address is None)
     _check_shared_state(tracking_uri, storage_path)
-    size = cluster_size(autoscaler, cluster)
+    size = cluster_size(autoscaler, cluster, local=address is None)
     if address is not None:
         # On a cluster, where the stores are (one node's loopback, one node's file) is the
         # first thing wrong with them, and the message that says so comes first.

@@ -89,6 +89,14 @@ def test_a_fixed_cluster_is_sized_by_its_nodes() -> None:
     assert not size.autoscaling
 
 
+def test_a_cluster_without_its_config_keeps_one_trial_per_cpu_at_least() -> None:
+    """Nodes may come, and nothing says how many: the demand the autoscaler sees is never less
+    than one trial per CPU (the cap before its limits were read)."""
+    head = [{"CPU": 8.0}]
+    assert concurrency(fixed_size(head, limits_known=False), [BASE]) == 8
+    assert concurrency(fixed_size(head), [BASE]) == 1
+
+
 def test_a_config_describes_a_cluster_only_where_every_node_matches_a_node_type() -> None:
     config = _issue_cluster()
     head = {"CPU": 2.0, "memory": 1e10, "object_store_memory": 8e7, "node:127.0.0.1": 1.0}
