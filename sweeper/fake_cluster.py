@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,8 +106,10 @@ class FakeCluster:
     def submit(self, entrypoint: list[str]) -> str:
         """`ray job submit --no-wait -- ENTRYPOINT...`: the job's id; its driver runs on the head
         from then on, whatever becomes of the process that submitted it."""
+        job_id = f"rehearsal-{uuid.uuid4().hex[:12]}"
+        submit = [RAY, "job", "submit", "--address", self.dashboard, "--submission-id", job_id, "--no-wait"]
         result = subprocess.run(
-            [RAY, "job", "submit", "--address", self.dashboard, "--no-wait", "--", *entrypoint],
+            [*submit, "--", *entrypoint],
             env={**os.environ, **LOOPBACK_ENV},
             capture_output=True,
             text=True,
@@ -114,7 +117,7 @@ class FakeCluster:
         )
         if result.returncode != 0:
             raise RuntimeError(f"ray job submit failed: {(result.stdout + result.stderr)[-3000:]}")
-        return next(line.split("'")[1] for line in result.stdout.splitlines() if "submitted successfully" in line)
+        return job_id
 
     def wait_for_job(self, job_id: str, timeout_s: float) -> str:
         """The job's end state (SUCCEEDED, FAILED, STOPPED), or the state it is in at the timeout."""
