@@ -94,14 +94,11 @@ class FakeCluster:
     temp_dir: Path
 
     def alive_nodes(self) -> list[dict]:
-        """Each alive node's id and resources, from the head's state API."""
+        """Each alive node's id, address and resources, from the head's state API."""
         from ray.util.state import list_nodes
 
         nodes = list_nodes(address=self.dashboard, filters=[("state", "=", "ALIVE")], raise_on_missing_output=False)
-        return [{"node_id": node.node_id, "resources": node.resources_total} for node in nodes]
-
-    def gpu_nodes(self) -> int:
-        return sum(1 for node in self.alive_nodes() if node["resources"].get("GPU", 0) > 0)
+        return [{"node_id": node.node_id, "ip": node.node_ip, "resources": node.resources_total} for node in nodes]
 
     def submit(self, entrypoint: list[str]) -> str:
         """`ray job submit --no-wait -- ENTRYPOINT...`: the job's id; its driver runs on the head

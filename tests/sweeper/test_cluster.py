@@ -4,7 +4,8 @@ and an autoscaling cluster growing to its maximum and back to zero."""
 
 import json
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -153,7 +154,8 @@ def test_trials_are_placed_by_scale_on_a_multi_node_cluster(
 
     from sweeper.rehearsal import DRIVER_NODE, END, NODES, START
 
-    nodes = _wait_for_nodes(fake_cluster, 3)
+    nodes = _wait_for_nodes(fake_cluster, lambda nodes: len(nodes) == 3)
+    assert [node["ip"] for node in nodes] == ["127.0.0.1"] * 3
     head = next(node["node_id"] for node in nodes if "node:__internal_head__" in node["resources"])
     capacity = {node["node_id"]: int(node["resources"].get("GPU", 0)) for node in nodes if node["node_id"] != head}
     server = start_tracking_server(tmp_path / "mlflow-server", "127.0.0.1")
@@ -203,19 +205,18 @@ def test_trials_are_placed_by_scale_on_a_multi_node_cluster(
     assert min(base_cells) < max(xl_studies), "base cells waited for every XL study: a stage barrier"
 
 
-def _wait_for_nodes(cluster: FakeCluster, count: int, gpu_nodes: int | None = None, timeout_s: float = 180) -> list:
-    """The cluster's alive nodes once there are ``count`` (or ``gpu_nodes`` with GPUs), or
-    as they are at the timeout."""
-    import time
-
+def _wait_for_nodes(cluster: FakeCluster, done: Callable[[list[dict]], bool], timeout_s: float = 180) -> list[dict]:
+    """The cluster's alive nodes once ``done(nodes)``, or as they are at the timeout."""
     deadline = time.monotonic() + timeout_s
-    while True:
-        nodes = cluster.alive_nodes()
-        with_gpus = sum(1 for node in nodes if node["resources"].get("GPU", 0) > 0)
-        done = with_gpus == gpu_nodes if gpu_nodes is not None else len(nodes) == count
-        if done or time.monotonic() > deadline:
-            return nodes
+    nodes = cluster.alive_nodes()
+    while not done(nodes) and time.monotonic() < deadline:
         time.sleep(1)
+        nodes = cluster.alive_nodes()
+    return nodes
+
+
+def _gpu_nodes(nodes: list[dict]) -> list[dict]:
+    return [node for node in nodes if node["resources"].get("GPU", 0) > 0]
 
 
 # The cluster of issue 18: a 2-CPU head and one-GPU workers from none up to four.
@@ -248,8 +249,8 @@ def test_an_autoscaling_cluster_grows_to_its_maximum_and_back_to_zero(
 
     from sweeper.rehearsal import END, NODES
 
-    assert fake_cluster.gpu_nodes() == 0
-    head = fake_cluster.alive_nodes()[0]["node_id"]
+    (head,) = fake_cluster.alive_nodes()  # no GPU node yet
+    assert head["ip"] == "127.0.0.1" and not _gpu_nodes([head])
     marks = tmp_path / "placed"
     marks.mkdir()
     tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -260,9 +261,7 @@ def test_an_autoscaling_cluster_grows_to_its_maximum_and_back_to_zero(
         "seconds": {"base/mnli": 1.0, "base/xnli": 1.0},
         "hold": {"dir": str(marks), "trials": MOST_GPU_NODES, "at_most_s": 120},
     })  # fmt: skip
-    gpu_nodes_after = len(
-        [n for n in _wait_for_nodes(fake_cluster, 1, gpu_nodes=0) if n["resources"].get("GPU", 0) > 0]
-    )
+    left = _gpu_nodes(_wait_for_nodes(fake_cluster, lambda nodes: not _gpu_nodes(nodes)))
 
     client = MlflowClient(tracking_uri)
     runs = client.search_runs([client.get_experiment_by_name("autoscaled").experiment_id])
@@ -273,5 +272,5 @@ def test_an_autoscaling_cluster_grows_to_its_maximum_and_back_to_zero(
     held = [(mark["placed"], trials[mark["run_name"]].data.metrics[END]) for mark in placed]
     assert len(held) == 4 and _peak(held) == MOST_GPU_NODES
     search_nodes = {trials[mark["run_name"]].data.tags[NODES] for mark in placed}
-    assert len(search_nodes) == MOST_GPU_NODES and head not in search_nodes
-    assert gpu_nodes_after == 0, "GPU nodes were left after the sweep and the idle timeout"
+    assert len(search_nodes) == MOST_GPU_NODES and head["node_id"] not in search_nodes
+    assert not left, f"{len(left)} GPU nodes were left after the sweep and the idle timeout"
