@@ -45,6 +45,7 @@ from sweeper.rehearsal import END, NODES, START, sleeping_trial
 from sweeper.scales import SCALES
 from sweeper.spec import build_spec
 from sweeper.tracking import NONE, TARGET
+from tasks.demo import write_demo_data
 
 SPEC = {"scales": "base,large,xl", "intermediate": "mnli,qqp", "targets_": "xnli,pawsx"}
 
@@ -201,8 +202,11 @@ def watch_nodes(cluster: FakeCluster, spans: dict[str, NodeSpan], until: float) 
         time.sleep(1)
 
 
-def run_autoscaled(args: argparse.Namespace, work: Path, seconds: dict[str, float]) -> tuple[list, dict[str, NodeSpan]]:
-    """The sweep as a Ray job on a fresh fake autoscaling cluster: its runs and the GPU nodes' spans."""
+def run_autoscaled(
+    args: argparse.Namespace, work: Path, sweep: dict, seconds: dict[str, float]
+) -> tuple[list, dict[str, NodeSpan]]:
+    """``sweep`` as a Ray job on a fresh fake autoscaling cluster, on the demo data: its runs and
+    the GPU nodes' spans."""
     workers = {"gpu_1x": {"resources": {"CPU": 1, "GPU": 1}, "min_workers": 0, "max_workers": args.max_workers}}
     config = fake_cluster_config({"CPU": 2}, workers, args.max_workers, args.idle_timeout / 60, free_port())
     cluster = start_fake_cluster(config, work / "cluster", cwd=Path(__file__).resolve().parents[1])
@@ -210,7 +214,7 @@ def run_autoscaled(args: argparse.Namespace, work: Path, seconds: dict[str, floa
     try:
         uri = f"sqlite:///{work / 'mlflow.db'}"
         request = {
-            "spec": {**AUTOSCALED_SPEC, "trials": args.trials or 2, "seeds": args.seeds or 2, "name": "autoscaled"},
+            "spec": {**sweep, "data": str(write_demo_data(work / "data")), "name": "autoscaled"},
             "tracking_uri": uri, "study_storage": f"sqlite:///{work / 'optuna.db'}", "address": "auto",
             "storage_path": str(work / "tune"), "seconds": seconds,
             "cluster": None if args.without_config else str(cluster.config_path),
@@ -262,7 +266,7 @@ def autoscaler_main(args: argparse.Namespace) -> None:
     sweep = {**AUTOSCALED_SPEC, "trials": args.trials or 2, "seeds": args.seeds or 2}
     seconds = {f"{scale}/{task}": value for (scale, task), value in trial_seconds(args.longest_trial, sweep).items()}
     with tempfile.TemporaryDirectory() as tmp:
-        runs, spans = run_autoscaled(args, Path(tmp), seconds)
+        runs, spans = run_autoscaled(args, Path(tmp), sweep, seconds)
     autoscaled_table(args, runs, spans)
 
 

@@ -64,7 +64,9 @@ def _hold(config: dict, hold: dict) -> None:
     """A search trial keeps the resources it was placed with until ``hold["trials"]`` search
     trials have been placed (each leaves a mark in ``hold["dir"]``: its run's name and when it
     was placed), or for ``hold["at_most_s"]``: how many ran at once is then a count, not luck."""
-    if config["trial"]["phase"] == "target":
+    from sweeper.tracking import TARGET
+
+    if config["trial"]["phase"] == TARGET:
         return
     marks = Path(hold["dir"])
     mark = {"run_name": config["trial"]["run_name"], "placed": time.time()}
