@@ -10,25 +10,41 @@ two-stage barrier schedule (every search trial, then every target run) simulated
 same durations and the same largest-first greedy placement.
 
     python benchmarks/scheduling.py [--gpus 8] [--longest-trial 12] [--trials 1] [--seeds 1]
+
+With ``--autoscaler`` the sweep runs instead on Ray's real autoscaler (the fake multi-node
+provider, all on loopback): a 2-CPU head and one-GPU workers from 0 up to ``--max-workers``,
+the base scale only (the issue-18 shape: mnli,qqp × xnli,pawsx, 2 trials, 2 seeds by
+default), submitted with `ray job submit`. It prints the peak of trials running at once,
+the GPU-node-seconds the cluster was up against the GPU-seconds of work (their lower
+bound), and the idle node-seconds before scale-down; ``--without-config`` launches without
+the autoscaler's config (concurrency from the nodes alive at launch), for comparison.
+
+    python benchmarks/scheduling.py --autoscaler [--max-workers 4] [--idle-timeout 15] [--without-config]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import ray
 from mlflow.tracking import MlflowClient
+from ray.job_submission import JobStatus, JobSubmissionClient
 
 from sweeper.cost import Hardware, estimate
+from sweeper.fake_cluster import FakeCluster, fake_cluster_config, free_port, start_fake_cluster
 from sweeper.launch import LaunchOptions, launch
 from sweeper.plan import TARGET, make_plan
-from sweeper.rehearsal import END, START, sleeping_trial
+from sweeper.rehearsal import END, NODES, START, sleeping_trial
 from sweeper.scales import SCALES
 from sweeper.spec import NONE, build_spec
+from tasks.demo import write_demo_data
 
 SPEC = {"scales": "base,large,xl", "intermediate": "mnli,qqp", "targets_": "xnli,pawsx"}
 
@@ -98,10 +114,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gpus", type=int, default=8, help="logical GPUs of the local Ray")
     parser.add_argument("--longest-trial", type=float, default=12.0, help="seconds of the longest trial")
-    parser.add_argument("--trials", type=int, default=1, help="learning-rate trials per study")
-    parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--trials", type=int, default=None, help="learning-rate trials per study [1; autoscaler: 2]")
+    parser.add_argument("--seeds", type=int, default=None, help="[1; autoscaler: 2]")
+    parser.add_argument("--autoscaler", action="store_true", help="on Ray's fake autoscaling cluster (base only)")
+    parser.add_argument("--max-workers", type=int, default=4, help="autoscaler: one-GPU workers at most")
+    parser.add_argument("--idle-timeout", type=float, default=15.0, help="autoscaler: seconds before an idle node goes")
+    parser.add_argument("--without-config", action="store_true", help="autoscaler: launch without its config")
     args = parser.parse_args()
-    sweep = {**SPEC, "trials": args.trials, "seeds": args.seeds}
+    if args.autoscaler:
+        autoscaler_main(args)
+        return
+    sweep = {**SPEC, "trials": args.trials or 1, "seeds": args.seeds or 1}
     seconds = trial_seconds(args.longest_trial, sweep)
     all_jobs = jobs(seconds, sweep)
     gpu_time = sum(job.gpus * job.seconds for job in all_jobs)
@@ -120,10 +143,8 @@ def main() -> None:
         def trainable(config: dict) -> None:
             sleeping_trial({**config, "seconds": bench})
 
-        options = LaunchOptions(
-            uri, storage_path=str(Path(tmp) / "tune"), trainable=trainable, collective_backend="gloo"
-        )
-        result = launch(spec, options)
+        storage = str(Path(tmp) / "tune")
+        result = launch(spec, LaunchOptions(uri, storage_path=storage, trainable=trainable, collective_backend="gloo"))
         client = MlflowClient(uri)
         runs = client.search_runs([result.experiment_id], f"metrics.`{END}` > 0", max_results=1000)
     starts = [run.data.metrics[START] for run in runs]
@@ -152,6 +173,101 @@ def main() -> None:
         startup = statistics.median(run.data.metrics[START] - run.info.start_time / 1000 for run in mine)
         sleep = max(value for (s, _), value in seconds.items() if s == scale)
         print(f"{scale:<8}{len(mine):>8}{startup:>22.1f}{sleep:>10.1f}")
+
+
+AUTOSCALED_SPEC = {"scales": "base", "intermediate": "mnli,qqp", "targets_": "xnli,pawsx"}
+
+
+@dataclass
+class NodeSpan:
+    """One GPU node as the benchmark saw it: from when it was alive until it was gone."""
+
+    node_id: str
+    gpus: int
+    up: float
+    down: float
+
+
+def watch_nodes(cluster: FakeCluster, spans: dict[str, NodeSpan], until: float) -> None:
+    """Poll the head's state API each second until ``until``, or until no GPU node is left
+    once the job is done (the caller's deadline); every GPU node's span is kept in ``spans``."""
+    while time.time() < until:
+        now = time.time()
+        alive = {n["node_id"]: n for n in cluster.alive_nodes() if n["resources"].get("GPU", 0) > 0}
+        for node_id, node in alive.items():
+            span = spans.setdefault(node_id, NodeSpan(node_id, int(node["resources"]["GPU"]), now, now))
+            span.down = now
+        if not alive and spans:
+            return
+        time.sleep(1)
+
+
+def run_autoscaled(
+    args: argparse.Namespace, work: Path, sweep: dict, seconds: dict[str, float]
+) -> tuple[list, dict[str, NodeSpan]]:
+    """``sweep`` as a Ray job on a fresh fake autoscaling cluster, on the demo data: its runs and
+    the GPU nodes' spans."""
+    workers = {"gpu_1x": {"resources": {"CPU": 1, "GPU": 1}, "min_workers": 0, "max_workers": args.max_workers}}
+    config = fake_cluster_config({"CPU": 2}, workers, args.max_workers, args.idle_timeout / 60, free_port())
+    cluster = start_fake_cluster(config, work / "cluster", cwd=Path(__file__).resolve().parents[1])
+    spans: dict[str, NodeSpan] = {}
+    try:
+        uri = f"sqlite:///{work / 'mlflow.db'}"
+        request = {
+            "spec": {**sweep, "data": str(write_demo_data(work / "data")), "name": "autoscaled"},
+            "tracking_uri": uri, "study_storage": f"sqlite:///{work / 'optuna.db'}", "address": "auto",
+            "storage_path": str(work / "tune"), "seconds": seconds,
+            "cluster": None if args.without_config else str(cluster.config_path),
+        }  # fmt: skip
+        (work / "request.json").write_text(json.dumps(request))
+        job = cluster.submit([sys.executable, "-m", "sweeper.rehearsal", str(work / "request.json")])
+        client = JobSubmissionClient(cluster.dashboard)
+        while not client.get_job_status(job).is_terminal():
+            watch_nodes(cluster, spans, time.time() + 5)
+        assert client.get_job_status(job) == JobStatus.SUCCEEDED, client.get_job_logs(job)[-3000:]
+        watch_nodes(cluster, spans, time.time() + 10 * args.idle_timeout + 60)
+        mlflow = MlflowClient(uri)
+        experiment = mlflow.get_experiment_by_name("autoscaled")
+        runs = mlflow.search_runs([experiment.experiment_id], f"metrics.`{END}` > 0", max_results=1000)
+    finally:
+        cluster.stop()
+    return runs, spans
+
+
+def autoscaled_table(args: argparse.Namespace, runs: list, spans: dict[str, NodeSpan]) -> None:
+    work = [(run.data.metrics[START], run.data.metrics[END]) for run in runs]
+    peak = max(sum(1 for start, end in work if start <= instant < end) for instant, _ in work)
+    gpu_seconds = sum(end - start for start, end in work)
+    node_seconds = sum(span.gpus * (span.down - span.up) for span in spans.values())
+    # Idle before scale-down: from a node's last trial's end until the node was gone.
+    last_end = {}
+    for run in runs:
+        for node in run.data.tags[NODES].split(","):
+            last_end[node] = max(last_end.get(node, 0.0), run.data.metrics[END])
+    idle = sum(span.down - last_end.get(span.node_id, span.up) for span in spans.values())
+    mode = "without the autoscaler's config" if args.without_config else "with the autoscaler's config"
+    print(f"\n{len(runs)} base trials on a 2-CPU head and one-GPU workers 0..{args.max_workers}, {mode};")
+    print(f"idle timeout {args.idle_timeout:g} s, longest trial {args.longest_trial:g} s")
+    print(f"{'measure':<48}{'value':>10}")
+    rows = [
+        ("peak trials running at once", f"{peak}"),
+        ("GPU nodes started", f"{len(spans)}"),
+        ("GPU-seconds of work (lower bound)", f"{gpu_seconds:.1f}"),
+        ("GPU-node-seconds up", f"{node_seconds:.1f}"),
+        ("  ÷ lower bound", f"{node_seconds / gpu_seconds:.2f}"),
+        ("idle node-seconds before scale-down", f"{idle:.1f}"),
+        ("makespan s (first start to last end)", f"{max(e for _, e in work) - min(s for s, _ in work):.1f}"),
+    ]
+    for name, value in rows:
+        print(f"{name:<48}{value:>10}")
+
+
+def autoscaler_main(args: argparse.Namespace) -> None:
+    sweep = {**AUTOSCALED_SPEC, "trials": args.trials or 2, "seeds": args.seeds or 2}
+    seconds = {f"{scale}/{task}": value for (scale, task), value in trial_seconds(args.longest_trial, sweep).items()}
+    with tempfile.TemporaryDirectory() as tmp:
+        runs, spans = run_autoscaled(args, Path(tmp), sweep, seconds)
+    autoscaled_table(args, runs, spans)
 
 
 if __name__ == "__main__":

@@ -166,7 +166,8 @@ cost_options = _options(
         "--cluster",
         default="cluster.yaml",
         show_default=True,
-        help="Ray cluster config whose node types must fit every scale (skipped when the default is absent).",
+        help="Ray cluster config whose node types must fit every scale, and whose autoscaler limits a launch "
+        "with --address keeps enough trials in flight for (skipped when the default is absent).",
     ),
 )
 
@@ -187,11 +188,16 @@ def _spec(options: dict) -> SweepSpec:
     )
 
 
+def _cluster_given(options: dict) -> str | None:
+    """--cluster where given, or the default where it exists."""
+    explicit = click.get_current_context().get_parameter_source("cluster") != ParameterSource.DEFAULT
+    return options["cluster"] if explicit or Path(options["cluster"]).exists() else None
+
+
 def _print_cost_plan(spec: SweepSpec, options: dict) -> None:
     """Validate, then print the plan and its cost; touches neither Ray nor MLflow."""
-    cluster_path = Path(options["cluster"])
-    explicit = click.get_current_context().get_parameter_source("cluster") != ParameterSource.DEFAULT
-    if explicit or cluster_path.exists():
+    cluster_path = _cluster_given(options)
+    if cluster_path is not None:
         check_scales_fit(spec.scales, load_cluster(cluster_path), cluster_path)
     hardware = Hardware(
         gpus=options["gpus"],
@@ -278,6 +284,7 @@ def launch(**options: object) -> None:
         keep_target_checkpoints=options["keep_target_checkpoints"],
         connect_timeout_s=options["connect_timeout"],
         retries=options["retries"],
+        cluster=_cluster_given(options),
     )
     result = launch_sweep(spec, launch_options)
     console = _console()

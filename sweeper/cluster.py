@@ -1,4 +1,5 @@
-"""The Ray cluster-launcher config, read to check that every scale's GPU need fits a node."""
+"""The Ray cluster-launcher config, read to check that every scale's GPU need fits a node and
+to size a sweep's concurrency by what its autoscaler may start."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import json
 from pathlib import Path
 
 import jsonschema
+import ray
 import ray.autoscaler
 import yaml
 
+from sweeper.capacity import ClusterSize, autoscaling_size, config_mismatch, fixed_size
 from sweeper.scales import SCALES
 from sweeper.spec import SpecError
 
@@ -42,3 +45,28 @@ def check_scales_fit(scales: tuple[str, ...], config: dict, path: str | Path) ->
     if short:
         needs = ", ".join(f"{name} needs {SCALES[name].gpus}" for name in short)
         raise SpecError(f"--cluster: no node type in {path} has enough GPUs ({needs}; the largest has {largest})")
+
+
+def cluster_size(config: dict | None, path: str | Path | None = None, local: bool = False) -> ClusterSize:
+    """The size a launch plans its concurrency for: the largest the autoscaler may build, where
+    ``config`` is the one it runs with, else the live cluster's nodes (a ``local`` Ray is all
+    there is; a cluster without its config may grow, see ``fixed_size``).
+
+    Why the config file: Ray's OSS autoscaler keeps its node types' max_workers to itself.
+    Its GCS `ClusterConfig` (`ray._private.state.state.get_cluster_config()`, which Ray Train
+    and Ray Data read) is None under `ray start --autoscaling-config` (Ray 2.60, checked on the
+    fake multi-node provider; ray-project/ray#63012, which would report it, was closed), and
+    `ray.autoscaler.v2.sdk.get_cluster_status` and the v1 monitor's status report nodes and
+    demands, never limits. The config is what `ray up` starts the autoscaler with, and it is
+    beside the driver (cluster.yaml in the project `ray up` synced to every node).
+    Refused in one line where the config does not describe the running cluster."""
+    alive = [node["Resources"] for node in ray.nodes() if node["Alive"]]
+    if config is None:
+        return fixed_size(alive, limits_known=local)
+    problem = config_mismatch(config, alive)
+    if problem:
+        raise SpecError(
+            f"--cluster: {path} is not the config of the cluster at this address: {problem}; "
+            "valid: the config the cluster was started with (ray up CONFIG)"
+        )
+    return autoscaling_size(config)

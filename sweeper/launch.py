@@ -22,11 +22,13 @@ from ray import tune
 from ray.tune.experiment import Trial
 from ray.tune.logger import JsonLoggerCallback
 
+from sweeper.capacity import ClusterSize, concurrency, node_gpus
+from sweeper.cluster import cluster_size, load_cluster
 from sweeper.dag import study_label
 from sweeper.errors import SweepAborted
 from sweeper.faults import TrialFaults, disk_full, one_line_cause, places_written
 from sweeper.launch_lock import schema_lock, sweep_lock
-from sweeper.placement import DRIVER_RESOURCE, Placement
+from sweeper.placement import DRIVER_RESOURCE, Placement, placement_of
 from sweeper.plan import SWEEP, Plan, make_plan
 from sweeper.preflight import (
     DEFAULT_CONNECT_TIMEOUT_S,
@@ -251,6 +253,9 @@ class LaunchOptions:
     keep_target_checkpoints: bool = False
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
     retries: int = DEFAULT_RETRIES
+    # The cluster-launcher config the cluster at ``address`` autoscales by: the sweep keeps
+    # as many trials in flight as its largest size holds (without it, as its nodes hold now).
+    cluster: str | None = None
 
 
 def launch(spec: SweepSpec, options: LaunchOptions) -> LaunchResult:
@@ -263,11 +268,13 @@ def launch(spec: SweepSpec, options: LaunchOptions) -> LaunchResult:
     plan = make_plan(spec)
     options = replace(options, study_storage=options.study_storage or default_study_storage(options.tracking_uri))
     texts = _preflight(plan, options)
+    autoscaler = load_cluster(options.cluster) if options.cluster and options.address else None
     if not ray.is_initialized():
         _start_ray(options.address)
     # The cluster's checks come before the tracking store is touched at all.
     _check_gpus(spec, local=options.address is None)
     _check_shared_state(options.tracking_uri, options.storage_path)
+    size = cluster_size(autoscaler, options.cluster, local=options.address is None)
     if options.address is not None:
         # On a cluster, where the stores are (one node's loopback, one node's file) is the
         # first thing wrong with them, and the message that says so comes first.
@@ -276,7 +283,7 @@ def launch(spec: SweepSpec, options: LaunchOptions) -> LaunchResult:
     if "://" not in options.storage_path:
         options = replace(options, storage_path=str(Path(options.storage_path).resolve()))
     with sweep_lock(options.study_storage, spec.name):
-        return _launch_validated(plan, options, texts)
+        return _launch_validated(plan, options, _Prepared(texts, size))
 
 
 def _preflight(plan: Plan, options: LaunchOptions) -> list[str]:
@@ -310,7 +317,17 @@ def _start_ray(address: str | None) -> None:
         ) from None
 
 
-def _launch_validated(plan: Plan, options: LaunchOptions, texts: list[str]) -> LaunchResult:
+@dataclass(frozen=True)
+class _Prepared:
+    """What the checks before the first write found out."""
+
+    # The sweep's text, for the tiny model's tokenizer (empty where no scale is tiny).
+    texts: list[str]
+    # The nodes the cluster has, or may have where it autoscales: what concurrency follows.
+    size: ClusterSize
+
+
+def _launch_validated(plan: Plan, options: LaunchOptions, prepared: _Prepared) -> LaunchResult:
     """The first writes: the experiment (new, resumed, finished, or forked) and its sweep."""
     spec = plan.spec
     client = MlflowClient(options.tracking_uri)
@@ -327,7 +344,7 @@ def _launch_validated(plan: Plan, options: LaunchOptions, texts: list[str]) -> L
                 raise
             forked = replace(spec, name=fork_name(spec))
             with sweep_lock(options.study_storage, forked.name):
-                return _launch_validated(replace(plan, spec=forked), replace(options, fork=False), texts)
+                return _launch_validated(replace(plan, spec=forked), replace(options, fork=False), prepared)
         if previous.finished_run_id is not None:
             return LaunchResult(
                 spec.name, experiment.experiment_id, previous.finished_run_id, 0, 0, 0, already_done=True
@@ -335,7 +352,7 @@ def _launch_validated(plan: Plan, options: LaunchOptions, texts: list[str]) -> L
     with tempfile.TemporaryDirectory(prefix="xsweep-tiny-") as tmp:
         # A resumed sweep keeps the tiny model its finished trials started from.
         needs_tiny = any(SCALES[s].model == TINY_MODEL for s in spec.scales) and not previous.unfinished_run_id
-        tiny_dir = _build_tiny_model(texts, Path(tmp)) if needs_tiny else None
+        tiny_dir = _build_tiny_model(prepared.texts, Path(tmp)) if needs_tiny else None
         if experiment is not None:
             experiment_id = experiment.experiment_id
         else:
@@ -346,7 +363,8 @@ def _launch_validated(plan: Plan, options: LaunchOptions, texts: list[str]) -> L
                     tags={EXPERIMENT_KIND_TAG: "custom_model_development"},
                 )
             )
-        return _run_sweep(_SweepStart(plan, options, client, experiment_id, tiny_dir, previous.unfinished_run_id))
+        start = _SweepStart(plan, options, prepared.size, client, experiment_id, tiny_dir, previous.unfinished_run_id)
+        return _run_sweep(start)
 
 
 @dataclass(frozen=True)
@@ -355,6 +373,7 @@ class _SweepStart:
 
     plan: Plan
     options: LaunchOptions
+    size: ClusterSize
     client: MlflowClient
     experiment_id: str
     # The tiny model built for this sweep (None where no scale is tiny, or on a resume).
@@ -462,11 +481,16 @@ def _context(start: _SweepStart, sweep_run_id: str, sweep_run: TrackedRun | None
         encoders=_pretrained_encoders(start.plan, sweep_run_id, sweep_run, start.tiny_dir),
         storage_path=options.storage_path,
         collective_backend=options.collective_backend,
-        driver_resource=DRIVER_RESOURCE if ray.cluster_resources().get(DRIVER_RESOURCE) else "",
+        driver_resource=_driver_resource(),
+        node_gpus=tuple(node_gpus(start.size)) if start.size.autoscaling else (),
         checkpoint_every_s=options.checkpoint_every_s,
         keep_target_checkpoints=options.keep_target_checkpoints,
         source_commit=source_commit(),
     )
+
+
+def _driver_resource() -> str:
+    return DRIVER_RESOURCE if ray.cluster_resources().get(DRIVER_RESOURCE) else ""
 
 
 def _resumed_searcher(start: _SweepStart, sweep_run_id: str) -> SweepSearcher:
@@ -487,14 +511,15 @@ def _resumed_searcher(start: _SweepStart, sweep_run_id: str) -> SweepSearcher:
 
 def _tuner(start: _SweepStart, searcher: SweepSearcher, progress: SweepProgress, name: str) -> tune.Tuner:
     options = start.options
+    placements = [placement_of(SCALES[scale], driver_resource=_driver_resource()) for scale in start.plan.spec.scales]
     return tune.Tuner(
         tune.with_resources(options.trainable, _resources),
         tune_config=tune.TuneConfig(
             search_alg=searcher,
             scheduler=StudyPruning(searcher),
             num_samples=start.plan.total_trials,
-            # Every trial holds at least one CPU; Ray's placement caps concurrency further.
-            max_concurrent_trials=max(1, int(ray.cluster_resources().get("CPU", 1))),
+            # Running or pending (Tune allows as many pending): the demand an autoscaler sees.
+            max_concurrent_trials=concurrency(start.size, placements),
             # A cached actor keeps its GPU while the searcher has no trial of its kind, which
             # can starve a multi-GPU trial of the node it needs: reuse CPU-only actors alone.
             reuse_actors=all(SCALES[scale].gpus == 0 for scale in start.plan.spec.scales),

@@ -3,13 +3,18 @@
 The trial opens its MLflow run and runs its stage where its scale says (inside the Tune
 trial, or on Ray Train workers joined in one process group), exactly as ``run_trial``
 does; the stage sleeps for the trial's given seconds and records when it ran and on which
-Ray nodes. The scheduling benchmark and the multi-node test run whole sweeps with it to
-measure and check when and where trials run, without the cost of training.
+Ray nodes. The scheduling benchmark and the multi-node tests run whole sweeps with it to
+measure and check when and where trials run, without the cost of training; on a cluster
+the sweep's driver is a Ray job: ``python -m sweeper.rehearsal REQUEST.json``.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 import time
+import uuid
+from pathlib import Path
 
 import ray
 
@@ -51,7 +56,57 @@ def sleeping_trial(config: dict) -> None:
     )
     run.log_metrics({START: float(result[START]), END: float(result[END])})
     driver_node = ray.get_runtime_context().get_node_id()
+    # The stand-in's own record of where it ran, beside the tags every trial carries.
     run.set_tags({NODES: result[NODES], DRIVER_NODE: driver_node, "workers": spec.placement.workers})
     run.finish()
     # A score that depends only on the learning rate, so the studies select deterministically.
     tune.report({"objective": 0.5 + 0.1 * (spec.learning_rate * 1e5 % 1), "run_id": run.run_id})
+
+
+def _hold(config: dict, hold: dict) -> None:
+    """A search trial keeps the resources it was placed with until ``hold["trials"]`` search
+    trials have been placed (each leaves a mark in ``hold["dir"]``: its run's name and when it
+    was placed), or for ``hold["at_most_s"]``: how many ran at once is then a count, not luck."""
+    from sweeper.plan import TARGET
+
+    if config["trial"]["phase"] == TARGET:
+        return
+    marks = Path(hold["dir"])
+    mark = {"run_name": config["trial"]["run_name"], "placed": time.time()}
+    (marks / f"{uuid.uuid4().hex}.json").write_text(json.dumps(mark))
+    deadline = time.monotonic() + hold["at_most_s"]
+    while len(list(marks.glob("*.json"))) < hold["trials"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def rehearse(request: dict) -> None:
+    """Launch a whole sweep of sleeping trials: ``request`` holds the spec (build_spec's
+    arguments), the stores, the Ray address, the cluster config, each (scale/task)'s seconds,
+    and optionally a ``hold`` (see ``_hold``)."""
+    from sweeper.launch import LaunchOptions, launch
+    from sweeper.spec import build_spec
+
+    seconds, hold = request["seconds"], request.get("hold")
+
+    def trainable(config: dict) -> None:
+        if hold:
+            _hold(config, hold)
+        sleeping_trial({**config, "seconds": seconds})
+
+    options = LaunchOptions(
+        request["tracking_uri"],
+        address=request["address"],
+        study_storage=request["study_storage"],
+        storage_path=request["storage_path"],
+        trainable=trainable,
+        collective_backend="gloo",
+        cluster=request.get("cluster"),
+    )
+    result = launch(build_spec(**request["spec"]), options)
+    print(result.summary())
+    if not result.ok:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    rehearse(json.loads(Path(sys.argv[1]).read_text()))

@@ -257,6 +257,8 @@ class SweepSearcher(Searcher):
     # -- the cluster -------------------------------------------------------------------
 
     def _cluster_node_gpus(self) -> list[int]:
+        if self.context.node_gpus:
+            return list(self.context.node_gpus)
         read_at, gpus = self._node_gpus
         if time.monotonic() - read_at > 5:
             alive = [node for node in ray.nodes() if node["Alive"]] if ray.is_initialized() else []

@@ -38,6 +38,9 @@ class SweepContext:
     collective_backend: str = "nccl"
     # Where multi-GPU trials' drivers must run: a custom resource, or "" for anywhere.
     driver_resource: str = ""
+    # GPUs of every node an autoscaling cluster may start (see sweeper/capacity.py), or ()
+    # to read the nodes alive now.
+    node_gpus: tuple[int, ...] = ()
     checkpoint_every_s: float = DEFAULT_CHECKPOINT_EVERY_S
     keep_target_checkpoints: bool = False
     # The xsweep commit the driver launched from (trials on other nodes may have no .git).

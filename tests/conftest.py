@@ -9,7 +9,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,19 +164,3 @@ def start_tracking_server(
             time.sleep(0.5)
     server.stop()
     raise RuntimeError("mlflow server did not answer /health within 90 s")
-
-
-@pytest.fixture
-def tracking_server_on_host_ip(tmp_path: Path) -> Iterator[str]:
-    """A tracking server at this machine's network address (what every node of a cluster on
-    this machine reaches, and what xsweep accepts on a multi-node cluster)."""
-    import ray
-
-    host = ray.util.get_node_ip_address()
-    if host.startswith("127."):
-        pytest.skip("this machine has no non-loopback address for a cluster-wide tracking server")
-    server = start_tracking_server(tmp_path / "mlflow-server", host)
-    try:
-        yield server.uri
-    finally:
-        server.stop()

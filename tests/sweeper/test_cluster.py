@@ -1,5 +1,11 @@
-"""cluster.yaml against the schema shipped in ray, and the dry run that checks scales fit it."""
+"""cluster.yaml against the schema shipped in ray, the dry run that checks scales fit it, and
+whole sweeps on multi-node clusters of Ray's fake provider on loopback: placement by scale,
+and an autoscaling cluster growing to its maximum and back to zero."""
 
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -7,8 +13,9 @@ import pytest
 import yaml
 
 from sweeper.cluster import check_scales_fit, load_cluster, node_gpus
+from sweeper.fake_cluster import FakeCluster, fake_cluster_config, free_port, start_fake_cluster
 from sweeper.spec import SpecError
-from tests.conftest import ROOT, run_xsweep
+from tests.conftest import ROOT, run_xsweep, start_tracking_server
 
 CLUSTER = ROOT / "cluster.yaml"
 
@@ -102,61 +109,74 @@ class Placed:
     end: float
 
 
-@pytest.mark.cluster
-def test_trials_are_placed_by_scale_on_a_multi_node_cluster(
-    tmp_path: Path, demo_data: Path, tracking_server_on_host_ip: str
-) -> None:
-    """A head (CPUs only) and two workers advertising 1 and 4 logical GPUs. A base/XL sweep runs
-    through the real launch path and each trial's real placement (XL on 4 Ray Train workers in
-    one gloo process group), sleeping instead of training. From Ray's node ids and the recorded
-    times: XL never touches the 1-GPU node, XL drivers run on the head, and base cells do not
-    wait for the XL studies (no stage barrier)."""
-    import ray
-    from mlflow.tracking import MlflowClient
-    from ray.cluster_utils import Cluster
-
-    from sweeper.launch import LaunchOptions, launch
-    from sweeper.rehearsal import DRIVER_NODE, END, NODES, START, sleeping_trial
-    from sweeper.spec import build_spec
-
-    small = {"object_store_memory": 80 * 2**20}
-    # The head advertises trial_driver, as in cluster.yaml: XL drivers must run there.
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 3, "resources": {"trial_driver": 4}, **small})
+@pytest.fixture
+def fake_cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FakeCluster]:
+    """A fake-provider cluster of the config ``request.param`` builds from a GCS port."""
+    cluster = start_fake_cluster(request.param(free_port()), tmp_path / "cluster", cwd=ROOT)
     try:
-        one_gpu = cluster.add_node(num_cpus=2, num_gpus=1, **small)
-        four_gpus = cluster.add_node(num_cpus=2, num_gpus=4, **small)
-        cluster.wait_for_nodes()
-        capacity = {one_gpu.node_id: 1, four_gpus.node_id: 4}
-        head = cluster.head_node.node_id
-        spec = build_spec(
-            scales="base,xl",
-            intermediate="mnli",
-            targets_="xnli",
-            trials=1,
-            seeds=1,
-            data=str(demo_data),
-            name="placed",
-        )
-        seconds = {f"{scale}/{task}": REHEARSAL_SECONDS[scale] for scale in spec.scales for task in ("mnli", "xnli")}
-
-        def trainable(config: dict) -> None:
-            sleeping_trial({**config, "seconds": seconds})
-
-        options = LaunchOptions(
-            tracking_server_on_host_ip,
-            address=cluster.address,
-            study_storage=f"sqlite:///{tmp_path / 'optuna.db'}",
-            storage_path=(tmp_path / "tune").as_uri(),
-            trainable=trainable,
-            collective_backend="gloo",
-        )
-        result = launch(spec, options)
+        yield cluster
     finally:
-        ray.shutdown()
-        cluster.shutdown()
-    assert result.ok, result
+        cluster.stop()
 
-    runs = MlflowClient(tracking_server_on_host_ip).search_runs([result.experiment_id], f"metrics.`{END}` > 0")
+
+def _rehearse(cluster: FakeCluster, tmp_path: Path, request: dict, timeout_s: float = 600) -> None:
+    """The sweep's driver as a Ray job (`ray job submit --no-wait`: the submitter leaves at
+    once, the driver runs on the head), waited for through the job server."""
+    path = tmp_path / "rehearsal.json"
+    path.write_text(json.dumps({"address": "auto", "storage_path": str(tmp_path / "tune"), **request}))
+    job = cluster.submit([sys.executable, "-m", "sweeper.rehearsal", str(path)])
+    status = cluster.wait_for_job(job, timeout_s)
+    assert status == "SUCCEEDED", f"job {status}: {cluster.job_logs(job)[-4000:]}"
+
+
+def _fixed_nodes(gcs_port: int) -> dict:
+    """A head advertising trial_driver (as in cluster.yaml: XL drivers run there) and two GPU
+    workers started at once and kept (min = max = 1): a fixed cluster."""
+    workers = {
+        "gpu_1x": {"resources": {"CPU": 2, "GPU": 1}, "min_workers": 1, "max_workers": 1},
+        "gpu_4x": {"resources": {"CPU": 2, "GPU": 4}, "min_workers": 1, "max_workers": 1},
+    }
+    return fake_cluster_config({"CPU": 3, "trial_driver": 4}, workers, 2, 60, gcs_port)
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("fake_cluster", [_fixed_nodes], indirect=True)
+def test_trials_are_placed_by_scale_on_a_multi_node_cluster(
+    tmp_path: Path, demo_data: Path, fake_cluster: FakeCluster
+) -> None:
+    """A head (CPUs only) and two workers advertising 1 and 4 logical GPUs, a tracking server,
+    all on loopback. A base/XL sweep runs through the real launch path and each trial's real
+    placement (XL on 4 Ray Train workers in one gloo process group), sleeping instead of
+    training. From Ray's node ids and the recorded times: XL never touches the 1-GPU node, XL
+    drivers run on the head, and base cells do not wait for the XL studies (no stage barrier).
+    `xsweep status`, from elsewhere with only the server's URL, sees the sweep finished."""
+    from mlflow.tracking import MlflowClient
+
+    from sweeper.rehearsal import DRIVER_NODE, END, NODES, START
+
+    nodes = _wait_for_nodes(fake_cluster, lambda nodes: len(nodes) == 3)
+    assert [node["ip"] for node in nodes] == ["127.0.0.1"] * 3
+    head = next(node["node_id"] for node in nodes if "node:__internal_head__" in node["resources"])
+    capacity = {node["node_id"]: int(node["resources"].get("GPU", 0)) for node in nodes if node["node_id"] != head}
+    server = start_tracking_server(tmp_path / "mlflow-server", "127.0.0.1")
+    try:
+        seconds = {f"{scale}/{task}": REHEARSAL_SECONDS[scale] for scale in ("base", "xl") for task in ("mnli", "xnli")}
+        spec = {"scales": "base,xl", "intermediate": "mnli", "targets_": "xnli", "trials": 1, "seeds": 1}
+        _rehearse(fake_cluster, tmp_path, {
+            "spec": {**spec, "data": str(demo_data), "name": "placed"}, "tracking_uri": server.uri,
+            "study_storage": f"sqlite:///{tmp_path / 'optuna.db'}", "seconds": seconds,
+        })  # fmt: skip
+        client = MlflowClient(server.uri)
+        experiment = client.get_experiment_by_name("placed")
+        runs = client.search_runs([experiment.experiment_id], f"metrics.`{END}` > 0")
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        status = run_xsweep("status", "--name", "placed", tracking_uri=server.uri, cwd=elsewhere)
+    finally:
+        server.stop()
+    assert status.returncode == 0, status.stderr
+    assert "sweep placed: finished" in status.stdout and "2/2" in status.stdout, status.stdout
+
     assert all(run.data.metrics[START] >= run.info.start_time / 1000 for run in runs)
     trials = [
         Placed(
@@ -173,7 +193,7 @@ def test_trials_are_placed_by_scale_on_a_multi_node_cluster(
     for trial in trials:
         assert len(trial.nodes) == trial.gpus, trial  # one Train worker per GPU for XL
         if trial.gpus == 4:
-            assert set(trial.nodes) == {four_gpus.node_id}, f"{trial.name} ran on {trial.nodes}"
+            assert {capacity.get(node) for node in trial.nodes} == {4}, f"{trial.name} ran on {trial.nodes}"
             assert trial.tags[DRIVER_NODE] == head, f"{trial.name}'s driver ran off the head"
         else:
             assert trial.nodes[0] in capacity, f"{trial.name} ran on the head, which has no GPU"
@@ -183,3 +203,74 @@ def test_trials_are_placed_by_scale_on_a_multi_node_cluster(
     base_cells = [t.start for t in trials if t.gpus == 1 and t.tags["phase"] == "target"]
     xl_studies = [t.end for t in trials if t.gpus == 4 and t.tags["phase"] != "target"]
     assert min(base_cells) < max(xl_studies), "base cells waited for every XL study: a stage barrier"
+
+
+def _wait_for_nodes(cluster: FakeCluster, done: Callable[[list[dict]], bool], timeout_s: float = 180) -> list[dict]:
+    """The cluster's alive nodes once ``done(nodes)``, or as they are at the timeout."""
+    deadline = time.monotonic() + timeout_s
+    nodes = cluster.alive_nodes()
+    while not done(nodes) and time.monotonic() < deadline:
+        time.sleep(1)
+        nodes = cluster.alive_nodes()
+    return nodes
+
+
+def _gpu_nodes(nodes: list[dict]) -> list[dict]:
+    return [node for node in nodes if node["resources"].get("GPU", 0) > 0]
+
+
+# The cluster of issue 18: a 2-CPU head and one-GPU workers from none up to four.
+MOST_GPU_NODES = 4
+
+
+def _autoscaling(gcs_port: int) -> dict:
+    workers = {"gpu_1x": {"resources": {"CPU": 1, "GPU": 1}, "min_workers": 0, "max_workers": MOST_GPU_NODES}}
+    # Idle nodes go after 6 s, so that the test sees the cluster back at zero soon after.
+    return fake_cluster_config({"CPU": 2}, workers, MOST_GPU_NODES, 0.1, gcs_port)
+
+
+def _peak(intervals: list[tuple[float, float]]) -> int:
+    """The most intervals that contain one instant."""
+    return max(sum(1 for start, end in intervals if start <= instant < end) for instant, _ in intervals)
+
+
+@pytest.mark.cluster
+@pytest.mark.parametrize("fake_cluster", [_autoscaling], indirect=True)
+def test_an_autoscaling_cluster_grows_to_its_maximum_and_back_to_zero(
+    tmp_path: Path, demo_data: Path, fake_cluster: FakeCluster
+) -> None:
+    """Ray's autoscaler on loopback, cluster.yaml's shape in small: at launch only the 2-CPU head
+    is up. A base sweep (two studies of two trials: four search trials ready at once, then
+    two cells) submitted as a Ray job with the cluster's config. GPU nodes start from none;
+    four search trials hold a GPU at once, each on its own node (the old cap, the head's
+    CPUs, allowed two: each search trial holds its GPU until four have been placed, so the
+    peak is a count, not a race); the sweep finishes; and the idle nodes go."""
+    from mlflow.tracking import MlflowClient
+
+    from sweeper.rehearsal import END, NODES
+
+    (head,) = fake_cluster.alive_nodes()  # no GPU node yet
+    assert head["ip"] == "127.0.0.1" and not _gpu_nodes([head])
+    marks = tmp_path / "placed"
+    marks.mkdir()
+    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    spec = {"scales": "base", "intermediate": "mnli", "targets_": "xnli", "trials": 2, "seeds": 1}
+    _rehearse(fake_cluster, tmp_path, {
+        "spec": {**spec, "data": str(demo_data), "name": "autoscaled"}, "tracking_uri": tracking_uri,
+        "study_storage": f"sqlite:///{tmp_path / 'optuna.db'}", "cluster": str(fake_cluster.config_path),
+        "seconds": {"base/mnli": 1.0, "base/xnli": 1.0},
+        "hold": {"dir": str(marks), "trials": MOST_GPU_NODES, "at_most_s": 120},
+    })  # fmt: skip
+    left = _gpu_nodes(_wait_for_nodes(fake_cluster, lambda nodes: not _gpu_nodes(nodes)))
+
+    client = MlflowClient(tracking_uri)
+    runs = client.search_runs([client.get_experiment_by_name("autoscaled").experiment_id])
+    assert {run.info.status for run in runs} == {"FINISHED"}
+    trials = {run.info.run_name: run for run in runs if END in run.data.metrics}
+    assert len(trials) == 6  # four search trials, two cells (none, mnli)
+    placed = [json.loads(path.read_text()) for path in marks.glob("*.json")]
+    held = [(mark["placed"], trials[mark["run_name"]].data.metrics[END]) for mark in placed]
+    assert len(held) == 4 and _peak(held) == MOST_GPU_NODES
+    search_nodes = {trials[mark["run_name"]].data.tags[NODES] for mark in placed}
+    assert len(search_nodes) == MOST_GPU_NODES and head["node_id"] not in search_nodes
+    assert not left, f"{len(left)} GPU nodes were left after the sweep and the idle timeout"
