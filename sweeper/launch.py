@@ -26,6 +26,7 @@ from sweeper.dag import study_label
 from sweeper.errors import SweepAborted
 from sweeper.faults import TrialFaults, disk_full, one_line_cause, places_written
 from sweeper.launch_lock import schema_lock, sweep_lock
+from sweeper.locations import artifact_location, local_store_dir
 from sweeper.placement import DRIVER_RESOURCE, Placement
 from sweeper.plan import SWEEP, Plan, make_plan
 from sweeper.preflight import (
@@ -47,7 +48,7 @@ from sweeper.scales import SCALES, TINY_MODEL
 from sweeper.search import FaultStop, StudyPruning, SweepContext, SweepSearcher
 from sweeper.spec import SpecError, SweepSpec
 from sweeper.tags import RunTags, tag_filter
-from sweeper.tracking import EXPERIMENT_KIND_TAG, TrackedRun, artifact_location, local_store_dir, retrying
+from sweeper.tracking import EXPERIMENT_KIND_TAG, TrackedRun, retrying
 from sweeper.trial import run_trial
 from sweeper.trial_spec import RUNS_PREFIX
 

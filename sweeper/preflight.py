@@ -15,8 +15,8 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
+from sweeper.locations import local_store_dir
 from sweeper.spec import SpecError
-from sweeper.tracking import local_store_dir
 from tasks import Source, Task, load_split, texts_of
 from tasks.checks import check_split
 

@@ -368,7 +368,6 @@ class SweepSearcher(Searcher):
             seed=0,
             languages=("en",),
             splits=("dev",),
-            parent_run_id=self.context.sweep_run_id,
             run_name=name,
             tags=tags.as_mlflow(),
             params={"study": study_label(key)},
@@ -380,10 +379,8 @@ class SweepSearcher(Searcher):
         target_lr, chosen = self.dag.selected_inputs(cell)
         params = {"target_learning_rate_from": target_lr.run_id if target_lr else "none: the target does not train"}
         encoder = self._encoder(cell.scale)
-        parent = self.context.sweep_run_id
         lineage = {}
         if chosen is not None:
-            parent = chosen.run_id
             encoder["encoder"] = f"{RUNS_PREFIX}{chosen.run_id}/checkpoint"
             same = get_task(cell.intermediate).train_source == get_task(cell.target).train_source
             lineage = {"intermediate_run_id": chosen.run_id, "same_source": same}
@@ -406,7 +403,6 @@ class SweepSearcher(Searcher):
             seed=cell.seed,
             languages=languages,
             splits=("dev", "test"),
-            parent_run_id=parent,
             run_name=f"{cell.scale}/{cell.intermediate}→{cell.target}/s{cell.seed}",
             tags=tags.as_mlflow(),
             params=params,

@@ -189,7 +189,7 @@ def _open_run(client: MlflowClient, spec: TrialSpec, sweep: SweepShared) -> tupl
             return TrackedRun(client, previous.info.run_id), recorded
         return TrackedRun.reopen(client, previous.info.run_id), None
     tags = {**spec.tags, **RunTags(trial_key=spec.key).as_mlflow()}
-    return TrackedRun.start(client, sweep.experiment_id, spec.run_name, tags, spec.parent_run_id), None
+    return TrackedRun.start(client, sweep.experiment_id, spec.run_name, tags), None
 
 
 def run_trial(config: dict) -> None:

@@ -47,7 +47,6 @@ class TrialSpec:
     encoder_revision: str
     languages: tuple[str, ...]
     splits: tuple[str, ...]
-    parent_run_id: str
     run_name: str
     # The run's tags as MLflow stores them (``sweeper.tags.RunTags.as_mlflow``).
     tags: Mapping[str, str]
