@@ -16,6 +16,8 @@ from sweeper.tags import tag_filter
 # The phase of the runs that carry the answer (sweeper.plan.TARGET; plan.py imports the tasks).
 TARGET_PHASE = "target"
 LOCAL_UI = "http://127.0.0.1:5000"
+# Seconds to reach a tracking server, a study storage or a Ray address before refusing.
+DEFAULT_CONNECT_TIMEOUT_S = 10.0
 
 
 def resolve_tracking_uri(uri: str | None) -> str:

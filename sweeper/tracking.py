@@ -284,11 +284,11 @@ def register_encoder(client: MlflowClient, name: str, run_id: str, artifact_path
 SYSTEM_METRICS_INTERVAL_S = 2.0
 
 
-def system_metrics(tracking_uri: str, run_id: str, resumed: bool) -> SystemMetricsMonitor:
+def system_metrics(tracking_uri: str, run_id: str) -> SystemMetricsMonitor:
     """MLflow's monitor of CPU, memory, disk, network and (with NVML) GPU use, sampling into
-    the run until ``finish()``; a resumed run's points continue after the steps it holds."""
+    the run until ``finish()``; in a reopened run its points continue after the steps held."""
     monitor = SystemMetricsMonitor(
-        run_id, sampling_interval=SYSTEM_METRICS_INTERVAL_S, resume_logging=resumed, tracking_uri=tracking_uri
+        run_id, sampling_interval=SYSTEM_METRICS_INTERVAL_S, resume_logging=True, tracking_uri=tracking_uri
     )
     monitor.start()
     return monitor

@@ -30,7 +30,7 @@ def test_tasks_json_lists_every_task_with_its_languages() -> None:
 def test_scales_json_names_the_hub_models() -> None:
     result = CliRunner().invoke(main, ["scales", "--json"])
     scales = {entry["name"]: entry for entry in json.loads(result.output)}
-    assert list(scales) == ["tiny", "base", "large", "xl", "xxl"]
+    assert list(scales) == ["tiny", "mini", "base", "large", "xl", "xxl"]
     assert scales["large"]["model"] == "FacebookAI/xlm-roberta-large"
     assert scales["xxl"]["model"] == "facebook/xlm-roberta-xxl"
 
@@ -38,7 +38,7 @@ def test_scales_json_names_the_hub_models() -> None:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--scales", "nope"], "--scales: unknown nope; valid: tiny, base, large, xl, xxl"),
+        (["--scales", "nope"], "--scales: unknown nope; valid: tiny, mini, base, large, xl, xxl"),
         (["--scales", "tiny", "--targets", "nope"], "--targets: unknown nope; valid: xnli, pawsx, xcopa, udpos"),
     ],
 )
