@@ -275,9 +275,9 @@ def register_encoder(client: MlflowClient, name: str, run_id: str, artifact_path
             raise
     existing = retrying(lambda: client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'"))
     if existing:
-        return existing[0].version
+        return str(existing[0].version)
     source = f"{retrying(lambda: client.get_run(run_id)).info.artifact_uri}/{artifact_path}"
-    return retrying(lambda: client.create_model_version(name, source, run_id=run_id)).version
+    return str(retrying(lambda: client.create_model_version(name, source, run_id=run_id)).version)
 
 
 # System metrics are sampled this often (seconds): a short trial still gets a few points.
