@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+from importlib.util import find_spec
 from pathlib import Path
 
 import jsonschema
-import ray.autoscaler
 import yaml
 
 from sweeper.scales import SCALES
@@ -19,7 +19,8 @@ def load_cluster(path: str | Path) -> dict:
         config = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as error:
         raise SpecError(f"--cluster: cannot read {path}: {str(error).splitlines()[0]}") from None
-    schema_path = Path(ray.autoscaler.__file__).parent / "ray-schema.json"
+    # Found, not imported: importing ray takes seconds, and `xsweep plan` should answer at once.
+    schema_path = Path(find_spec("ray").submodule_search_locations[0]) / "autoscaler" / "ray-schema.json"
     try:
         jsonschema.validate(config, json.loads(schema_path.read_text()))
     except jsonschema.ValidationError as error:
