@@ -69,6 +69,11 @@ def _console() -> Console:
     return Console() if sys.stdout.isatty() else Console(width=160)
 
 
+def _print_links(console: Console, text: str) -> None:
+    # Whole lines, as they are: a wrapped or restyled URL would not open.
+    console.print(text, soft_wrap=True, markup=False, highlight=False)
+
+
 tracking_option = click.option(
     "--tracking-uri",
     default=None,
@@ -321,7 +326,7 @@ def launch(**options: object) -> None:
         from sweeper.report import build_report, print_report
 
         print_report(build_report(MlflowClient(uri), result.name), console)
-        console.print(ui_instructions(uri, result.experiment_id, result.sweep_run_id, spec.scales))
+        _print_links(console, ui_instructions(uri, result.experiment_id, result.sweep_run_id, spec.scales))
     if not result.ok:
         raise SystemExit(1)
 
@@ -349,7 +354,7 @@ def report(name: str, tracking_uri: str | None, out: Path | None) -> None:
     summaries = write_report(result, out, client)
     print_summary(summaries, result.deltas, console)
     console.print(f"report.md, report.csv and two plots in {out}/, and under report/ of the sweep run")
-    console.print(ui_instructions(uri, result.experiment_id, result.sweep_run_id, result.scales))
+    _print_links(console, ui_instructions(uri, result.experiment_id, result.sweep_run_id, result.scales))
 
 
 @main.command()
@@ -408,7 +413,7 @@ def status(name: str, tracking_uri: str | None, watch: float | None) -> None:
     console = _console()
     if watch is None:
         console.print(status_table(current))
-        console.print(ui_instructions(uri, current.experiment_id, current.sweep_run_id, current.scales))
+        _print_links(console, ui_instructions(uri, current.experiment_id, current.sweep_run_id, current.scales))
         return
     with Live(status_table(current), console=console, auto_refresh=False) as live:
         while current.sweep_status == "RUNNING":
