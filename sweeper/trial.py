@@ -132,16 +132,15 @@ def train_stage(config: dict) -> StageResult:
 
         # Only a trial training in its own process can report to Tune between epochs.
         prunable = spec.phase != TARGET and not spec.placement.distributed
+        # Should training fail, the monitor stops by itself once the run has ended.
         monitor = _monitor_system(sweep, run)
-        try:
-            tuned = fine_tune(
-                encoder, task, sweep.data, hparams, work / "trainer", [LossLogger(run)], resume,
-                on_epoch=report_epoch if prunable else None,
-            )  # fmt: skip
-            evaluation = evaluate(tuned, task, sweep.data, spec.languages, spec.splits, hparams.max_length)
-        finally:
-            if monitor is not None:
-                monitor.finish()
+        tuned = fine_tune(
+            encoder, task, sweep.data, hparams, work / "trainer", [LossLogger(run)], resume,
+            on_epoch=report_epoch if prunable else None,
+        )  # fmt: skip
+        evaluation = evaluate(tuned, task, sweep.data, spec.languages, spec.splits, hparams.max_length)
+        if monitor is not None:
+            monitor.finish()
         metrics = with_averages(evaluation.metrics)
         checkpoint = None
         if spec.phase == INTERMEDIATE:
