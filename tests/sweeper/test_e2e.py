@@ -323,6 +323,7 @@ def test_status_counts_every_planned_run_as_done(finished_sweep: FinishedSweep) 
     sweep = finished_sweep
     result = run_xsweep("status", "--name", "e2e", tracking_uri=sweep.tracking_uri, cwd=sweep.work_dir)
     assert result.returncode == 0 and "6/6" in result.stdout, result.stderr[-2000:]
+    assert "target runs: http://127.0.0.1:5000/#/experiments/" in result.stdout
 
 
 def test_a_label_outside_the_task_is_refused_before_anything_is_written(tmp_path: Path) -> None:
