@@ -1,8 +1,10 @@
 """Tracking under a cluster's load: many trials logging at once to one tracking server.
 
 WRITERS processes each open a run through ``TrackedRun`` and log STEPS steps of METRICS
-metrics as fast as they can (a trial's loss curve, without the training), then ``finish()``,
-which waits until every queued point is delivered. The same load runs twice against one
+metrics (a trial's curves, without the training), then ``finish()``, which waits until every
+queued point is delivered. Two paces: ``burst``, every step logged at once (the worst case:
+the whole load queued before anything is sent), and ``paced``, one step every STEP_SECONDS
+as a training loop logs (what a trial meets: the sender either keeps up or falls behind). The same load runs twice against one
 `mlflow/serve.sh` server (PostgreSQL on 127.0.0.1:5432 where it answers, else SQLite;
 4 workers): with the sender before coalescing (one ``log_batch`` request per ``log_metrics``
 call, kept here only as the baseline) and with xsweep's (what is queued goes out in requests
@@ -10,7 +12,7 @@ of up to 1,000 points). Printed per sender: points stored per second (all writer
 first point logged to last ``finish()`` returned), points lost and stored twice (read back
 from the server), and the longest ``finish()`` wait.
 
-    python benchmarks/tracking_load.py [--writers 16] [--steps 500] [--metrics 8]
+    python benchmarks/tracking_load.py [--writers 16] [--steps 500] [--metrics 8] [--step-seconds 0.1]
 """
 
 from __future__ import annotations
@@ -76,22 +78,25 @@ def writer(args: argparse.Namespace) -> None:
     started = time.time()
     for step in range(args.steps):
         run.log_metrics({f"train/m{i}": step + i / 10 for i in range(args.metrics)}, step=step)
+        # On a fixed schedule, so that a slow log_metrics call does not slow the pace.
+        time.sleep(max(0.0, started + (step + 1) * float(args.step_seconds) - time.time()))
     logged = time.time()
     run.finish()
     done = time.time()
     print(json.dumps({"run_id": run.run_id, "started": started, "finish_wait": done - logged, "done": done}))
 
 
-def one_load(args: argparse.Namespace, uri: str, sender: str, work: Path) -> dict:
-    """Every writer of one sender at once; what the server then holds, read back."""
+def one_load(args: argparse.Namespace, uri: str, sender: str, pace: float, work: Path) -> dict:
+    """Every writer of one sender at once, logging a step every ``pace`` seconds; what the
+    server then holds, read back."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(uri)
     experiment_id = client.create_experiment(f"load-{sender}-{uuid.uuid4().hex[:6]}")
-    barrier = work / f"barrier-{sender}"
+    barrier = work / f"barrier-{sender}-{pace}"
     barrier.mkdir()
     common = ["--uri", uri, "--experiment-id", experiment_id, "--sender", sender, "--barrier", str(barrier)]
-    sizes = ["--steps", str(args.steps), "--metrics", str(args.metrics)]
+    sizes = ["--steps", str(args.steps), "--metrics", str(args.metrics), "--step-seconds", str(pace)]
     processes = [
         subprocess.Popen(
             [sys.executable, __file__, "--writer", "--index", str(i), *common, *sizes],
@@ -151,6 +156,7 @@ def main() -> None:
     parser.add_argument("--writers", type=int, default=16)
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--metrics", type=int, default=8)
+    parser.add_argument("--step-seconds", type=float, default=0.1, help="the paced load's time between steps")
     parser.add_argument("--writer", action="store_true", help=argparse.SUPPRESS)
     for hidden in ("--index", "--uri", "--experiment-id", "--sender", "--barrier"):
         parser.add_argument(hidden, help=argparse.SUPPRESS)
@@ -170,7 +176,12 @@ def main() -> None:
                 work / "server", "127.0.0.1", backend_store_uri=backend, extra_env={"MLFLOW_WORKERS": "4"}
             )
             try:
-                rows = {sender: one_load(args, server.uri, sender, work) for sender in ("old", "new")}
+                paces = {"burst": 0.0, "paced": args.step_seconds}
+                rows = {
+                    (load, sender): one_load(args, server.uri, sender, pace, work)
+                    for load, pace in paces.items()
+                    for sender in ("old", "new")
+                }
             finally:
                 server.stop()
         finally:
@@ -178,19 +189,20 @@ def main() -> None:
                 _postgres(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
     points = args.writers * args.steps * args.metrics
     print(
-        f"{args.writers} writers × {args.steps} steps × {args.metrics} metrics = {points:,} points, "
-        f"one mlflow/serve.sh server on {backend_name} (loopback, 4 workers)"
+        f"{args.writers} writers × {args.steps} steps × {args.metrics} metrics = {points:,} points per load, "
+        f"one mlflow/serve.sh server on {backend_name} (loopback, 4 workers); "
+        f"paced: a step every {args.step_seconds:g} s"
     )
-    print(f"{'sender':<40}{'writers':>8}{'points/s':>10}{'lost':>6}{'dup':>6}{'longest finish()':>18}")
-    names = {"old": "old: one request per log_metrics call", "new": "new: queued points coalesced (≤ 1000)"}
-    for sender, row in rows.items():
+    names = {"old": "old: a request per log_metrics call", "new": "new: queued points coalesced (≤ 1000)"}
+    print(f"{'load':<7}{'sender':<40}{'writers':>8}{'points/s':>10}{'lost':>6}{'dup':>6}{'longest finish()':>18}")
+    for (load, sender), row in rows.items():
         print(
-            f"{names[sender]:<40}{args.writers:>8}{row['per_second']:>10.0f}{row['lost']:>6}"
+            f"{load:<7}{names[sender]:<40}{args.writers:>8}{row['per_second']:>10.0f}{row['lost']:>6}"
             f"{row['duplicated']:>6}{row['longest_finish_wait']:>17.1f}s"
         )
-    ratio = rows["old"]["longest_finish_wait"] / max(rows["new"]["longest_finish_wait"], 1e-9)
-    print(f"longest finish() wait, old ÷ new: {ratio:.1f}×")
-
+    for load in ("burst", "paced"):
+        old, new = rows[load, "old"]["longest_finish_wait"], rows[load, "new"]["longest_finish_wait"]
+        print(f"{load}: longest finish() wait, old ÷ new: {old / max(new, 1e-9):.1f}×")
 
 if __name__ == "__main__":
     main()
