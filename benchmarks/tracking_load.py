@@ -5,12 +5,14 @@ metrics (a trial's curves, without the training), then ``finish()``, which waits
 queued point is delivered. Two paces: ``burst``, every step logged at once (the worst case:
 the whole load queued before anything is sent), and ``paced``, one step every STEP_SECONDS
 as a training loop logs (what a trial meets: the sender either keeps up or falls behind).
+
 Each load runs twice against one `mlflow/serve.sh` server (PostgreSQL on 127.0.0.1:5432
-where it answers, else SQLite; 4 workers): with the sender before coalescing (one ``log_batch`` request per ``log_metrics``
-call, kept here only as the baseline) and with xsweep's (what is queued goes out in requests
-of up to 1,000 points). Printed per sender: points stored per second (all writers together,
-first point logged to last ``finish()`` returned), points lost and stored twice (read back
-from the server), and the longest ``finish()`` wait.
+where it answers, else SQLite; 4 workers): with the sender before coalescing (one
+``log_batch`` request per ``log_metrics`` call, kept here only as the baseline) and with
+xsweep's (what is queued goes out in requests of up to 1,000 points). Printed per load and
+sender: points stored per second (all writers together, first point logged to last
+``finish()`` returned), points lost and stored twice (read back from the server), and the
+longest ``finish()`` wait.
 
     python benchmarks/tracking_load.py [--writers 16] [--steps 500] [--metrics 8] [--step-seconds 0.1]
 """
