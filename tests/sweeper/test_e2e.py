@@ -163,7 +163,7 @@ def test_selected_encoders_are_registered_models_that_load(finished_sweep: Finis
     client = MlflowClient(finished_sweep.tracking_uri)
     for intermediate, run_id in selected.items():
         (version,) = client.search_model_versions(f"name = 'e2e-tiny-{intermediate}'")
-        assert version.run_id == run_id and version.version == "1"
+        assert version.run_id == run_id and str(version.version) == "1"
     # As the README shows: download the version, then from_pretrained.
     local = mlflow.artifacts.download_artifacts(
         artifact_uri="models:/e2e-tiny-mnli/1", dst_path=str(tmp_path), tracking_uri=finished_sweep.tracking_uri
