@@ -154,7 +154,9 @@ def test_training_runs_log_system_metrics(finished_sweep: FinishedSweep) -> None
     assert all("system/system_memory_usage_megabytes" in r.data.metrics for r in sampled)
 
 
-def test_selected_encoders_are_registered_models_that_load(finished_sweep: FinishedSweep, tmp_path: Path) -> None:
+def test_selected_encoders_are_registered_models_that_load(
+    finished_sweep: FinishedSweep, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     selected = {
         r.data.tags["intermediate"]: r.info.run_id
         for r in _runs(finished_sweep, "intermediate")
@@ -164,10 +166,10 @@ def test_selected_encoders_are_registered_models_that_load(finished_sweep: Finis
     for intermediate, run_id in selected.items():
         (version,) = client.search_model_versions(f"name = 'e2e-tiny-{intermediate}'")
         assert version.run_id == run_id and str(version.version) == "1"
-    # As the README shows: download the version, then from_pretrained.
-    local = mlflow.artifacts.download_artifacts(
-        artifact_uri="models:/e2e-tiny-mnli/1", dst_path=str(tmp_path), tracking_uri=finished_sweep.tracking_uri
-    )
+    # As the README shows: download the version, then from_pretrained. A models:/ URI is
+    # resolved in the registry, which follows the tracking URI unless told otherwise.
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", finished_sweep.tracking_uri)
+    local = mlflow.artifacts.download_artifacts(artifact_uri="models:/e2e-tiny-mnli/1", dst_path=str(tmp_path))
     model = AutoModelForSequenceClassification.from_pretrained(local, num_labels=3)
     assert model.config.hidden_size == 64
 
