@@ -22,8 +22,8 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/xsweep data demo --out $(DEMO_DATA)
-	$(BIN)/xsweep launch --name demo --scales tiny --intermediate mnli,qqp --targets xnli,pawsx \
-		--trials 3 --seeds 2 --data $(DEMO_DATA)
+	$(BIN)/xsweep launch --name demo --scales tiny,mini --intermediate mnli,qqp --targets xnli,pawsx \
+		--trials 3 --seeds 2 --data $(DEMO_DATA) --no-table
 	$(BIN)/xsweep report --name demo
 
 # pytest exits 5 when it collects nothing; that is not a failure of the suite.

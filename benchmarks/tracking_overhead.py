@@ -2,8 +2,9 @@
 
 Each repetition trains the tiny model on the demo MNLI set through ``sweeper.train`` twice,
 alternating the order, evaluating and saving its checkpoint each time: once with the
-trial's tracking (an MLflow run with its params, the loss logged every 10 steps through
-``LossLogger``, the metrics and the checkpoint uploaded as an artifact), once with none.
+trial's tracking (an MLflow run with its params, MLflow's system-metrics monitor sampling
+every 2 s as in a trial, the loss logged every 10 steps through ``LossLogger``, the metrics
+and the checkpoint uploaded as an artifact), once with none.
 It prints the median wall seconds per optimizer step of each (the whole stage divided by
 its steps) and their ratio.
 
@@ -23,7 +24,7 @@ import transformers
 from mlflow.tracking import MlflowClient
 
 from sweeper.pretrained import build_tiny_model
-from sweeper.tracking import TrackedRun, with_averages
+from sweeper.tracking import TrackedRun, system_metrics, with_averages
 from sweeper.train import Hyperparameters, evaluate, fine_tune
 from sweeper.trial import LossLogger
 from tasks import get_task, load_split
@@ -34,20 +35,22 @@ HPARAMS = Hyperparameters(
 )
 
 
-def one_training(work: Path, data: Path, encoder: Path, client: MlflowClient | None, experiment_id: str) -> float:
-    """Seconds per optimizer step of one fine-tune (plus its tracking, when ``client`` is set)."""
+def one_training(work: Path, data: Path, encoder: Path, uri: str | None, experiment_id: str) -> float:
+    """Seconds per optimizer step of one fine-tune (plus its tracking, when ``uri`` is set)."""
     task = get_task("mnli")
-    run = None
+    run = monitor = None
     start = time.perf_counter()
-    if client is not None:
-        run = TrackedRun.start(client, experiment_id, "overhead", {"phase": "benchmark"})
+    if uri is not None:
+        run = TrackedRun.start(MlflowClient(uri), experiment_id, "overhead", {"phase": "benchmark"})
         run.log_params({"learning_rate": HPARAMS.learning_rate, "batch_size": HPARAMS.batch_size})
+        monitor = system_metrics(uri, run.run_id)
     callbacks = [LossLogger(run)] if run is not None else []
     tuned = fine_tune(str(encoder), task, str(data), HPARAMS, work / "trainer", callbacks)
     # Both sides evaluate and save; only the tracked side sends the results to MLflow.
     evaluation = evaluate(tuned, task, str(data), ["en"], ["dev"], HPARAMS.max_length)
     checkpoint = tuned.save_encoder(work / "checkpoint")
     if run is not None:
+        monitor.finish()
         run.log_metrics(with_averages(evaluation.metrics))
         run.log_artifacts(checkpoint, "checkpoint")
         run.finish()
@@ -71,19 +74,19 @@ def main() -> None:
         client = MlflowClient(uri)
         experiment_id = client.create_experiment(f"overhead-{time.time():.0f}", artifact_location=(work / "a").as_uri())
         # Untimed warm-up: imports, the tokenizer's caches, the database's tables.
-        one_training(work, data, encoder, client, experiment_id)
+        one_training(work, data, encoder, uri, experiment_id)
         tracked, untracked = [], []
         for repeat in range(args.repeats):
             order = [True, False] if repeat % 2 == 0 else [False, True]
             for with_tracking in order:
-                seconds = one_training(work, data, encoder, client if with_tracking else None, experiment_id)
+                seconds = one_training(work, data, encoder, uri if with_tracking else None, experiment_id)
                 (tracked if with_tracking else untracked).append(seconds)
     steps = 2000 // HPARAMS.batch_size
     print(f"tiny model, demo MNLI (2000 examples, {steps} steps), {args.repeats} repetitions each, tracking: {uri}")
-    print(f"{'':<22}{'s / step (median)':>20}")
-    print(f"{'full tracking':<22}{statistics.median(tracked):>20.4f}")
-    print(f"{'no tracking':<22}{statistics.median(untracked):>20.4f}")
-    print(f"{'ratio':<22}{statistics.median(tracked) / statistics.median(untracked):>20.3f}")
+    print(f"{'':<36}{'s / step (median)':>20}")
+    print(f"{'full tracking, system metrics on':<36}{statistics.median(tracked):>20.4f}")
+    print(f"{'no tracking':<36}{statistics.median(untracked):>20.4f}")
+    print(f"{'ratio':<36}{statistics.median(tracked) / statistics.median(untracked):>20.3f}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +31,50 @@ class Score:
     seed: int
     split: str
     value: float
+
+
+@dataclass(frozen=True)
+class TargetRun:
+    """A finished target run as the Δ it carries is decided: its cell and its metrics."""
+
+    run_id: str
+    scale: str
+    intermediate: str
+    target: str
+    seed: int
+    metrics: Mapping[str, float]
+
+
+DELTA_PREFIX = "delta/"
+SCORED_SPLITS = ("dev", "test")
+
+
+def paired_deltas(metrics: Mapping[str, float], baseline: Mapping[str, float]) -> dict[str, float]:
+    """``delta/<split>/<metric>/<lang>`` (averages too) for every score both runs have: the
+    run's minus its paired baseline's, so the UI can chart Δ per run."""
+    found = {}
+    for key, value in metrics.items():
+        parts = key.split("/")
+        if len(parts) == 3 and parts[0] in SCORED_SPLITS and key in baseline:
+            found[DELTA_PREFIX + key] = value - baseline[key]
+    return found
+
+
+def deltas_to_write(runs: Iterable[TargetRun]) -> dict[str, dict[str, float]]:
+    """Per run with an intermediate whose paired ``none`` run (same scale, target and seed) is
+    among ``runs``: the Δ points it lacks. Whichever of the two finishes second gets them
+    written; a point a run holds already is never written again (a relaunch adds none)."""
+    runs = list(runs)
+    baselines = {(r.scale, r.target, r.seed): r for r in runs if r.intermediate == NONE}
+    missing = {}
+    for run in runs:
+        baseline = baselines.get((run.scale, run.target, run.seed))
+        if run.intermediate == NONE or baseline is None:
+            continue
+        lacking = {k: v for k, v in paired_deltas(run.metrics, baseline.metrics).items() if k not in run.metrics}
+        if lacking:
+            missing[run.run_id] = lacking
+    return missing
 
 
 @dataclass(frozen=True)

@@ -9,34 +9,35 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
-from mlflow.tracking import MlflowClient
 from rich.console import Console
-from rich.progress import Progress, TextColumn
 from rich.table import Table
 
-from sweeper.cluster import check_scales_fit, load_cluster
-from sweeper.compare import DEFAULT_TOLERANCE, compare_records, print_comparison, read_records
-from sweeper.cost import Hardware, estimate, print_cost_plan
-from sweeper.errors import SweepAborted
-from sweeper.plan import make_plan
-from sweeper.preflight import DEFAULT_CONNECT_TIMEOUT_S, check_tracking_uri, reach_tracking_uri
-from sweeper.report import ReportError, build_report, print_report, print_summary, write_report
+from sweeper.hardware import Hardware
+from sweeper.locations import DEFAULT_CONNECT_TIMEOUT_S, local_store_dir, resolve_tracking_uri, ui_instructions
 from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S, DEFAULT_RETRIES
 from sweeper.sampling import DEFAULT_SAMPLER, SAMPLERS
 from sweeper.scales import SCALES
-from sweeper.spec import SpecError, SweepSpec, build_spec
-from sweeper.tracking import local_store_dir, resolve_tracking_uri, ui_instructions
-from tasks import HUB, TASKS, DataError, mirror_sources, mirror_split, training_sources
-from tasks.demo import write_demo_data
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+    from sweeper.spec import SweepSpec
+
+# Ray, MLflow, torch and transformers take seconds to import, the task registry and its data
+# library one or two: each command imports what it needs, so that --help, `tasks`, `scales`
+# and `plan` answer at once (tests/sweeper/test_cli.py checks what they import).
 
 
 def _tracking_uri(value: str | None, reach: bool = True) -> str:
     """The resolved URI, refused in one line where it cannot be a tracking store or (where
     ``reach``) nothing answers there: a report or status would wait out the client's retries.
     A launch reaches it itself, after a cluster's own checks."""
+    from sweeper.preflight import check_tracking_uri, reach_tracking_uri
+
     try:
         uri = resolve_tracking_uri(value)
     except ValueError as error:
@@ -50,6 +51,10 @@ def _tracking_uri(value: str | None, reach: bool = True) -> str:
 def _reading_client(tracking_uri: str | None, name: str) -> tuple[str, MlflowClient]:
     """A client for commands that only read a sweep: a SQLite store that is not there is
     an unknown sweep, not a new empty database."""
+    from mlflow.tracking import MlflowClient
+
+    from sweeper.report import ReportError
+
     uri = _tracking_uri(tracking_uri)
     store = local_store_dir(uri)
     if store is not None and not Path(uri.removeprefix("sqlite:///")).is_file():
@@ -62,6 +67,11 @@ def _reading_client(tracking_uri: str | None, name: str) -> tuple[str, MlflowCli
 def _console() -> Console:
     # Piped into a file or a CI log, rich would squeeze tables into 80 columns.
     return Console() if sys.stdout.isatty() else Console(width=160)
+
+
+def _print_links(console: Console, text: str) -> None:
+    # Whole lines, as they are: a wrapped or restyled URL would not open.
+    console.print(text, soft_wrap=True, markup=False, highlight=False)
 
 
 tracking_option = click.option(
@@ -96,6 +106,22 @@ def _one_line(message: str) -> str:
     return " ".join(message.split())
 
 
+# The errors printed as they are: the user's input, or a fault a relaunch gets past.
+_INPUT_ERRORS = (
+    ("sweeper.spec", "SpecError"),
+    ("tasks.data", "DataError"),
+    ("sweeper.report", "ReportError"),
+    ("sweeper.errors", "SweepAborted"),
+)
+
+
+def _is_input_error(error: Exception) -> bool:
+    # Only a module already imported can have raised its error: checking imports nothing.
+    return any(
+        isinstance(error, getattr(sys.modules[module], name)) for module, name in _INPUT_ERRORS if module in sys.modules
+    )
+
+
 def one_line_errors(command: Callable) -> Callable:
     """Every error of ``command`` as one line, printed once, exit 1: the user's input errors
     as they are, anything else with its type (``xsweep --verbose`` shows its traceback)."""
@@ -106,9 +132,9 @@ def one_line_errors(command: Callable) -> Callable:
             return command(*args, **kwargs)
         except click.ClickException:
             raise
-        except (SpecError, DataError, ReportError, SweepAborted) as error:
-            raise click.ClickException(_one_line(str(error))) from None
         except Exception as error:
+            if _is_input_error(error):
+                raise click.ClickException(_one_line(str(error))) from None
             if click.get_current_context().find_root().params.get("verbose"):
                 raise
             message = _one_line(str(error))[:500]
@@ -139,7 +165,7 @@ spec_options = _options(
     click.option("--trials", default=4, show_default=True, help="Learning-rate trials per study."),
     click.option("--seeds", default=3, show_default=True, help="Seeds 0..N-1 per cell."),
     click.option(
-        "--data", default=HUB, show_default=True, help="'hub', or a local mirror DIR/<task>/<config>/<split>.jsonl."
+        "--data", default=None, help="'hub', or a local mirror DIR/<task>/<config>/<split>.jsonl [default: hub]."
     ),
     click.option(
         "--translated-data",
@@ -173,6 +199,9 @@ cost_options = _options(
 
 
 def _spec(options: dict) -> SweepSpec:
+    from sweeper.spec import build_spec
+    from tasks import HUB
+
     return build_spec(
         scales=options["scales"],
         intermediate=options["intermediate"],
@@ -180,7 +209,7 @@ def _spec(options: dict) -> SweepSpec:
         languages=options["languages"],
         trials=options["trials"],
         seeds=options["seeds"],
-        data=options["data"],
+        data=options["data"] or HUB,
         name=options["name"],
         translated_data=options["translated_data"],
         mlm_text=options["mlm_text"],
@@ -196,8 +225,14 @@ def _cluster_given(options: dict) -> str | None:
 
 def _print_cost_plan(spec: SweepSpec, options: dict) -> None:
     """Validate, then print the plan and its cost; touches neither Ray nor MLflow."""
+    from sweeper.cost import estimate, print_cost_plan
+    from sweeper.plan import make_plan
+    from sweeper.spec import SpecError
+
     cluster_path = _cluster_given(options)
     if cluster_path is not None:
+        from sweeper.cluster import check_scales_fit, load_cluster
+
         check_scales_fit(spec.scales, load_cluster(cluster_path), cluster_path)
     hardware = Hardware(
         gpus=options["gpus"],
@@ -260,6 +295,9 @@ def plan_command(**options: object) -> None:
     help="Times a trial whose process, worker or node died runs again (in its own run, from its checkpoint).",
 )
 @click.option("--dry-run", is_flag=True, help="Print the plan and its cost (as `xsweep plan`) and stop.")
+@click.option(
+    "--no-table", is_flag=True, help="End with the summary line alone (where `xsweep report` follows, as in the demo)."
+)
 @cost_options
 @one_line_errors
 def launch(**options: object) -> None:
@@ -289,8 +327,13 @@ def launch(**options: object) -> None:
     result = launch_sweep(spec, launch_options)
     console = _console()
     console.print(result.summary())
-    print_report(build_report(MlflowClient(uri), result.name), console)
-    console.print(ui_instructions(uri, result.experiment_id))
+    if not options["no_table"]:
+        from mlflow.tracking import MlflowClient
+
+        from sweeper.report import build_report, print_report
+
+        print_report(build_report(MlflowClient(uri), result.name), console)
+        _print_links(console, ui_instructions(uri, result.experiment_id, result.sweep_run_id, spec.scales))
     if not result.ok:
         raise SystemExit(1)
 
@@ -308,6 +351,8 @@ def launch(**options: object) -> None:
 def report(name: str, tracking_uri: str | None, out: Path | None) -> None:
     """The answer for one sweep: Δ per scale, intermediate, target and language, with
     bootstrap intervals; written to --out and logged under report/ of the sweep run."""
+    from sweeper.report import build_report, print_report, print_summary, write_report
+
     uri, client = _reading_client(tracking_uri, name)
     result = build_report(client, name)
     console = _console()
@@ -316,7 +361,7 @@ def report(name: str, tracking_uri: str | None, out: Path | None) -> None:
     summaries = write_report(result, out, client)
     print_summary(summaries, result.deltas, console)
     console.print(f"report.md, report.csv and two plots in {out}/, and under report/ of the sweep run")
-    console.print(ui_instructions(uri, result.experiment_id))
+    _print_links(console, ui_instructions(uri, result.experiment_id, result.sweep_run_id, result.scales))
 
 
 @main.command()
@@ -327,15 +372,20 @@ def report(name: str, tracking_uri: str | None, out: Path | None) -> None:
 @click.option(
     "--tolerance",
     type=click.FloatRange(min=0),
-    default=DEFAULT_TOLERANCE,
-    show_default=True,
-    help="Largest difference of a metric that still agrees.",
+    default=None,
+    help="Largest difference of a metric that still agrees [default: 1e-06].",
 )
 def compare(
-    name_a: str, name_b: str, tracking_uri: str | None, other_tracking_uri: str | None, tolerance: float
+    name_a: str, name_b: str, tracking_uri: str | None, other_tracking_uri: str | None, tolerance: float | None
 ) -> None:
     """Whether two sweeps agree, per study trial and cell: learning rates, metrics, and the
     provenance tags that differ. Exits 1 where they differ."""
+    from mlflow.tracking import MlflowClient
+
+    from sweeper.compare import DEFAULT_TOLERANCE, compare_records, print_comparison, read_records
+    from sweeper.report import ReportError
+
+    tolerance = DEFAULT_TOLERANCE if tolerance is None else tolerance
     uri_a = _tracking_uri(tracking_uri)
     uri_b = _tracking_uri(other_tracking_uri) if other_tracking_uri else uri_a
     records = []
@@ -365,11 +415,12 @@ def status(name: str, tracking_uri: str | None, watch: float | None) -> None:
 
     from sweeper.status import read_status, status_table
 
-    _, client = _reading_client(tracking_uri, name)
+    uri, client = _reading_client(tracking_uri, name)
     current = read_status(client, name)
     console = _console()
     if watch is None:
         console.print(status_table(current))
+        _print_links(console, ui_instructions(uri, current.experiment_id, current.sweep_run_id, current.scales))
         return
     with Live(status_table(current), console=console, auto_refresh=False) as live:
         while current.sweep_status == "RUNNING":
@@ -382,6 +433,8 @@ def status(name: str, tracking_uri: str | None, watch: float | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def tasks(as_json: bool) -> None:
     """List the registered tasks."""
+    from tasks import TASKS, training_sources
+
     entries = [
         {
             "name": task.name,
@@ -457,6 +510,10 @@ def data() -> None:
 @one_line_errors
 def mirror(task_names: str, languages: str | None, out: str) -> None:
     """Copy tasks' splits from the hub into the local layout, for `launch --data DIR` offline."""
+    from rich.progress import Progress, TextColumn
+
+    from tasks import TASKS, mirror_sources, mirror_split
+
     names = [name.strip() for name in task_names.split(",") if name.strip()]
     unknown = [name for name in names if name not in TASKS]
     if unknown or not names:
@@ -479,4 +536,6 @@ def mirror(task_names: str, languages: str | None, out: str) -> None:
 @one_line_errors
 def demo_data(out: str) -> None:
     """Write the generated demo sample set (a few languages, xnli pawsx mnli qqp)."""
+    from tasks.demo import write_demo_data
+
     click.echo(f"demo data written to {write_demo_data(out)}")

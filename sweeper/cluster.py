@@ -4,11 +4,10 @@ to size a sweep's concurrency by what its autoscaler may start."""
 from __future__ import annotations
 
 import json
+from importlib.util import find_spec
 from pathlib import Path
 
 import jsonschema
-import ray
-import ray.autoscaler
 import yaml
 
 from sweeper.capacity import ClusterSize, autoscaling_size, config_mismatch, fixed_size
@@ -22,7 +21,8 @@ def load_cluster(path: str | Path) -> dict:
         config = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as error:
         raise SpecError(f"--cluster: cannot read {path}: {str(error).splitlines()[0]}") from None
-    schema_path = Path(ray.autoscaler.__file__).parent / "ray-schema.json"
+    # Found, not imported: importing ray takes seconds, and `xsweep plan` should answer at once.
+    schema_path = Path(find_spec("ray").submodule_search_locations[0]) / "autoscaler" / "ray-schema.json"
     try:
         jsonschema.validate(config, json.loads(schema_path.read_text()))
     except jsonschema.ValidationError as error:
@@ -60,6 +60,8 @@ def cluster_size(config: dict | None, path: str | Path | None = None, local: boo
     demands, never limits. The config is what `ray up` starts the autoscaler with, and it is
     beside the driver (cluster.yaml in the project `ray up` synced to every node).
     Refused in one line where the config does not describe the running cluster."""
+    import ray  # a launch's: `xsweep plan` reads configs without importing Ray
+
     alive = [node["Resources"] for node in ray.nodes() if node["Alive"]]
     if config is None:
         return fixed_size(alive, limits_known=local)

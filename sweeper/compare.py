@@ -24,6 +24,7 @@ from sweeper.tags import RunTags
 from sweeper.tracking import runs_of_sweep
 
 DEFAULT_TOLERANCE = 1e-6
+SYSTEM_METRICS_PREFIX = "system/"
 PHASE_ORDER = {INTERMEDIATE: 0, TARGET_SEARCH: 1, TARGET: 2, SWEEP: 3}
 
 
@@ -142,7 +143,8 @@ def read_records(client: MlflowClient, name: str) -> list[RunRecord]:
                 name=SWEEP if phase == SWEEP else run.info.run_name,
                 status=run.info.status,
                 learning_rate=float(rate) if rate is not None else None,
-                metrics=dict(run.data.metrics),
+                # System metrics (CPU, memory, GPU use) say how a run went, not what it found.
+                metrics={k: v for k, v in run.data.metrics.items() if not k.startswith(SYSTEM_METRICS_PREFIX)},
                 provenance=dict(tags.provenance),
             )
         )

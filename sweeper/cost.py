@@ -14,22 +14,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from sweeper.hardware import Hardware
 from sweeper.plan import Plan
 from sweeper.scales import SCALES
 from sweeper.spec import NONE, SweepSpec
 from tasks import HUB, Task, family_of, training_sources
-
-
-@dataclass(frozen=True)
-class Hardware:
-    gpus: int = 8
-    gpu_hour_price: float = 2.0
-    # An A100's dense bf16 peak, and a utilisation fine-tuning encoders commonly reaches.
-    peak_tflops: float = 312.0
-    utilisation: float = 0.35
-
-    def gpu_hours(self, flops: float) -> float:
-        return flops / (self.peak_tflops * 1e12 * self.utilisation) / 3600
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,10 @@ from ray import exceptions as ray_errors
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 
+from sweeper.locations import local_store_dir
 from sweeper.preflight import nearest_existing
 from sweeper.tags import RunTags, tag_filter
-from sweeper.tracking import is_disk_full, local_store_dir, retrying, set_run_tags
+from sweeper.tracking import is_disk_full, retrying, set_run_tags
 
 log = logging.getLogger(__name__)
 

@@ -28,10 +28,10 @@ from sweeper.dag import study_label
 from sweeper.errors import SweepAborted
 from sweeper.faults import TrialFaults, disk_full, one_line_cause, places_written
 from sweeper.launch_lock import schema_lock, sweep_lock
+from sweeper.locations import DEFAULT_CONNECT_TIMEOUT_S, artifact_location, local_store_dir
 from sweeper.placement import DRIVER_RESOURCE, Placement, placement_of
 from sweeper.plan import SWEEP, Plan, make_plan
 from sweeper.preflight import (
-    DEFAULT_CONNECT_TIMEOUT_S,
     check_ray_address,
     check_storage_path,
     check_study_storage,
@@ -41,15 +41,15 @@ from sweeper.preflight import (
     reach_tracking_uri,
     read_sweep_data,
 )
-from sweeper.pretrained import build_tiny_model
+from sweeper.pretrained import build_tiny_model, build_tiny_tokenizer
 from sweeper.progress import SweepProgress
 from sweeper.provenance import PREFIX, encoder_tags, runtime_tags, source_commit
 from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S, DEFAULT_RETRIES
-from sweeper.scales import SCALES, TINY_MODEL
+from sweeper.scales import LOCAL_MODELS, SCALES
 from sweeper.search import FaultStop, StudyPruning, SweepSearcher
 from sweeper.spec import SpecError, SweepSpec
 from sweeper.tags import RunTags, tag_filter
-from sweeper.tracking import EXPERIMENT_KIND_TAG, TrackedRun, artifact_location, local_store_dir, retrying
+from sweeper.tracking import EXPERIMENT_KIND_TAG, TrackedRun, retrying
 from sweeper.trial import run_trial
 from sweeper.trial_spec import RUNS_PREFIX, SweepContext
 
@@ -153,34 +153,40 @@ def _fail_running_runs(client: MlflowClient, experiment_id: str, sweep_run_id: s
     return len(stale)
 
 
-def _build_tiny_model(texts: list[str], out_dir: Path) -> Path:
-    """The tiny model, with a tokenizer trained on all of the sweep's text (read and checked
-    by ``read_sweep_data`` before anything was written)."""
-    return build_tiny_model(texts, out_dir)
+def _build_local_models(spec: SweepSpec, texts: list[str], out_dir: Path) -> dict[str, Path]:
+    """Per local scale (tiny, mini), its model, all with one tokenizer trained on all of the
+    sweep's text (read and checked by ``read_sweep_data`` before anything was written)."""
+    local = [name for name in spec.scales if SCALES[name].model in LOCAL_MODELS]
+    if not local:
+        return {}
+    tokenizer = build_tiny_tokenizer(texts)
+    return {
+        name: build_tiny_model(texts, out_dir / name, model=SCALES[name].model, tokenizer=tokenizer) for name in local
+    }
 
 
 def _pretrained_encoders(
-    plan: Plan, sweep_run_id: str, sweep_run: TrackedRun | None, tiny_dir: Path | None
+    plan: Plan, sweep_run_id: str, sweep_run: TrackedRun | None, local_dirs: dict[str, Path]
 ) -> dict[str, tuple[str, str]]:
-    """Per scale, the encoder trials start from: a hub model, or the tiny model, stored with
-    the sweep run so that every node can fetch it."""
+    """Per scale, the encoder trials start from: a hub model, or a model built here (tiny,
+    mini), stored with the sweep run so that every node can fetch it."""
     encoders = {}
     for scale_name in plan.spec.scales:
         scale = SCALES[scale_name]
-        if scale.model == TINY_MODEL:
-            if tiny_dir is not None and sweep_run is not None:  # else a resumed sweep's, stored at its first launch
-                sweep_run.log_artifacts(tiny_dir, "pretrained/tiny")
-            encoders[scale_name] = (f"{RUNS_PREFIX}{sweep_run_id}/pretrained/tiny", scale.revision)
+        if scale.model in LOCAL_MODELS:
+            if scale_name in local_dirs and sweep_run is not None:  # else a resumed sweep's, stored at its first launch
+                sweep_run.log_artifacts(local_dirs[scale_name], f"pretrained/{scale_name}")
+            encoders[scale_name] = (f"{RUNS_PREFIX}{sweep_run_id}/pretrained/{scale_name}", scale.revision)
         else:
             encoders[scale_name] = (scale.model, scale.revision)
     return encoders
 
 
-def _sweep_provenance(commit: str, tiny_dir: Path | None) -> dict[str, str]:
-    """The driver's code, libraries and device, and the tiny model's hashes where it built one."""
+def _sweep_provenance(commit: str, local_dirs: dict[str, Path]) -> dict[str, str]:
+    """The driver's code, libraries and device, and the hashes of the models it built."""
     tags = {**runtime_tags(), f"{PREFIX}xsweep_commit": commit}
-    if tiny_dir is not None:
-        tags.update({key.replace(PREFIX, f"{PREFIX}tiny_"): value for key, value in encoder_tags(tiny_dir).items()})
+    for name, folder in local_dirs.items():
+        tags.update({key.replace(PREFIX, f"{PREFIX}{name}_"): value for key, value in encoder_tags(folder).items()})
     return tags
 
 
@@ -203,7 +209,7 @@ def _check_gpus(spec: SweepSpec, local: bool) -> None:
     if local and short:
         raise SpecError(
             f"--scales: {', '.join(short)} need GPUs and this machine has {available}; "
-            "valid here: tiny (or pass --address of a GPU cluster)"
+            "valid here: tiny, mini (or pass --address of a GPU cluster)"
         )
 
 
@@ -293,8 +299,8 @@ def _preflight(plan: Plan, options: LaunchOptions) -> list[str]:
     check_study_storage(options.study_storage)
     check_storage_path(options.storage_path)
     check_ray_address(options.address, options.connect_timeout_s)
-    needs_tiny = any(SCALES[s].model == TINY_MODEL for s in plan.spec.scales)
-    texts = read_sweep_data(plan.sources(), plan.spec.data, keep_text=needs_tiny)
+    needs_text = any(SCALES[s].model in LOCAL_MODELS for s in plan.spec.scales)
+    texts = read_sweep_data(plan.sources(), plan.spec.data, keep_text=needs_text)
     if options.address is None:
         _reach_stores(options)
     return texts
@@ -350,9 +356,8 @@ def _launch_validated(plan: Plan, options: LaunchOptions, prepared: _Prepared) -
                 spec.name, experiment.experiment_id, previous.finished_run_id, 0, 0, 0, already_done=True
             )
     with tempfile.TemporaryDirectory(prefix="xsweep-tiny-") as tmp:
-        # A resumed sweep keeps the tiny model its finished trials started from.
-        needs_tiny = any(SCALES[s].model == TINY_MODEL for s in spec.scales) and not previous.unfinished_run_id
-        tiny_dir = _build_tiny_model(prepared.texts, Path(tmp)) if needs_tiny else None
+        # A resumed sweep keeps the models its finished trials started from.
+        local_dirs = {} if previous.unfinished_run_id else _build_local_models(spec, prepared.texts, Path(tmp))
         if experiment is not None:
             experiment_id = experiment.experiment_id
         else:
@@ -363,7 +368,7 @@ def _launch_validated(plan: Plan, options: LaunchOptions, prepared: _Prepared) -
                     tags={EXPERIMENT_KIND_TAG: "custom_model_development"},
                 )
             )
-        start = _SweepStart(plan, options, prepared.size, client, experiment_id, tiny_dir, previous.unfinished_run_id)
+        start = _SweepStart(plan, options, prepared.size, client, experiment_id, local_dirs, previous.unfinished_run_id)
         return _run_sweep(start)
 
 
@@ -376,8 +381,8 @@ class _SweepStart:
     size: ClusterSize
     client: MlflowClient
     experiment_id: str
-    # The tiny model built for this sweep (None where no scale is tiny, or on a resume).
-    tiny_dir: Path | None
+    # Per local scale (tiny, mini), the model built for this sweep (none on a resume).
+    local_dirs: dict[str, Path]
     # The sweep run of an unfinished earlier launch, continued; None for a new sweep.
     resume_run_id: str | None
 
@@ -400,7 +405,7 @@ def _run_sweep(start: _SweepStart) -> LaunchResult:
         launches = _count_launch(client, sweep_run)
         sweep_run.log_params(_sweep_params(start.plan))
         searcher = searcher or SweepSearcher(start.plan, _context(start, sweep_run.run_id, sweep_run))
-        provenance = _sweep_provenance(searcher.context.source_commit, start.tiny_dir)
+        provenance = _sweep_provenance(searcher.context.source_commit, start.local_dirs)
         sweep_run.set_tags(RunTags(provenance={**provenance, f"{PREFIX}sampler": spec.sampler}))
         progress = SweepProgress(start.plan.total_trials)
         # Built before the progress bar starts: Tune pickles its callbacks, and a live bar holds locks.
@@ -478,7 +483,7 @@ def _context(start: _SweepStart, sweep_run_id: str, sweep_run: TrackedRun | None
         sweep_run_id=sweep_run_id,
         tracking_uri=options.tracking_uri,
         study_storage=options.study_storage,
-        encoders=_pretrained_encoders(start.plan, sweep_run_id, sweep_run, start.tiny_dir),
+        encoders=_pretrained_encoders(start.plan, sweep_run_id, sweep_run, start.local_dirs),
         storage_path=options.storage_path,
         collective_backend=options.collective_backend,
         driver_resource=_driver_resource(),

@@ -7,7 +7,7 @@ import json
 import logging
 from dataclasses import asdict, dataclass, field
 
-from sweeper.scales import SCALES, TINY_MODEL
+from sweeper.scales import LOCAL_MODELS, SCALES
 from sweeper.spec import NONE, SpecError, SweepSpec
 from tasks import (
     Alternatives,
@@ -139,7 +139,7 @@ def make_plan(spec: SweepSpec) -> Plan:
                 for seed in spec.seed_values:
                     fields = {
                         "scale": asdict(scale),
-                        "model_data": tiny_data if scale.model == TINY_MODEL else None,
+                        "model_data": tiny_data if scale.model in LOCAL_MODELS else None,
                         "intermediate": intermediate,
                         "intermediate_data": data_fingerprints.get(intermediate),
                         "intermediate_recipe": None if intermediate == NONE else asdict(tasks[intermediate].recipe),

@@ -15,12 +15,11 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
+from sweeper.locations import local_store_dir
 from sweeper.spec import SpecError
-from sweeper.tracking import local_store_dir
 from tasks import Source, Task, load_split, texts_of
 from tasks.checks import check_split
 
-DEFAULT_CONNECT_TIMEOUT_S = 10.0
 TRACKING_SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "mssql", "file")
 STUDY_SCHEMES = ("sqlite", "postgresql", "mysql")
 # Tune writes object storage through pyarrow's filesystems.

@@ -16,6 +16,8 @@ import sentencepiece
 import torch
 from transformers import XLMRobertaConfig, XLMRobertaModel, XLMRobertaTokenizer
 
+from sweeper.scales import LOCAL_MODELS, TINY_MODEL
+
 TINY_VOCAB_SIZE = 2000
 # Retrieval's recipe encodes up to 512 tokens.
 TINY_MAX_LENGTH = 512
@@ -62,16 +64,21 @@ def build_tiny_tokenizer(texts: Iterable[str]) -> XLMRobertaTokenizer:
     return XLMRobertaTokenizer(vocab=vocab)
 
 
-def build_tiny_model(texts: Iterable[str], out_dir: str | Path, seed: int = 0) -> Path:
-    """Train a sentencepiece-style tokenizer on ``texts``, then save a small random XLM-R."""
+def build_tiny_model(
+    texts: Iterable[str],
+    out_dir: str | Path,
+    seed: int = 0,
+    model: str = TINY_MODEL,
+    tokenizer: XLMRobertaTokenizer | None = None,
+) -> Path:
+    """Save a small random XLM-R of ``model``'s shape (``LOCAL_MODELS``), with a
+    sentencepiece-style tokenizer trained on ``texts`` (or the one given: every local scale
+    of a sweep shares one)."""
     out_dir = Path(out_dir)
-    tokenizer = build_tiny_tokenizer(texts)
+    tokenizer = tokenizer or build_tiny_tokenizer(texts)
     config = XLMRobertaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=256,
+        **LOCAL_MODELS[model],
         # XLM-R numbers positions from padding_idx + 1.
         max_position_embeddings=TINY_MAX_LENGTH + tokenizer.pad_token_id + 1,
         pad_token_id=tokenizer.pad_token_id,

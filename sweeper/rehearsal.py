@@ -50,7 +50,7 @@ def sleeping_trial(config: dict) -> None:
     spec, sweep = TrialSpec.from_config(config), SweepShared.from_config(config)
     seconds = config["seconds"][f"{spec.scale}/{spec.task}"]
     client = MlflowClient(sweep.tracking_uri)
-    run = TrackedRun.start(client, sweep.experiment_id, spec.run_name, spec.tags, spec.parent_run_id)
+    run = TrackedRun.start(client, sweep.experiment_id, spec.run_name, spec.tags)
     result = run_placed(
         _sleep_stage, {"seconds": seconds}, spec.placement, sweep.storage_path, f"rehearse-{run.run_id}"
     )

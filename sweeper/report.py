@@ -35,7 +35,7 @@ from sweeper.plan import SWEEP, TARGET
 from sweeper.scales import SCALES
 from sweeper.spec import NONE
 from sweeper.tags import RunTags, tag_filter
-from sweeper.tracking import TrackedRun, metric_key, retrying
+from sweeper.tracking import TrackedRun, metric_key, retrying, write_deltas
 from tasks import get_task
 
 
@@ -68,6 +68,11 @@ class Report:
     rows: list[ReportRow]
     languages: dict[str, str]
     scores: list[Score]
+
+    @property
+    def scales(self) -> list[str]:
+        """The scales with target runs, smallest first."""
+        return [scale for scale in SCALES if any(row.scale == scale for row in self.rows)]
 
     @cached_property
     def deltas(self) -> list[Delta]:
@@ -360,6 +365,8 @@ def write_report(report: Report, out_dir: Path, client: MlflowClient | None = No
     plot_delta_heatmap(cells, out_dir / "delta_heatmap.png")
     if client is not None:
         TrackedRun(client, report.sweep_run_id).log_artifacts(out_dir, "report")
+        # Sweeps from before target runs carried their Δ get it now, for the UI's charts.
+        write_deltas(client, report.experiment_id, report.sweep_run_id)
     return summaries
 
 

@@ -11,7 +11,7 @@ class Scale:
     """What one trial of a scale needs: the model, its GPUs, and how it fits in memory."""
 
     name: str
-    # A hub id, or TINY_MODEL for the model xsweep builds from the sweep's own data.
+    # A hub id, or one of LOCAL_MODELS, which xsweep builds from the sweep's own data.
     model: str
     revision: str
     parameters: int
@@ -32,6 +32,13 @@ class Scale:
 
 
 TINY_MODEL = "xsweep/tiny-xlmr"
+MINI_MODEL = "xsweep/mini-xlmr"
+# The models xsweep builds itself (random XLM-Rs, one tokenizer trained on the sweep's text),
+# by their shape: two CPU scales give the "Δ against scale" plot a slope to show.
+LOCAL_MODELS: dict[str, dict[str, int]] = {
+    TINY_MODEL: {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 256},
+    MINI_MODEL: {"hidden_size": 128, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 512},
+}
 
 
 SCALES: dict[str, Scale] = {
@@ -42,6 +49,19 @@ SCALES: dict[str, Scale] = {
             model=TINY_MODEL,
             revision="local",
             parameters=250_000,
+            gpus=0,
+            per_device_batch=32,
+            precision="fp32",
+            gradient_checkpointing=False,
+            sharded=False,
+            learning_rate=1e-3,
+            learning_rate_range=(2e-4, 5e-3),
+        ),
+        Scale(
+            name="mini",
+            model=MINI_MODEL,
+            revision="local",
+            parameters=1_100_000,
             gpus=0,
             per_device_batch=32,
             precision="fp32",

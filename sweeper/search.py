@@ -28,7 +28,16 @@ from sweeper.plan import INTERMEDIATE, TARGET, Cell, Plan, StudyKey
 from sweeper.sampling import STARTUP_TRIALS, make_sampler, study_seed
 from sweeper.scales import SCALES
 from sweeper.tags import RunTags
-from sweeper.tracking import drop_checkpoint, end_pruned, is_disk_full, mark_selection, runs_of_sweep
+from sweeper.tracking import (
+    drop_checkpoint,
+    end_pruned,
+    is_disk_full,
+    mark_selection,
+    register_encoder,
+    registered_model_name,
+    runs_of_sweep,
+    write_deltas,
+)
 from sweeper.trial_spec import (
     EPOCH_SCORE,
     SweepContext,
@@ -42,6 +51,8 @@ from sweeper.trial_spec import (
 log = logging.getLogger(__name__)
 
 LEARNING_RATE = "learning_rate"
+# The Optuna trial's user attribute naming its MLflow run.
+MLFLOW_RUN_ID = "mlflow_run_id"
 
 
 class SweepSearcher(Searcher):
@@ -161,10 +172,21 @@ class SweepSearcher(Searcher):
         complete = result is not None and "objective" in result and EPOCH_SCORE not in result
         ok = not error and complete and not failure
         if self.dag.is_cell(trial_id):
+            cell = self.dag.in_flight[trial_id]
             self.dag.finish_cell(trial_id, ok)
+            if ok:
+                # Whichever of a cell and its paired `none` cell ends second gets the Δ.
+                context = self.context
+                write_deltas(
+                    self.client, context.experiment_id, context.sweep_run_id,
+                    scale=cell.scale, target=cell.target, seed=cell.seed,
+                )  # fmt: skip
             return
         state, number = self.dag.in_flight[trial_id]
         study = self._study(state)
+        run_id = self.pruned.get(trial_id) or (result or {}).get("run_id")
+        if run_id:
+            self._name_run(state, number, run_id)
         outcome = None
         if trial_id in self.pruned:
             # Told as pruned (Optuna keeps its last reported score), never as a complete
@@ -200,6 +222,8 @@ class SweepSearcher(Searcher):
             if tags[run.info.run_id].phase == TARGET and run.info.status == "FINISHED"
         }
         self.dag.resume(recorded, finished)
+        # Cells an earlier launch finished may lack their Δ (it ended between the two).
+        write_deltas(self.client, self.context.experiment_id, self.context.sweep_run_id)
         for state in self.dag.studies.values():
             if state.complete and state.selected is None:
                 log.warning("study %s: every trial failed", state.key)
@@ -253,6 +277,17 @@ class SweepSearcher(Searcher):
             for outcome in state.outcomes:
                 if outcome is not state.selected:
                     drop_checkpoint(self.client, outcome.run_id)
+            # Found by name: "the MNLI-trained large encoder of sweep X".
+            name = registered_model_name(self.context.name, state.key.scale, state.key.task)
+            register_encoder(self.client, name, state.selected.run_id)
+
+    def _name_run(self, state: StudyState, number: int, run_id: str) -> None:
+        """The Optuna trial carries its MLflow run's id (optuna-dashboard shows it); set
+        before the trial is told, while Optuna still accepts changes to it."""
+        storage = self._live.setdefault("storage", optuna.storages.get_storage(self.context.study_storage))
+        study_id = storage.get_study_id_from_name(state.name)
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, number)
+        storage.set_trial_user_attr(trial_id, MLFLOW_RUN_ID, run_id)
 
     # -- the cluster -------------------------------------------------------------------
 

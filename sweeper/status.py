@@ -48,6 +48,12 @@ class SweepStatus:
     name: str
     sweep_status: str
     rows: list[Progress]
+    experiment_id: str = ""
+    sweep_run_id: str = ""
+
+    @property
+    def scales(self) -> list[str]:
+        return list(dict.fromkeys(row.scale for row in self.rows))
 
 
 def _planned(sweep: Run) -> dict[tuple[str, str], int]:
@@ -87,7 +93,7 @@ def read_status(client: MlflowClient, name: str) -> SweepStatus:
         left = progress.pending + progress.running
         rows.append(Progress(**{**progress.__dict__, "seconds_left": _seconds_left(mine, left, progress.running)}))
     rows.sort(key=lambda p: (list(SCALES).index(p.scale), p.kind != "search trials"))
-    return SweepStatus(name, sweep.info.status, rows)
+    return SweepStatus(name, sweep.info.status, rows, experiment_id, sweep.info.run_id)
 
 
 def _duration(seconds: float | None) -> str:

@@ -1,4 +1,4 @@
-"""MLflow as xsweep writes it: one experiment per sweep, nested runs, one tag contract.
+"""MLflow as xsweep writes it: one experiment per sweep, top-level runs, one tag contract.
 
 Trials open their own runs (nothing driver-side logs for them), through ``TrackedRun``,
 whose calls retry so a tracking-server hiccup does not kill a trial. Metric points go out
@@ -9,61 +9,39 @@ timestamp is fixed when it is logged, and MLflow's store keeps one row per ident
 
 from __future__ import annotations
 
+import json
 import logging
-import os
 import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import urlparse
 
 from mlflow.artifacts import get_artifact_repository
-from mlflow.entities import Metric, Param, Run, RunTag
+from mlflow.data.huggingface_dataset_source import HuggingFaceDatasetSource
+from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, Run, RunTag
 from mlflow.exceptions import MlflowException
+from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
 from mlflow.tracking import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
+from sweeper.analysis import TargetRun, deltas_to_write
+from sweeper.inputs import DatasetRead
 from sweeper.tags import RunTags, tag_filter
 
 log = logging.getLogger(__name__)
 
-PARENT_TAG = "mlflow.parentRunId"
 # MLflow 3 opens an experiment on its GenAI overview unless told what kind it is.
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 
 T = TypeVar("T")
 
 
-def resolve_tracking_uri(uri: str | None) -> str:
-    """The URI every trial will use: ``uri``, else $MLFLOW_TRACKING_URI, else MLflow's own
-    SQLite default in the working directory, made absolute (trials run elsewhere)."""
-    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlflow.db"
-    if uri.startswith("sqlite:///"):
-        path = uri.removeprefix("sqlite:///")
-        return "sqlite:///" + str(Path(path).expanduser().resolve())
-    if "://" not in uri:
-        raise ValueError(f"tracking URI {uri!r} has no scheme; valid: sqlite:///PATH, http(s)://HOST, postgresql://...")
-    return uri
-
-
-def local_store_dir(tracking_uri: str) -> Path | None:
-    """The folder holding a SQLite tracking database, where artifacts and studies go too."""
-    if tracking_uri.startswith("sqlite:///"):
-        return Path(tracking_uri.removeprefix("sqlite:///")).parent
-    return None
-
-
-def artifact_location(tracking_uri: str, experiment_name: str) -> str | None:
-    """Artifacts beside a SQLite database, by absolute path; a server chooses its own."""
-    store = local_store_dir(tracking_uri)
-    if store is None:
-        return None
-    return (store / "mlartifacts" / experiment_name).as_uri()
-
-
 # Metric points wait out a tracking outage this long (besides the client's own retries).
 OUTAGE_ATTEMPTS, OUTAGE_MAX_WAIT_S = 12, 30.0
+# What one log_batch request may carry (MLflow's limit on metrics per call).
+MAX_BATCH_METRICS = 1000
 
 
 _DISK_FULL_WORDS = ("no space left on device", "database or disk is full", "disk quota exceeded")
@@ -119,24 +97,16 @@ class TrackedRun:
         # so that a resumed trial adds only what its first attempt did not.
         self._logged_steps: dict[str, int] = {}
         self._logged_params: set[str] = set()
-        # Batches of metric points not yet delivered, and the thread that delivers them.
-        self._outbox: queue.Queue[list[Metric]] = queue.Queue()
+        # Metric points not yet delivered, and the thread that delivers them.
+        self._outbox: queue.Queue[Metric] = queue.Queue()
         self._sender: threading.Thread | None = None
         self._undelivered: Exception | None = None
 
     @classmethod
-    def start(
-        cls,
-        client: MlflowClient,
-        experiment_id: str,
-        name: str,
-        tags: Mapping[str, str],
-        parent_run_id: str | None = None,
-    ) -> TrackedRun:
-        all_tags = dict(tags)
-        if parent_run_id:
-            all_tags[PARENT_TAG] = parent_run_id
-        run = retrying(lambda: client.create_run(experiment_id, tags=all_tags, run_name=name))
+    def start(cls, client: MlflowClient, experiment_id: str, name: str, tags: Mapping[str, str]) -> TrackedRun:
+        """A new top-level run: lineage lives in tags (``sweep_run_id``, ``intermediate_run_id``),
+        never in MLflow's parent tag, whose nesting hides runs from the UI's comparisons."""
+        run = retrying(lambda: client.create_run(experiment_id, tags=dict(tags), run_name=name))
         return cls(client, run.info.run_id)
 
     @classmethod
@@ -162,37 +132,42 @@ class TrackedRun:
     def log_metrics(self, metrics: Mapping[str, float], step: int = 0) -> None:
         """Queue the points for delivery and return at once; ``flush`` waits for them."""
         now = int(time.time() * 1000)
-        batch = [
-            Metric(key, float(value), now, step)
-            for key, value in metrics.items()
-            if step > self._logged_steps.get(key, -1)
-        ]
-        if not batch:
-            return
-        # log_batch takes at most 1000 metrics a call.
-        for start in range(0, len(batch), 1000):
-            self._outbox.put(batch[start : start + 1000])
-        if self._sender is None:
+        for key, value in metrics.items():
+            if step > self._logged_steps.get(key, -1):
+                self._outbox.put(Metric(key, float(value), now, step))
+        if self._sender is None and self._outbox.unfinished_tasks:
             self._sender = threading.Thread(target=self._deliver, name=f"mlflow-{self.run_id[:8]}", daemon=True)
             self._sender.start()
 
     def _deliver(self) -> None:
         while True:
-            chunk = self._outbox.get()
+            batch = self._next_batch()
             try:
                 retrying(
-                    lambda chunk=chunk: self.client.log_batch(self.run_id, metrics=chunk),
+                    lambda batch=batch: self.client.log_batch(self.run_id, metrics=batch),
                     attempts=OUTAGE_ATTEMPTS,
                     max_wait=OUTAGE_MAX_WAIT_S,
                 )
             except (MlflowException, OSError) as error:
                 self._undelivered = error
             finally:
-                self._outbox.task_done()
+                for _ in batch:
+                    self._outbox.task_done()
+
+    def _next_batch(self) -> list[Metric]:
+        """Every point queued by now, up to one request's worth: a trial logging faster than
+        one request per call drains in few requests instead of falling behind."""
+        batch = [self._outbox.get()]
+        while len(batch) < MAX_BATCH_METRICS:
+            try:
+                batch.append(self._outbox.get_nowait())
+            except queue.Empty:
+                break
+        return batch
 
     @property
     def undelivered(self) -> int:
-        """Batches of metric points queued or in flight."""
+        """Metric points queued or in flight."""
         return self._outbox.unfinished_tasks
 
     def flush(self) -> None:
@@ -249,16 +224,71 @@ def end_pruned(client: MlflowClient, run_id: str) -> None:
     retrying(lambda: client.set_terminated(run_id, "KILLED"))
 
 
-def runs_table_url(tracking_uri: str, experiment_id: str, ui_url: str | None = None) -> str:
-    """Where the sweep's runs table is: the server itself, or a local `mlflow ui`."""
-    if ui_url is None:
-        parsed = urlparse(tracking_uri)
-        ui_url = tracking_uri if parsed.scheme in ("http", "https") else "http://127.0.0.1:5000"
-    return f"{ui_url.rstrip('/')}/#/experiments/{experiment_id}/runs"
+def write_deltas(client: MlflowClient, experiment_id: str, sweep_run_id: str, **cell: object) -> int:
+    """Write the Δ points that finished target runs of the sweep lack (of one scale, target
+    and seed where ``cell`` names them); returns how many were written."""
+    where = tag_filter(phase="target", sweep_run_id=sweep_run_id, **cell) + " and attributes.status = 'FINISHED'"
+    runs = retrying(lambda: client.search_runs([experiment_id], filter_string=where, max_results=50_000))
+    targets = []
+    for run in runs:
+        tags = RunTags.parse(run.data.tags)
+        targets.append(
+            TargetRun(run.info.run_id, tags.scale, tags.intermediate, tags.target, tags.seed, run.data.metrics)
+        )
+    missing = deltas_to_write(targets)
+    now = int(time.time() * 1000)
+    for run_id, deltas in missing.items():
+        points = [Metric(key, value, now, 0) for key, value in deltas.items()]
+        for start in range(0, len(points), MAX_BATCH_METRICS):
+            chunk = points[start : start + MAX_BATCH_METRICS]
+            retrying(lambda run_id=run_id, chunk=chunk: client.log_batch(run_id, metrics=chunk))
+    return sum(len(deltas) for deltas in missing.values())
 
 
-def ui_instructions(tracking_uri: str, experiment_id: str) -> str:
-    url = runs_table_url(tracking_uri, experiment_id)
-    if urlparse(tracking_uri).scheme in ("http", "https"):
-        return f"MLflow UI: {url}"
-    return f"Open the MLflow UI: mlflow ui --backend-store-uri {tracking_uri}\nthen the sweep's runs table: {url}"
+def log_datasets(client: MlflowClient, run_id: str, reads: list[DatasetRead]) -> None:
+    """The splits a run read, as MLflow dataset inputs (logging one again adds nothing)."""
+    inputs = []
+    for read in reads:
+        if read.hub is not None:
+            path, config, split, revision = read.hub
+            source_type = "hugging_face"
+            source = HuggingFaceDatasetSource(path, config_name=config, split=split, revision=revision).to_json()
+        else:
+            source_type, source = "local", json.dumps({"uri": read.local_uri})
+        dataset = Dataset(name=read.name, digest=read.digest, source_type=source_type, source=source)
+        inputs.append(DatasetInput(dataset, tags=[InputTag(MLFLOW_DATASET_CONTEXT, read.context)]))
+    if inputs:
+        retrying(lambda: client.log_inputs(run_id, datasets=inputs))
+
+
+def registered_model_name(sweep: str, scale: str, intermediate: str) -> str:
+    return f"{sweep}-{scale}-{intermediate}"
+
+
+def register_encoder(client: MlflowClient, name: str, run_id: str, artifact_path: str = "checkpoint") -> str:
+    """A selected intermediate's encoder as a version of the registered model ``name``;
+    registering the same run again adds no version. Returns the version."""
+    try:
+        retrying(lambda: client.create_registered_model(name))
+    except MlflowException as error:
+        if error.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+    existing = retrying(lambda: client.search_model_versions(f"name = '{name}' and run_id = '{run_id}'"))
+    if existing:
+        return str(existing[0].version)
+    source = f"{retrying(lambda: client.get_run(run_id)).info.artifact_uri}/{artifact_path}"
+    return str(retrying(lambda: client.create_model_version(name, source, run_id=run_id)).version)
+
+
+# System metrics are sampled this often (seconds): a short trial still gets a few points.
+SYSTEM_METRICS_INTERVAL_S = 2.0
+
+
+def system_metrics(tracking_uri: str, run_id: str) -> SystemMetricsMonitor:
+    """MLflow's monitor of CPU, memory, disk, network and (with NVML) GPU use, sampling into
+    the run until ``finish()``; in a reopened run its points continue after the steps held."""
+    monitor = SystemMetricsMonitor(
+        run_id, sampling_interval=SYSTEM_METRICS_INTERVAL_S, resume_logging=True, tracking_uri=tracking_uri
+    )
+    monitor.start()
+    return monitor

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 from huggingface_hub import snapshot_download
+from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
 from mlflow.tracking import MlflowClient
 from ray import tune
 from transformers import TrainerCallback
@@ -23,12 +24,13 @@ from transformers import TrainerCallback
 import mlflow
 from sweeper import provenance
 from sweeper.faults import FAILED, not_the_trials_fault, one_line_cause, places_written
+from sweeper.inputs import datasets_read
 from sweeper.placement import StageResult, run_placed
 from sweeper.plan import INTERMEDIATE, TARGET
 from sweeper.resume import ResumeStore
 from sweeper.scales import SCALES, batch_layout
 from sweeper.tags import RunTags, tag_filter
-from sweeper.tracking import TrackedRun, metric_key, retrying, with_averages
+from sweeper.tracking import TrackedRun, log_datasets, metric_key, retrying, system_metrics, with_averages
 from sweeper.train import Evaluation, FineTuned, Hyperparameters, evaluate, fine_tune
 from sweeper.trial_spec import EPOCH_SCORE, RUNS_PREFIX, SweepShared, TrialSpec
 from tasks import Alternatives, Task, family_of, get_task, resolve
@@ -128,11 +130,15 @@ def train_stage(config: dict) -> StageResult:
 
         # Only a trial training in its own process can report to Tune between epochs.
         prunable = spec.phase != TARGET and not spec.placement.distributed
+        # Should training fail, the monitor stops by itself once the run has ended.
+        monitor = _monitor_system(sweep, run)
         tuned = fine_tune(
             encoder, task, sweep.data, hparams, work / "trainer", [LossLogger(run)], resume,
             on_epoch=report_epoch if prunable else None,
         )  # fmt: skip
         evaluation = evaluate(tuned, task, sweep.data, spec.languages, spec.splits, hparams.max_length)
+        if monitor is not None:
+            monitor.finish()
         metrics = with_averages(evaluation.metrics)
         checkpoint = None
         if spec.phase == INTERMEDIATE:
@@ -142,6 +148,7 @@ def train_stage(config: dict) -> StageResult:
         if tuned.is_main_process:
             run.set_tags(RunTags(provenance={**provenance.runtime_tags(), **provenance.encoder_tags(encoder)}))
             run.log_params({"world_size": tuned.trainer.args.world_size, "fsdp": tuned.trainer.is_fsdp_enabled})
+            log_datasets(run.client, run.run_id, datasets_read(task, sweep.data, spec.languages, spec.splits))
             members = family_of(task.family).members(task)
             if members:
                 run.set_tags(RunTags(members=tuple(member.name for member in members)))
@@ -155,6 +162,14 @@ def train_stage(config: dict) -> StageResult:
                 run.log_artifacts(write_predictions(evaluation, task.name, work / "predictions"), "predictions")
     run.flush()  # this process's points are all in before the driver ends the run
     return {"objective": objective_of(metrics, task.metric)}
+
+
+def _monitor_system(sweep: SweepShared, run: TrackedRun) -> SystemMetricsMonitor | None:
+    """Rank 0 samples its node's CPU, memory and GPUs into the run (a multi-GPU trial's
+    workers share one node, so one monitor sees them all)."""
+    if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
+        return None
+    return system_metrics(sweep.tracking_uri, run.run_id)
 
 
 def _version_params() -> dict[str, str]:
@@ -186,7 +201,7 @@ def _open_run(client: MlflowClient, spec: TrialSpec, sweep: SweepShared) -> tupl
             return TrackedRun(client, previous.info.run_id), recorded
         return TrackedRun.reopen(client, previous.info.run_id), None
     tags = {**spec.tags, **RunTags(trial_key=spec.key).as_mlflow()}
-    return TrackedRun.start(client, sweep.experiment_id, spec.run_name, tags, spec.parent_run_id), None
+    return TrackedRun.start(client, sweep.experiment_id, spec.run_name, tags), None
 
 
 def run_trial(config: dict) -> None:

@@ -80,7 +80,6 @@ class TrialSpec:
     encoder_revision: str
     languages: tuple[str, ...]
     splits: tuple[str, ...]
-    parent_run_id: str
     run_name: str
     # The run's tags as MLflow stores them (``sweeper.tags.RunTags.as_mlflow``).
     tags: Mapping[str, str]
@@ -156,7 +155,6 @@ def study_trial_spec(context: SweepContext, plan: Plan, key: StudyKey, number: i
         seed=0,
         languages=("en",),
         splits=("dev",),
-        parent_run_id=context.sweep_run_id,
         run_name=name,
         tags=tags.as_mlflow(),
         params={"study": study_label(key)},
@@ -172,10 +170,8 @@ def cell_spec(
     where the target is evaluated straight from the encoder)."""
     params = {"target_learning_rate_from": target_lr.run_id if target_lr else "none: the target does not train"}
     encoder = _encoder(context, cell.scale)
-    parent = context.sweep_run_id
     lineage = {}
     if chosen is not None:
-        parent = chosen.run_id
         encoder["encoder"] = f"{RUNS_PREFIX}{chosen.run_id}/checkpoint"
         same = get_task(cell.intermediate).train_source == get_task(cell.target).train_source
         lineage = {"intermediate_run_id": chosen.run_id, "same_source": same}
@@ -190,7 +186,6 @@ def cell_spec(
         seed=cell.seed,
         languages=languages,
         splits=("dev", "test"),
-        parent_run_id=parent,
         run_name=f"{cell.scale}/{cell.intermediate}→{cell.target}/s{cell.seed}",
         tags=tags.as_mlflow(),
         params=params,

@@ -91,7 +91,7 @@ def _launch(*options: str) -> tuple[str, ...]:
 
 CASES = [
     # The spec.
-    Case("unknown scale", ("--scales", "nope"), "--scales: unknown nope; valid: tiny, base, large, xl, xxl"),
+    Case("unknown scale", ("--scales", "nope"), "--scales: unknown nope; valid: tiny, mini, base, large, xl, xxl"),
     Case("no scale", ("--scales", ""), "--scales: empty; valid: tiny"),
     Case("empty scale item", ("--scales", "base,,large"), "--scales: an empty item in 'base,,large'"),
     Case("trailing comma", ("--scales", "tiny,"), "--scales: an empty item in 'tiny,'"),

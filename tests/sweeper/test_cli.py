@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -30,7 +32,7 @@ def test_tasks_json_lists_every_task_with_its_languages() -> None:
 def test_scales_json_names_the_hub_models() -> None:
     result = CliRunner().invoke(main, ["scales", "--json"])
     scales = {entry["name"]: entry for entry in json.loads(result.output)}
-    assert list(scales) == ["tiny", "base", "large", "xl", "xxl"]
+    assert list(scales) == ["tiny", "mini", "base", "large", "xl", "xxl"]
     assert scales["large"]["model"] == "FacebookAI/xlm-roberta-large"
     assert scales["xxl"]["model"] == "facebook/xlm-roberta-xxl"
 
@@ -38,7 +40,7 @@ def test_scales_json_names_the_hub_models() -> None:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--scales", "nope"], "--scales: unknown nope; valid: tiny, base, large, xl, xxl"),
+        (["--scales", "nope"], "--scales: unknown nope; valid: tiny, mini, base, large, xl, xxl"),
         (["--scales", "tiny", "--targets", "nope"], "--targets: unknown nope; valid: xnli, pawsx, xcopa, udpos"),
     ],
 )
@@ -79,3 +81,24 @@ def test_compare_of_an_unknown_sweep_names_the_argument(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["compare", "ghost", "other", "--tracking-uri", tracking_uri])
     assert result.exit_code == 1
     assert result.output.strip().splitlines()[-1] == "Error: NAME_A: no sweep named 'ghost' in this tracking store"
+
+
+HEAVY = ("torch", "transformers", "ray", "mlflow")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["tasks"], ["scales", "--json"], ["plan", "--scales", "tiny,mini", "--intermediate", "mnli"]],
+)
+def test_listing_and_planning_import_no_heavy_library(args: list[str], demo_data: Path) -> None:
+    """They answer at once: none of torch, transformers, ray or mlflow is imported (a fresh
+    process, so that nothing this test session imported counts)."""
+    if args[0] == "plan":
+        args = [*args, "--targets", "xnli", "--data", str(demo_data)]
+    probe = (
+        "import sys; from click.testing import CliRunner; from sweeper.cli import main; "
+        f"result = CliRunner().invoke(main, {args!r}); assert result.exit_code == 0, result.output; "
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=300)
+    assert found.stdout.strip().splitlines()[-1:] in ([], [""]), found.stdout

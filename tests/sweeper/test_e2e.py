@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import urllib.request
 from collections import Counter
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import optuna
 import pytest
@@ -15,7 +18,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 import mlflow
 from sweeper.report import build_report
 from tasks.demo import PAWSX_DEMO_LANGUAGES, XNLI_DEMO_LANGUAGES, write_demo_data
-from tests.conftest import SWEEP_ARGS, FinishedSweep, run_xsweep
+from tests.conftest import SWEEP_ARGS, FinishedSweep, run_xsweep, start_tracking_server
 
 pytestmark = pytest.mark.slow
 
@@ -52,8 +55,8 @@ def test_every_run_ended_and_is_tagged_by_phase(finished_sweep: FinishedSweep) -
             assert tags["sweep"] == "e2e"
             continue
         assert required[tags["phase"]] <= set(tags), tags
-        if tags["phase"] in ("intermediate", "target_search") or tags["intermediate"] == "none":
-            assert tags["mlflow.parentRunId"] == sweep_id
+        # Top-level runs, lineage in tags: nesting would hide them from the UI's comparisons.
+        assert "mlflow.parentRunId" not in tags and tags["sweep_run_id"] == sweep_id
         if tags["phase"] == "target_search":
             assert tags["intermediate"] == "none"
 
@@ -92,7 +95,6 @@ def test_target_runs_point_at_the_selected_intermediate(finished_sweep: Finished
         source = intermediates[tags["intermediate_run_id"]]
         assert source.data.tags["intermediate"] == tags["intermediate"]
         assert source.data.tags["selected"] == "true"
-        assert tags["mlflow.parentRunId"] == source.info.run_id
         assert tags["same_source"] == str(tags["intermediate"] == "mnli" and tags["target"] == "xnli").lower()
 
 
@@ -118,6 +120,89 @@ def test_one_selected_intermediate_per_task_and_its_checkpoint_loads(
     for run in runs:
         kept = [a.path for a in client.list_artifacts(run.info.run_id)]
         assert ("checkpoint" in kept) == (run.data.tags["selected"] == "true")
+
+
+def test_every_target_run_with_an_intermediate_carries_its_paired_delta(finished_sweep: FinishedSweep) -> None:
+    targets = _runs(finished_sweep, "target")
+    assert len(targets) == 6 and not any("mlflow.parentRunId" in run.data.tags for run in targets)
+    client = MlflowClient(finished_sweep.tracking_uri)
+    baseline = {r.data.tags["seed"]: r.data.metrics for r in targets if r.data.tags["intermediate"] == "none"}
+    for run in targets:
+        tags, metrics = run.data.tags, run.data.metrics
+        if tags["intermediate"] == "none":
+            assert not any(key.startswith("delta/") for key in metrics)
+            continue
+        key = "test/accuracy/avg_non_en"
+        assert metrics[f"delta/{key}"] == pytest.approx(metrics[key] - baseline[tags["seed"]][key])
+        for lang in XNLI_DEMO_LANGUAGES:
+            by_hand = metrics[f"test/accuracy/{lang}"] - baseline[tags["seed"]][f"test/accuracy/{lang}"]
+            assert metrics[f"delta/test/accuracy/{lang}"] == pytest.approx(by_hand)
+        assert len(client.get_metric_history(run.info.run_id, f"delta/{key}")) == 1
+
+
+def test_runs_name_the_data_they_read(finished_sweep: FinishedSweep) -> None:
+    for run in _runs(finished_sweep, "target"):
+        read = {(i.dataset.name, i.tags[0].value) for i in run.inputs.dataset_inputs}
+        assert {("mnli", "train"), ("xnli-de", "dev"), ("xnli-de", "test"), ("xnli-en", "test")} <= read
+
+
+def test_training_runs_log_system_metrics(finished_sweep: FinishedSweep) -> None:
+    runs = [r for r in _runs(finished_sweep) if r.data.tags["phase"] != "sweep"]
+    sampled = [r for r in runs if "system/cpu_utilization_percentage" in r.data.metrics]
+    # Sampled every 2 s: a trial shorter than that may end before its first point.
+    assert sampled, "no trial logged system metrics"
+    assert all("system/system_memory_usage_megabytes" in r.data.metrics for r in sampled)
+
+
+def test_selected_encoders_are_registered_models_that_load(
+    finished_sweep: FinishedSweep, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    selected = {
+        r.data.tags["intermediate"]: r.info.run_id
+        for r in _runs(finished_sweep, "intermediate")
+        if r.data.tags["selected"] == "true"
+    }
+    client = MlflowClient(finished_sweep.tracking_uri)
+    for intermediate, run_id in selected.items():
+        (version,) = client.search_model_versions(f"name = 'e2e-tiny-{intermediate}'")
+        assert version.run_id == run_id and str(version.version) == "1"
+    # As the README shows: download the version, then from_pretrained. A models:/ URI is
+    # resolved in the registry, which follows the tracking URI unless told otherwise.
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", finished_sweep.tracking_uri)
+    local = mlflow.artifacts.download_artifacts(artifact_uri="models:/e2e-tiny-mnli/1", dst_path=str(tmp_path))
+    model = AutoModelForSequenceClassification.from_pretrained(local, num_labels=3)
+    assert model.config.hidden_size == 64
+
+
+def test_optuna_trials_name_their_mlflow_runs(finished_sweep: FinishedSweep) -> None:
+    storage = f"sqlite:///{finished_sweep.work_dir / 'optuna.db'}"
+    runs = {r.info.run_id: r for r in _runs(finished_sweep) if r.data.tags["phase"] != "target"}
+    for summary in optuna.get_all_study_summaries(storage):
+        for trial in optuna.load_study(study_name=summary.study_name, storage=storage).trials:
+            run = runs[trial.user_attrs["mlflow_run_id"]]
+            assert run.data.tags["trial"] == str(trial.number)
+
+
+def test_the_printed_link_filters_exactly_the_target_runs(finished_sweep: FinishedSweep, tmp_path: Path) -> None:
+    """The filter in the link launch printed, sent to a real `mlflow server`'s REST API on the
+    sweep's store, returns the sweep's target runs and nothing else."""
+    link = re.search(r"target runs: (\S+)", finished_sweep.result.stdout).group(1)
+    experiment_id = re.search(r"#/experiments/(\d+)/runs\?", link).group(1)
+    query = parse_qs(link.partition("?")[2])
+    assert query["compareRunsMode"] == ["CHART"]
+    server = start_tracking_server(tmp_path / "server", "127.0.0.1", backend_store_uri=finished_sweep.tracking_uri)
+    try:
+        body = {"experiment_ids": [experiment_id], "filter": query["searchFilter"][0], "max_results": 1000}
+        request = urllib.request.Request(
+            f"{server.uri}/api/2.0/mlflow/runs/search",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            found = {run["info"]["run_id"] for run in json.load(response)["runs"]}
+    finally:
+        server.stop()
+    assert found == {run.info.run_id for run in _runs(finished_sweep, "target")}
 
 
 def test_target_runs_keep_predictions_not_checkpoints(finished_sweep: FinishedSweep) -> None:
@@ -240,6 +325,7 @@ def test_status_counts_every_planned_run_as_done(finished_sweep: FinishedSweep) 
     sweep = finished_sweep
     result = run_xsweep("status", "--name", "e2e", tracking_uri=sweep.tracking_uri, cwd=sweep.work_dir)
     assert result.returncode == 0 and "6/6" in result.stdout, result.stderr[-2000:]
+    assert "target runs: http://127.0.0.1:5000/#/experiments/" in result.stdout
 
 
 def test_a_label_outside_the_task_is_refused_before_anything_is_written(tmp_path: Path) -> None:

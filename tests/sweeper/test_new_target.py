@@ -116,12 +116,12 @@ def _run_one_trial(plan, cell, data: Path, tmp_path: Path) -> tuple[TrackedRun, 
     trial = TrialSpec(
         phase=TARGET, scale="tiny", task="toypair", learning_rate=1e-3, seed=cell.seed,
         encoder=f"runs:/{holder.run_id}/pretrained/tiny", encoder_revision="local",
-        languages=plan.languages["toypair"], splits=("dev", "test"), parent_run_id=holder.run_id,
+        languages=plan.languages["toypair"], splits=("dev", "test"),
         run_name="tiny/none/toypair/0", tags=RunTags(phase=TARGET, sweep_run_id=holder.run_id).as_mlflow(),
         params={}, placement=Placement(workers=1, backend="gloo"), key=cell.key,
     )  # fmt: skip
     shared = SweepShared(holder.run_id, experiment_id, tracking_uri, str(data), str(tmp_path / "tune"))
-    run = TrackedRun.start(client, experiment_id, trial.run_name, trial.tags, holder.run_id)
+    run = TrackedRun.start(client, experiment_id, trial.run_name, trial.tags)
     train_stage({**trial_config(trial, shared), "run_id": run.run_id})
     run.finish("FINISHED")
     return run, tracking_uri

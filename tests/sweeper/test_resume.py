@@ -129,12 +129,16 @@ def test_a_killed_driver_resumes_every_cell_exactly_once(tmp_path: Path) -> None
     # The interrupted trial went on from its checkpoint, in its own run.
     resumed = [run for run in runs if "resumed_from_step" in run.data.tags]
     assert resumed and all(int(run.data.tags["resumed_from_step"]) > 0 for run in resumed)
-    # Every metric point exactly once: no step twice in a history, one point per final metric.
+    # Every metric point exactly once: no step twice in a history (the loss curve's, the system
+    # metrics' samples), one point per final metric, Δ included: the relaunch wrote any Δ the
+    # first launch had not, and none twice.
+    (mnli_cell,) = [run for run in runs if run.data.tags.get("intermediate_run_id")]
+    assert "delta/test/accuracy/avg_non_en" in mnli_cell.data.metrics
     for run in runs:
         for key in run.data.metrics:
             steps = [point.step for point in client.get_metric_history(run.info.run_id, key)]
             assert len(steps) == len(set(steps)), (run.info.run_name, key, steps)
-            if not key.startswith("train/"):
+            if not key.startswith(("train/", "system/")):
                 assert len(steps) == 1, (run.info.run_name, key, steps)
     # Asked for, target runs keep their whole fine-tuned model beside their predictions.
     for run in runs:

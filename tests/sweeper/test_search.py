@@ -96,7 +96,7 @@ def test_trials_follow_the_dag(searcher: SweepSearcher, tmp_path: Path) -> None:
     _, target_lr = chosen["target_search"]
     for cell in mnli_cells:
         assert cell.encoder == f"runs:/{intermediate_run}/checkpoint"
-        assert cell.parent_run_id == intermediate_run
+        assert cell.tags["intermediate_run_id"] == intermediate_run
         assert cell.learning_rate == target_lr
         assert cell.splits == ("dev", "test") and "ru" in cell.languages
 

@@ -32,7 +32,7 @@ def test_none_is_implied_and_never_listed_twice() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"scales": "nope"}, "--scales: unknown nope; valid: tiny, base, large, xl, xxl"),
+        ({"scales": "nope"}, "--scales: unknown nope; valid: tiny, mini, base, large, xl, xxl"),
         ({"scales": "tiny", "targets_": "xnli,nope"}, "--targets: unknown nope; valid: xnli, pawsx"),
         ({"scales": "tiny", "intermediate": "sst9"}, "--intermediate: unknown sst9; valid: mnli, qqp, anli, sst2"),
         ({"scales": "tiny", "targets_": "pawsx", "languages": "ar"}, "--languages: unknown ar; valid: de, en"),
