@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 
@@ -41,35 +41,26 @@ LOCAL_MODELS: dict[str, dict[str, int]] = {
 }
 
 
+# The CPU scales xsweep builds itself: same recipe, shapes from LOCAL_MODELS.
+_TINY = Scale(
+    name="tiny",
+    model=TINY_MODEL,
+    revision="local",
+    parameters=250_000,
+    gpus=0,
+    per_device_batch=32,
+    precision="fp32",
+    gradient_checkpointing=False,
+    sharded=False,
+    learning_rate=1e-3,
+    learning_rate_range=(2e-4, 5e-3),
+)
+
 SCALES: dict[str, Scale] = {
     scale.name: scale
     for scale in (
-        Scale(
-            name="tiny",
-            model=TINY_MODEL,
-            revision="local",
-            parameters=250_000,
-            gpus=0,
-            per_device_batch=32,
-            precision="fp32",
-            gradient_checkpointing=False,
-            sharded=False,
-            learning_rate=1e-3,
-            learning_rate_range=(2e-4, 5e-3),
-        ),
-        Scale(
-            name="mini",
-            model=MINI_MODEL,
-            revision="local",
-            parameters=1_100_000,
-            gpus=0,
-            per_device_batch=32,
-            precision="fp32",
-            gradient_checkpointing=False,
-            sharded=False,
-            learning_rate=1e-3,
-            learning_rate_range=(2e-4, 5e-3),
-        ),
+        _TINY,
+        replace(_TINY, name="mini", model=MINI_MODEL, parameters=1_100_000),
         Scale(
             name="base",
             model="FacebookAI/xlm-roberta-base",
