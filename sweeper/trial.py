@@ -16,7 +16,6 @@ from pathlib import Path
 
 import torch
 from huggingface_hub import snapshot_download
-from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
 from mlflow.tracking import MlflowClient
 from ray import tune
 from transformers import TrainerCallback
@@ -29,8 +28,9 @@ from sweeper.placement import StageResult, run_placed
 from sweeper.plan import INTERMEDIATE, TARGET
 from sweeper.resume import ResumeStore
 from sweeper.scales import SCALES, batch_layout
+from sweeper.system_metrics import SystemSampler
 from sweeper.tags import RunTags, tag_filter
-from sweeper.tracking import TrackedRun, log_datasets, metric_key, retrying, system_metrics, with_averages
+from sweeper.tracking import TrackedRun, log_datasets, metric_key, retrying, with_averages
 from sweeper.train import Evaluation, FineTuned, Hyperparameters, evaluate, fine_tune
 from sweeper.trial_spec import EPOCH_SCORE, RUNS_PREFIX, SweepShared, TrialSpec
 from tasks import Alternatives, Task, family_of, get_task, resolve
@@ -130,15 +130,16 @@ def train_stage(config: dict) -> StageResult:
 
         # Only a trial training in its own process can report to Tune between epochs.
         prunable = spec.phase != TARGET and not spec.placement.distributed
-        # Should training fail, the monitor stops by itself once the run has ended.
-        monitor = _monitor_system(sweep, run)
-        tuned = fine_tune(
-            encoder, task, sweep.data, hparams, work / "trainer", [LossLogger(run)], resume,
-            on_epoch=report_epoch if prunable else None,
-        )  # fmt: skip
-        evaluation = evaluate(tuned, task, sweep.data, spec.languages, spec.splits, hparams.max_length)
-        if monitor is not None:
-            monitor.finish()
+        monitor = _monitor_system(run)
+        try:
+            tuned = fine_tune(
+                encoder, task, sweep.data, hparams, work / "trainer", [LossLogger(run)], resume,
+                on_epoch=report_epoch if prunable else None,
+            )  # fmt: skip
+            evaluation = evaluate(tuned, task, sweep.data, spec.languages, spec.splits, hparams.max_length)
+        finally:
+            if monitor is not None:
+                monitor.finish()
         metrics = with_averages(evaluation.metrics)
         checkpoint = None
         if spec.phase == INTERMEDIATE:
@@ -164,12 +165,12 @@ def train_stage(config: dict) -> StageResult:
     return {"objective": objective_of(metrics, task.metric)}
 
 
-def _monitor_system(sweep: SweepShared, run: TrackedRun) -> SystemMetricsMonitor | None:
+def _monitor_system(run: TrackedRun) -> SystemSampler | None:
     """Rank 0 samples its node's CPU, memory and GPUs into the run (a multi-GPU trial's
-    workers share one node, so one monitor sees them all)."""
+    workers share one node, so one sampler sees them all)."""
     if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
         return None
-    return system_metrics(sweep.tracking_uri, run.run_id)
+    return SystemSampler(run).start()
 
 
 def _version_params() -> dict[str, str]:
