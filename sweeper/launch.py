@@ -27,8 +27,8 @@ from sweeper.capacity import ClusterSize, concurrency, node_gpus
 from sweeper.cluster import cluster_size, load_cluster
 from sweeper.dag import study_label
 from sweeper.errors import SweepAborted
-from sweeper.hub_data import check_hub_data
 from sweeper.faults import TrialFaults, disk_full, one_line_cause, places_written
+from sweeper.hub_data import check_hub_data
 from sweeper.launch_lock import schema_lock, sweep_lock
 from sweeper.locations import DEFAULT_CONNECT_TIMEOUT_S, artifact_location, local_store_dir
 from sweeper.placement import DRIVER_RESOURCE, Placement, placement_of

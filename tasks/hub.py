@@ -158,9 +158,7 @@ class SourceCheck:
         return f"{self.task:<14} {self.language:<4} {where} {split}: {status}"
 
 
-def check_sources(
-    wanted: Iterable[tuple[str, str, Source]], endpoint: str | None = None
-) -> list[SourceCheck]:
+def check_sources(wanted: Iterable[tuple[str, str, Source]], endpoint: str | None = None) -> list[SourceCheck]:
     """Each (task, language, source) checked against its repository's listing, each
     repository at each revision asked for once. Local-only sources are not the hub's."""
     listings: dict[tuple[str, str], Listing | str] = {}

@@ -82,7 +82,12 @@ def test_source_problems_name_what_is_missing() -> None:
     readme = Listing(
         "c" * 40,
         ("README.md", "candidate_entities/test-00000-of-00001.parquet"),
-        ({"config_name": "candidate_entities", "data_files": [{"split": "test", "path": "candidate_entities/test-*"}]},),
+        (
+            {
+                "config_name": "candidate_entities",
+                "data_files": [{"split": "test", "path": "candidate_entities/test-*"}],
+            },
+        ),
     )
     old_mlqa = Source("mlqa", "facebook/mlqa", "mlqa.ar.ar", "validation", "refs/convert/parquet")
     assert "no README configs (a parquet export?" in source_problem(old_mlqa, export)
@@ -132,7 +137,10 @@ def test_data_check_all_ok_then_one_broken_entry(tmp_path: Path, monkeypatch: py
 
 def test_an_unknown_repository_or_revision_is_one_line(tmp_path: Path) -> None:
     place(tmp_path, Source("x", "owner/repo", "c", "train", "abc"))
-    wanted = [("t", "en", Source("x", "owner/other", "c", "train", "abc")), ("t", "de", Source("x", "owner/repo", "c", "train", "nope"))]
+    wanted = [
+        ("t", "en", Source("x", "owner/other", "c", "train", "abc")),
+        ("t", "de", Source("x", "owner/repo", "c", "train", "nope")),
+    ]
     with serving(tmp_path) as endpoint:
         checks = check_sources(wanted, endpoint=endpoint)
     assert [check.problem for check in checks] == ["repository not found (or private)", "revision not found"]
@@ -186,6 +194,6 @@ def test_readme_configs_with_a_pattern_per_split(tmp_path: Path) -> None:
     write_readme(folder, {"default": {"validation": "data/validation-*"}})
     source = Source("x", str(folder), "default", "validation", "abc")
     assert load_split(source, HUB).to_list() == ROWS["de"]
-    listing = Listing("c" * 40, ("README.md", "data/validation-00000-of-00001.parquet"),
-                      ({"config_name": "default", "data_files": [{"split": "validation", "path": "data/validation-*"}]},))  # fmt: skip
+    config = {"config_name": "default", "data_files": [{"split": "validation", "path": "data/validation-*"}]}
+    listing = Listing("c" * 40, ("README.md", "data/validation-00000-of-00001.parquet"), (config,))
     assert source_problem(dataclasses.replace(source, dataset="owner/repo"), listing) is None
