@@ -44,6 +44,9 @@ def repo_root(source: Source) -> str:
     repository (a path, as `datasets` itself accepts one), else the hub's ``hf://`` path."""
     if Path(source.dataset).is_dir():
         return source.dataset
+    # A branch with slashes is quoted (refs%2Fconvert%2Fparquet): huggingface_hub's
+    # HfFileSystem takes "a quoted or unquoted refs revision" after the '@' and decodes it
+    # (huggingface_hub 2.4, hf_file_system.py, its path resolution).
     return f"hf://datasets/{source.dataset}@{quote(source.revision, safe='')}"
 
 

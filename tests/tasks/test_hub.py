@@ -197,3 +197,19 @@ def test_readme_configs_with_a_pattern_per_split(tmp_path: Path) -> None:
     config = {"config_name": "default", "data_files": [{"split": "validation", "path": "data/validation-*"}]}
     listing = Listing("c" * 40, ("README.md", "data/validation-00000-of-00001.parquet"), (config,))
     assert source_problem(dataclasses.replace(source, dataset="owner/repo"), listing) is None
+
+
+def test_a_launch_records_the_commits_the_hub_served(tmp_path: Path) -> None:
+    from sweeper.hub_data import labelled, served_commits
+
+    pawsx = get_task("pawsx")
+    rows = labelled([(pawsx, pawsx.train), (pawsx, pawsx.dev["de"]), (pawsx, pawsx.test["de"])])
+    assert [(task, language) for task, language, _ in rows] == [("pawsx", "train"), ("pawsx", "de"), ("pawsx", "de")]
+    build(tmp_path, [pawsx.train, pawsx.dev["de"]])
+    with serving(tmp_path) as endpoint:
+        checks = check_sources(rows, endpoint=endpoint)
+    # The test split is missing: only what the hub served is recorded, as the commit it resolved to.
+    assert [check.ok for check in checks] == [True, True, False]
+    commits = served_commits(checks)
+    assert list(commits) == [f"{pawsx.train.dataset}@{pawsx.train.revision}"]
+    assert len(commits[f"{pawsx.train.dataset}@{pawsx.train.revision}"]) == 40
