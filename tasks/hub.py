@@ -157,7 +157,7 @@ class SourceCheck:
     def line(self) -> str:
         where = f"{self.source.dataset}@{self.source.revision}"
         split = f"{self.source.config or 'default'}/{self.source.split}"
-        status = f"OK (commit {self.served[:12]})" if self.ok else f"MISSING: {self.problem}"
+        status = f"OK (commit {self.served[:12]})" if self.ok else f"FAILED: {self.problem}"
         return f"{self.task:<14} {self.language:<4} {where} {split}: {status}"
 
 

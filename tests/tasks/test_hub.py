@@ -128,10 +128,10 @@ def test_data_check_all_ok_then_one_broken_entry(tmp_path: Path, monkeypatch: py
         (repo_dir(tmp_path, broken.dataset, broken.revision) / "lt" / "validation" / "0000.parquet").unlink()
         result = runner.invoke(main, ["data", "check", "--tasks", "panx,xnli"])
     assert result.exit_code == 1
-    missing = [line for line in result.output.splitlines() if "MISSING" in line]
+    missing = [line for line in result.output.splitlines() if "FAILED" in line]
     assert missing == [
         f"panx           lt   unimelb-nlp/wikiann@{broken.revision} lt/validation: "
-        "MISSING: no lt/validation/*.parquet (the layout of a parquet export)"
+        "FAILED: no lt/validation/*.parquet (the layout of a parquet export)"
     ]
 
 
@@ -162,7 +162,7 @@ def test_a_launch_with_a_broken_source_fails_before_any_experiment(
         result = CliRunner().invoke(main, args)
     assert result.exit_code == 1
     assert "--data hub: 1 of" in result.output
-    assert f"pawsx de {broken.dataset}@{broken.revision} de/validation: MISSING: config 'de'" in result.output
+    assert f"pawsx de {broken.dataset}@{broken.revision} de/validation: FAILED: config 'de'" in result.output
     assert not database.exists() and not (tmp_path / "tune").exists()
 
 
