@@ -6,11 +6,12 @@ run this launch opened ends FINISHED or FAILED, whatever happens.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import datasets
@@ -27,6 +28,7 @@ from sweeper.cluster import cluster_size, load_cluster
 from sweeper.dag import study_label
 from sweeper.errors import SweepAborted
 from sweeper.faults import TrialFaults, disk_full, one_line_cause, places_written
+from sweeper.hub_data import check_hub_data
 from sweeper.launch_lock import schema_lock, sweep_lock
 from sweeper.locations import DEFAULT_CONNECT_TIMEOUT_S, artifact_location, local_store_dir
 from sweeper.placement import DRIVER_RESOURCE, Placement, placement_of
@@ -52,6 +54,7 @@ from sweeper.tags import RunTags, tag_filter
 from sweeper.tracking import EXPERIMENT_KIND_TAG, TrackedRun, retrying
 from sweeper.trial import run_trial
 from sweeper.trial_spec import RUNS_PREFIX, SweepContext
+from tasks import HUB
 
 log = logging.getLogger(__name__)
 
@@ -262,6 +265,10 @@ class LaunchOptions:
     # The cluster-launcher config the cluster at ``address`` autoscales by: the sweep keeps
     # as many trials in flight as its largest size holds (without it, as its nodes hold now).
     cluster: str | None = None
+    # With --data hub: ask the hub for every source before anything starts (sweeper/hub_data.py).
+    data_check: bool = True
+    # ``repo@revision`` → the commit the hub served at the check: tagged on the sweep run.
+    data_commits: Mapping[str, str] = field(default_factory=dict)
 
 
 def launch(spec: SweepSpec, options: LaunchOptions) -> LaunchResult:
@@ -272,6 +279,8 @@ def launch(spec: SweepSpec, options: LaunchOptions) -> LaunchResult:
     or, with ``options.fork``, launched under ``fork_name(spec)``."""
     _quiet_libraries()
     plan = make_plan(spec)
+    if spec.data == HUB and options.data_check:
+        options = replace(options, data_commits=check_hub_data(plan))
     options = replace(options, study_storage=options.study_storage or default_study_storage(options.tracking_uri))
     texts = _preflight(plan, options)
     autoscaler = load_cluster(options.cluster) if options.cluster and options.address else None
@@ -406,6 +415,8 @@ def _run_sweep(start: _SweepStart) -> LaunchResult:
         sweep_run.log_params(_sweep_params(start.plan))
         searcher = searcher or SweepSearcher(start.plan, _context(start, sweep_run.run_id, sweep_run))
         provenance = _sweep_provenance(searcher.context.source_commit, start.local_dirs)
+        if start.options.data_commits:
+            provenance[f"{PREFIX}data_commits"] = json.dumps(dict(sorted(start.options.data_commits.items())))
         sweep_run.set_tags(RunTags(provenance={**provenance, f"{PREFIX}sampler": spec.sampler}))
         progress = SweepProgress(start.plan.total_trials)
         # Built before the progress bar starts: Tune pickles its callbacks, and a live bar holds locks.
