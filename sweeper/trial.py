@@ -112,6 +112,10 @@ def train_stage(config: dict) -> StageResult:
         # As many intra-op threads as CPUs the trial holds, whatever the machine's core count
         # (Ray leaves torch's default otherwise): sums split the same way in every launch.
         torch.set_num_threads(int(spec.placement.trial_resources()["CPU"]))
+    elif spec.placement.packed:
+        # Ray shares out the GPU, not its memory: a trial past its share fails alone, with an
+        # out-of-memory error, instead of failing the trials packed beside it.
+        torch.cuda.set_per_process_memory_fraction(spec.placement.gpus_per_worker)
     # The driver opened (or reopened) the run; what an earlier attempt logged is not re-sent.
     run = TrackedRun.reopen(MlflowClient(sweep.tracking_uri), config["run_id"], mark_running=False)
     with tempfile.TemporaryDirectory(prefix="xsweep-trial-") as tmp:
