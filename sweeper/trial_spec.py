@@ -49,7 +49,6 @@ class SweepContext:
     # The xsweep commit the driver launched from (trials on other nodes may have no .git).
     source_commit: str = "unknown"
 
-
     def placement(self, scale: str) -> Placement:
         """Where the scale's trials train, and what each reserves."""
         fraction = self.gpu_fractions.get(scale, 1.0)
