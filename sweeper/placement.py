@@ -68,17 +68,31 @@ def placement_of(
 
 
 def run_placed(
-    stage: Callable[[dict], StageResult], config: dict, placement: Placement, storage_path: str, name: str
+    stage: Callable[[dict], StageResult],
+    config: dict,
+    placement: Placement,
+    storage_path: str,
+    name: str,
+    reports_to_tune: bool = False,
 ) -> StageResult:
     """Run ``stage(config)`` where ``placement`` says and return rank 0's result.
 
     Distributed, every worker runs the stage (the Trainer finds the process group Ray set
     up) and rank 0 puts its result on a queue (Train V2 returns metrics only with a
-    checkpoint, and a stage's checkpoint goes to MLflow, not to Train's storage)."""
+    checkpoint, and a stage's checkpoint goes to MLflow, not to Train's storage). With
+    ``reports_to_tune``, what the workers report (``ray.train.report``, every rank at once)
+    reaches the Tune trial running this as its own report, while the workers run: Ray's
+    ``TuneReportCallback`` puts rank 0's metrics on the trial's session queue, which Tune's
+    function trainable reads between its own results (ray/tune/integration/ray_train.py and
+    ray/train/_internal/session.py in Ray 2.60; https://docs.ray.io/en/latest/train/api/doc/
+    ray.tune.integration.ray_train.TuneReportCallback.html). So a study's pruner sees a
+    multi-GPU trial's epochs too, and a stop ends the trial's actor, which owns the Train
+    controller and so its workers."""
     if not placement.distributed:
         return stage(config)
     from ray import train
     from ray.train.torch import TorchConfig, TorchTrainer
+    from ray.tune.integration.ray_train import TuneReportCallback
     from ray.util.queue import Queue
 
     # An actor that holds no CPU, so it never waits behind the trials it serves.
@@ -99,7 +113,9 @@ def run_placed(
             placement_strategy="STRICT_PACK",
         ),
         torch_config=TorchConfig(backend=placement.backend),
-        run_config=train.RunConfig(name=name, storage_path=storage_path),
+        run_config=train.RunConfig(
+            name=name, storage_path=storage_path, callbacks=[TuneReportCallback()] if reports_to_tune else None
+        ),
     )
     try:
         trainer.fit()  # raises if any worker failed

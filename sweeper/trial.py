@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 
+import ray.train
 import torch
 from huggingface_hub import snapshot_download
 from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
@@ -127,18 +128,23 @@ def train_stage(config: dict) -> StageResult:
 
         def report_epoch(tuned: FineTuned, epoch: int) -> None:
             """The study's pruner judges the trial on its English dev score after each epoch."""
+            # Every rank evaluates (the Trainer gathers the predictions) and reports.
             score = evaluate(tuned, task, sweep.data, ("en",), ("dev",), hparams.max_length).metrics[objective]
-            run.log_metrics({f"epoch/{objective}": score}, step=epoch)
+            if tuned.is_main_process:
+                run.log_metrics({f"epoch/{objective}": score}, step=epoch)
             # Tune wants the searcher's metric in every result; EPOCH_SCORE marks it unfinished.
-            tune.report({"objective": score, EPOCH_SCORE: score, "epoch": epoch, "run_id": run.run_id})
+            result = {"objective": score, EPOCH_SCORE: score, "epoch": epoch, "run_id": run.run_id}
+            if spec.placement.distributed:
+                # To the Tune trial that started these workers (``run_placed``), from rank 0.
+                ray.train.report(result)
+            else:
+                tune.report(result)
 
-        # Only a trial training in its own process can report to Tune between epochs.
-        prunable = spec.phase != TARGET and not spec.placement.distributed
         # Should training fail, the monitor stops by itself once the run has ended.
         monitor = _monitor_system(sweep, run)
         tuned = fine_tune(
             encoder, task, sweep.data, hparams, work / "trainer", [LossLogger(run)], resume,
-            on_epoch=report_epoch if prunable else None,
+            on_epoch=report_epoch if prunable(spec) else None,
         )  # fmt: skip
         evaluation = evaluate(tuned, task, sweep.data, spec.languages, spec.splits, hparams.max_length)
         if monitor is not None:
@@ -166,6 +172,12 @@ def train_stage(config: dict) -> StageResult:
                 run.log_artifacts(write_predictions(evaluation, task.name, work / "predictions"), "predictions")
     run.flush()  # this process's points are all in before the driver ends the run
     return {"objective": objective_of(metrics, task.metric)}
+
+
+def prunable(spec: TrialSpec) -> bool:
+    """Search trials report each epoch to their study's pruner (on one GPU or on Train
+    workers alike); a cell runs its selected learning rate to the end."""
+    return spec.phase != TARGET
 
 
 def _monitor_system(sweep: SweepShared, run: TrackedRun) -> SystemMetricsMonitor | None:
@@ -220,7 +232,9 @@ def run_trial(config: dict) -> None:
         placement = {"workers": spec.placement.workers, "sharded": spec.placement.sharded}
         run.log_params({**spec.params, **asdict(hyperparameters(spec)), **placement, **_version_params()})
         stage_config = {**config, "run_id": run.run_id}
-        result = run_placed(train_stage, stage_config, spec.placement, sweep.storage_path, f"train-{run.run_id}")
+        result = run_placed(
+            train_stage, stage_config, spec.placement, sweep.storage_path, f"train-{run.run_id}", prunable(spec)
+        )
         run.finish("FINISHED")
     except (SystemExit, KeyboardInterrupt):
         # Tune stops a trial by ending it at its next report (the study pruned it), or the
