@@ -3,6 +3,8 @@ process group, started from inside a real Tune trial."""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +27,18 @@ from sweeper.trial_spec import EPOCH_SCORE, SweepContext, SweepShared, TrialSpec
 from tasks import get_task, load_split
 
 pytestmark = pytest.mark.cluster
+
+
+@pytest.fixture(scope="module")
+def ray_on_three_cpus() -> Iterator[None]:
+    """One local Ray for this module's trials (a driver and two workers each): started once."""
+    import ray
+
+    ray.init(address="local", num_cpus=3, include_dashboard=False, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
 
 
 # Where a multi-GPU scale's trial trains, on CPUs: two Train workers in one gloo group, sharded as XL.
@@ -53,8 +67,9 @@ def _stored_tiny_encoder(tmp_path: Path, demo_data: Path, experiment: str) -> _S
     return _Stored(tiny, tracking_uri, client, experiment_id, holder)
 
 
-def test_a_trial_on_two_train_workers_trains_once_and_logs_once(tmp_path: Path, demo_data: Path) -> None:
-    import ray
+def test_a_trial_on_two_train_workers_trains_once_and_logs_once(
+    tmp_path: Path, demo_data: Path, ray_on_three_cpus: None
+) -> None:
     from ray import tune
 
     stored = _stored_tiny_encoder(tmp_path, demo_data, "sharded")
@@ -80,16 +95,12 @@ def test_a_trial_on_two_train_workers_trains_once_and_logs_once(tmp_path: Path, 
     shared = SweepShared(holder.run_id, experiment_id, tracking_uri, str(demo_data), str(tmp_path / "tune"))
     config = trial_config(spec, shared)
     assert _resources(config) == {"CPU": 1}  # the trial is a driver; workers hold their own
-    ray.init(address="local", num_cpus=3, include_dashboard=False, log_to_driver=False)
-    try:
-        tuner = tune.Tuner(
-            tune.with_resources(run_trial, _resources),
-            param_space=config,
-            run_config=tune.RunConfig(storage_path=str(tmp_path / "tune"), verbose=0),
-        )
-        result = tuner.fit()[0]
-    finally:
-        ray.shutdown()
+    tuner = tune.Tuner(
+        tune.with_resources(run_trial, _resources),
+        param_space=config,
+        run_config=tune.RunConfig(storage_path=str(tmp_path / "tune"), verbose=0),
+    )
+    result = tuner.fit()[0]
     assert result.error is None, result.error
 
     run = client.get_run(result.metrics["run_id"])
@@ -116,6 +127,17 @@ def test_a_trial_on_two_train_workers_trains_once_and_logs_once(tmp_path: Path, 
     assert len(changed) > len(trained_weights) // 2
 
 
+def _few_training_rows(demo_data: Path, out: Path, rows: int = 640) -> Path:
+    """The demo set with MNLI's training split cut to its first ``rows``: an epoch of a few
+    seconds, still several times what Tune takes to stop a trial after its report (the
+    workers train on while Tune decides: a trial whose second epoch ends first is not
+    stopped mid-training)."""
+    shutil.copytree(demo_data, out)
+    train = Path(get_task("mnli").train.local_path(str(out)))
+    train.write_text("".join(train.read_text().splitlines(keepends=True)[:rows]))
+    return out
+
+
 @dataclass(frozen=True)
 class _OnTwoWorkers(SweepContext):
     """A sweep whose tiny trials train as a multi-GPU scale's do (the searcher hands each
@@ -125,17 +147,20 @@ class _OnTwoWorkers(SweepContext):
         return TWO_WORKERS
 
 
-def test_a_search_trial_on_two_train_workers_is_pruned_mid_training(tmp_path: Path, demo_data: Path) -> None:
+def test_a_search_trial_on_two_train_workers_is_pruned_mid_training(
+    tmp_path: Path, demo_data: Path, ray_on_three_cpus: None
+) -> None:
     """An XL-shaped search trial (two Train workers, CPU, gloo) in a real Tuner with the
     sweep's searcher and pruning scheduler. Its study already holds two complete trials that
     scored 0.99 after epoch 1: the random tiny model scores far below their median there, so
-    the pruner stops it after its first of two epochs, while its workers run."""
+    the pruner stops it after its first of two epochs, while its workers run. The study is
+    told PRUNED, its run KILLED and tagged pruned, and the workers never finish."""
     import optuna
-    import ray
     from ray import tune
 
-    stored = _stored_tiny_encoder(tmp_path, demo_data, "pruned")
-    spec = build_spec(scales="tiny", intermediate="mnli", targets_="xnli", trials=1, seeds=1, data=str(demo_data))
+    data = _few_training_rows(demo_data, tmp_path / "data")
+    stored = _stored_tiny_encoder(tmp_path, data, "pruned")
+    spec = build_spec(scales="tiny", intermediate="mnli", targets_="xnli", trials=1, seeds=1, data=str(data))
     context = _OnTwoWorkers(
         name="pruned",
         experiment_id=stored.experiment_id,
@@ -155,16 +180,12 @@ def test_a_search_trial_on_two_train_workers_is_pruned_mid_training(tmp_path: Pa
                 intermediate_values={1: 0.99},
             )  # fmt: skip
             searcher._study(state).add_trial(earlier)
-    ray.init(address="local", num_cpus=3, include_dashboard=False, log_to_driver=False)
-    try:
-        tuner = tune.Tuner(
-            tune.with_resources(run_trial, _resources),
-            tune_config=tune.TuneConfig(search_alg=searcher, scheduler=StudyPruning(searcher), num_samples=1),
-            run_config=tune.RunConfig(storage_path=str(tmp_path / "tune"), verbose=0),
-        )
-        result = tuner.fit()[0]
-    finally:
-        ray.shutdown()
+    tuner = tune.Tuner(
+        tune.with_resources(run_trial, _resources),
+        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=StudyPruning(searcher), num_samples=1),
+        run_config=tune.RunConfig(storage_path=str(tmp_path / "tune"), verbose=0),
+    )
+    result = tuner.fit()[0]
 
     # Tune's last result from the trial is the workers' epoch-1 report, marked unfinished.
     assert result.metrics[EPOCH_SCORE] < 0.99 and result.metrics["epoch"] == 1
