@@ -189,6 +189,13 @@ cost_options = _options(
     click.option("--gpu-tflops", default=Hardware.peak_tflops, show_default=True, help="Peak TFLOP/s of one GPU."),
     click.option("--utilisation", default=Hardware.utilisation, show_default=True, help="Fraction of peak reached."),
     click.option(
+        "--gpu-memory",
+        type=click.FloatRange(min=0, min_open=True),
+        default=None,
+        help="GiB of one GPU: base and large trials share GPUs (2-4 each) as their measured memory allows, "
+        "each asking Ray for its share [default: one trial per GPU].",
+    ),
+    click.option(
         "--cluster",
         default="cluster.yaml",
         show_default=True,
@@ -240,6 +247,7 @@ def _print_cost_plan(spec: SweepSpec, options: dict) -> None:
         gpu_hour_price=options["gpu_hour_price"],
         peak_tflops=options["gpu_tflops"],
         utilisation=options["utilisation"],
+        gpu_memory_gib=options["gpu_memory"],
     )
     if hardware.gpus < 1 or not 0 < hardware.utilisation <= 1 or hardware.peak_tflops <= 0:
         raise SpecError("--gpus, --gpu-tflops, --utilisation: valid are gpus ≥ 1, tflops > 0, 0 < utilisation ≤ 1")
@@ -342,6 +350,7 @@ def launch(**options: object) -> None:
         retries=options["retries"],
         cluster=_cluster_given(options),
         data_check=not options["no_data_check"],
+        gpu_memory_gib=options["gpu_memory"],
     )
     result = launch_sweep(spec, launch_options)
     console = _console()

@@ -3,7 +3,9 @@
 Compute is estimated from model FLOPs: 6 · parameters · tokens to train, 2 · parameters ·
 tokens to evaluate, at a stated fraction of the GPU's peak. Token counts come from the
 registry (published split sizes × estimated mean tokens × epochs), or from counting the
-examples of a local mirror.
+examples of a local mirror. Where the GPU's memory is given, base and large trials are
+packed onto GPUs (``sweeper/packing.py``), and their GPU-hours shrink by the throughput a packed
+GPU is assumed to gain.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from sweeper.hardware import Hardware
+from sweeper.packing import MEASURED, Packing, packing_of
 from sweeper.plan import Plan
 from sweeper.scales import SCALES
 from sweeper.spec import NONE, SweepSpec
@@ -31,6 +34,8 @@ class ScaleCost:
     gpu_hours: float
     # The longest intermediate/search → target chain, in wall-clock hours on its own GPUs.
     longest_chain_hours: float
+    # How its trials share GPUs, where they do.
+    packing: Packing | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,13 @@ def estimate(plan: Plan, hardware: Hardware) -> CostPlan:
     for scale_name in spec.scales:
         scale = SCALES[scale_name]
         params = scale.parameters
+        packing = None
+        if hardware.gpu_memory_gib is not None:
+            packing = packing_of(scale_name, hardware.gpu_memory_gib, plan.longest_sequence)
+        # A packed GPU trains ``gain`` times what one trial alone would; each packed trial,
+        # sharing it, takes trials_per_gpu / gain times as long.
+        gain = packing.throughput_gain if packing else 1.0
+        slowdown = packing.trials_per_gpu / gain if packing else 1.0
 
         def trial_flops(name: str, languages: int, params: int = params) -> float:
             return 6 * params * train_tokens[name] + 2 * params * eval_tokens(name, languages)
@@ -115,8 +127,9 @@ def estimate(plan: Plan, hardware: Hardware) -> CostPlan:
                 gpus_per_trial=scale.gpus,
                 trials=len(studied) * spec.trials + len(cells),
                 train_tokens=tokens,
-                gpu_hours=hardware.gpu_hours(flops),
-                longest_chain_hours=hardware.gpu_hours(chain) / max(scale.gpus, 1),
+                gpu_hours=hardware.gpu_hours(flops) / gain,
+                longest_chain_hours=hardware.gpu_hours(chain) / max(scale.gpus, 1) * slowdown,
+                packing=packing,
             )
         )
     with_intermediate = [cell for cell in plan.cells if cell.intermediate != NONE]
@@ -167,13 +180,18 @@ def print_cost_plan(cost: CostPlan, spec: SweepSpec, console: Console) -> None:
         table.add_row(
             row.scale,
             _tokens(row.parameters),
-            str(row.gpus_per_trial),
+            f"{row.packing.gpu_fraction:g}" if row.packing else str(row.gpus_per_trial),
             str(row.trials),
             _tokens(row.train_tokens),
             _hours(row.gpu_hours),
             _hours(row.longest_chain_hours),
         )
     console.print(table)
+    packed = [row.packing for row in cost.scales if row.packing is not None]
+    for packing in packed:
+        console.print(packing.reason())
+    if hw.gpu_memory_gib is None and any(row.scale in MEASURED for row in cost.scales):
+        console.print("one trial per GPU: --gpu-memory GIB packs base and large trials onto GPUs their memory allows")
     console.print(
         f"total {_hours(cost.gpu_hours)} GPU-hours; at least {_hours(cost.wall_hours)} h wall time on {hw.gpus} GPUs; "
         f"cost {cost.cost:,.2f} at {hw.gpu_hour_price:g} per GPU-hour"

@@ -31,7 +31,8 @@ from sweeper.faults import TrialFaults, disk_full, one_line_cause, places_writte
 from sweeper.hub_data import check_hub_data
 from sweeper.launch_lock import schema_lock, sweep_lock
 from sweeper.locations import DEFAULT_CONNECT_TIMEOUT_S, artifact_location, local_store_dir
-from sweeper.placement import DRIVER_RESOURCE, Placement, placement_of
+from sweeper.packing import gpu_fractions
+from sweeper.placement import DRIVER_RESOURCE, Placement
 from sweeper.plan import SWEEP, Plan, make_plan
 from sweeper.preflight import (
     check_ray_address,
@@ -269,6 +270,9 @@ class LaunchOptions:
     data_check: bool = True
     # ``repo@revision`` → the commit the hub served at the check: tagged on the sweep run.
     data_commits: Mapping[str, str] = field(default_factory=dict)
+    # GiB of one GPU: where given, base and large trials share GPUs as their measured memory
+    # allows (``sweeper/packing.py``); None: one trial per GPU.
+    gpu_memory_gib: float | None = None
 
 
 def launch(spec: SweepSpec, options: LaunchOptions) -> LaunchResult:
@@ -499,6 +503,7 @@ def _context(start: _SweepStart, sweep_run_id: str, sweep_run: TrackedRun | None
         collective_backend=options.collective_backend,
         driver_resource=_driver_resource(),
         node_gpus=tuple(node_gpus(start.size)) if start.size.autoscaling else (),
+        gpu_fractions=gpu_fractions(start.plan.spec.scales, options.gpu_memory_gib, start.plan.longest_sequence),
         checkpoint_every_s=options.checkpoint_every_s,
         keep_target_checkpoints=options.keep_target_checkpoints,
         source_commit=source_commit(),
@@ -527,7 +532,7 @@ def _resumed_searcher(start: _SweepStart, sweep_run_id: str) -> SweepSearcher:
 
 def _tuner(start: _SweepStart, searcher: SweepSearcher, progress: SweepProgress, name: str) -> tune.Tuner:
     options = start.options
-    placements = [placement_of(SCALES[scale], driver_resource=_driver_resource()) for scale in start.plan.spec.scales]
+    placements = [searcher.context.placement(scale) for scale in start.plan.spec.scales]
     return tune.Tuner(
         tune.with_resources(options.trainable, _resources),
         tune_config=tune.TuneConfig(

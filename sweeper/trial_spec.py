@@ -6,7 +6,7 @@ and the DAG's choices, so the searcher only decides which."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from sweeper.dag import Outcome, study_label, trial_key
 from sweeper.placement import Placement, placement_of
@@ -41,10 +41,18 @@ class SweepContext:
     # GPUs of every node an autoscaling cluster may start (see sweeper/capacity.py), or ()
     # to read the nodes alive now.
     node_gpus: tuple[int, ...] = ()
+    # Per packed scale, the share of a GPU each of its trials asks for (``sweeper/packing.py``);
+    # a scale not named takes whole GPUs.
+    gpu_fractions: dict[str, float] = field(default_factory=dict)
     checkpoint_every_s: float = DEFAULT_CHECKPOINT_EVERY_S
     keep_target_checkpoints: bool = False
     # The xsweep commit the driver launched from (trials on other nodes may have no .git).
     source_commit: str = "unknown"
+
+    def placement(self, scale: str) -> Placement:
+        """Where the scale's trials train, and what each reserves."""
+        fraction = self.gpu_fractions.get(scale, 1.0)
+        return placement_of(SCALES[scale], self.collective_backend, self.driver_resource, fraction)
 
 
 @dataclass(frozen=True)
@@ -122,7 +130,7 @@ def sweep_shared(context: SweepContext, plan: Plan) -> SweepShared:
 
 def _encoder(context: SweepContext, scale: str) -> dict:
     encoder, revision = context.encoders[scale]
-    placement = placement_of(SCALES[scale], context.collective_backend, context.driver_resource)
+    placement = context.placement(scale)
     return {"scale": scale, "encoder": encoder, "encoder_revision": revision, "placement": placement}
 
 
