@@ -8,19 +8,10 @@ from collections.abc import Iterable
 
 from sweeper.plan import Plan
 from sweeper.scales import SCALES
-from tasks import DataError, Source, Task
+from tasks import DataError
 from tasks.hub import SourceCheck, check_sources
+from tasks.sources import labelled
 from tasks.task import is_commit
-
-
-def labelled(pairs: Iterable[tuple[Task, Source]]) -> list[tuple[str, str, Source]]:
-    """(task, language, source): the language a dev or test split is for, else "train"."""
-    rows = []
-    for task, source in pairs:
-        languages = {**{s: lang for lang, s in task.test.items()}, **{s: lang for lang, s in task.dev.items()}}
-        label = languages.get(source) or ("-" if source in task.settings.sources() else "train")
-        rows.append((task.name, label, source))
-    return rows
 
 
 def unpinned(plan: Plan) -> list[str]:

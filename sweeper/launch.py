@@ -420,7 +420,7 @@ def _run_sweep(start: _SweepStart) -> LaunchResult:
         searcher = searcher or SweepSearcher(start.plan, _context(start, sweep_run.run_id, sweep_run))
         provenance = _sweep_provenance(searcher.context.source_commit, start.local_dirs)
         if start.options.data_commits:
-            provenance[f"{PREFIX}data_commits"] = json.dumps(dict(sorted(start.options.data_commits.items())))
+            provenance[f"{PREFIX}data_commits"] = _data_commits(start.options)
         sweep_run.set_tags(RunTags(provenance={**provenance, f"{PREFIX}sampler": spec.sampler}))
         progress = SweepProgress(start.plan.total_trials)
         # Built before the progress bar starts: Tune pickles its callbacks, and a live bar holds locks.
@@ -507,7 +507,13 @@ def _context(start: _SweepStart, sweep_run_id: str, sweep_run: TrackedRun | None
         checkpoint_every_s=options.checkpoint_every_s,
         keep_target_checkpoints=options.keep_target_checkpoints,
         source_commit=source_commit(),
+        data_commits=_data_commits(options),
     )
+
+
+def _data_commits(options: LaunchOptions) -> str:
+    """The hub's served commits as one tag value (empty without a hub check)."""
+    return json.dumps(dict(sorted(options.data_commits.items()))) if options.data_commits else ""
 
 
 def _driver_resource() -> str:

@@ -48,6 +48,9 @@ class SweepContext:
     keep_target_checkpoints: bool = False
     # The xsweep commit the driver launched from (trials on other nodes may have no .git).
     source_commit: str = "unknown"
+    # With --data hub: ``repo@revision`` → the commit the hub served at the launch's check, as
+    # JSON (``sweeper/hub_data.py``): two runs of one cell on different data differ here.
+    data_commits: str = ""
 
     def placement(self, scale: str) -> Placement:
         """Where the scale's trials train, and what each reserves."""
@@ -136,6 +139,8 @@ def _encoder(context: SweepContext, scale: str) -> dict:
 
 def _tags(context: SweepContext, plan: Plan, phase: str, scale: str, **fields: object) -> RunTags:
     provenance = {"xsweep_commit": context.source_commit, "sampler": plan.spec.sampler}
+    if context.data_commits:
+        provenance["data_commits"] = context.data_commits
     return RunTags(
         phase=phase,
         sweep=context.name,

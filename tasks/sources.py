@@ -30,16 +30,20 @@ def mirror_sources(task: Task, languages: Iterable[str] | None = None) -> list[S
     return sorted(whole, key=lambda source: source.local_path(""))
 
 
-def labelled_sources(task: Task, languages: Iterable[str] | None = None) -> list[tuple[str, str, Source]]:
-    """Every split ``task`` reads, each with the task that reads it and the language it is
-    for ("train" for a training stage, "-" for a split the settings name): the lines of
-    ``xsweep data check``."""
-    labelled = []
-    for reader, source in split_readers(task, languages):
+def labelled(readers: Iterable[tuple[Task, Source]]) -> list[tuple[str, str, Source]]:
+    """Each (reading task, split) as (task, language, split): the language a dev or test split
+    is for, "train" for a training stage, "-" for a split the settings name; each once."""
+    rows = []
+    for reader, source in readers:
         by_language = {**{s: lang for lang, s in reader.test.items()}, **{s: lang for lang, s in reader.dev.items()}}
         label = by_language.get(source) or ("-" if source in reader.settings.sources() else "train")
-        labelled.append((reader.name, label, source))
-    return list(dict.fromkeys(labelled))
+        rows.append((reader.name, label, source))
+    return list(dict.fromkeys(rows))
+
+
+def labelled_sources(task: Task, languages: Iterable[str] | None = None) -> list[tuple[str, str, Source]]:
+    """Every split ``task`` reads, labelled (``labelled``): the lines of ``xsweep data check``."""
+    return labelled(split_readers(task, languages))
 
 
 def source_table(tasks: Iterable[Task]) -> str:

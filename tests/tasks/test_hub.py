@@ -200,7 +200,8 @@ def test_readme_configs_with_a_pattern_per_split(tmp_path: Path) -> None:
 
 
 def test_a_launch_records_the_commits_the_hub_served(tmp_path: Path) -> None:
-    from sweeper.hub_data import labelled, served_commits
+    from sweeper.hub_data import served_commits
+    from tasks.sources import labelled
 
     pawsx = get_task("pawsx")
     rows = labelled([(pawsx, pawsx.train), (pawsx, pawsx.dev["de"]), (pawsx, pawsx.test["de"])])
@@ -213,3 +214,19 @@ def test_a_launch_records_the_commits_the_hub_served(tmp_path: Path) -> None:
     commits = served_commits(checks)
     assert list(commits) == [f"{pawsx.train.dataset}@{pawsx.train.revision}"]
     assert len(commits[f"{pawsx.train.dataset}@{pawsx.train.revision}"]) == 40
+
+
+def test_every_trial_run_carries_the_commits_the_hub_served() -> None:
+    """The sweep run and each trial's run: two runs of one cell on different data differ."""
+    from sweeper.plan import make_plan
+    from sweeper.spec import build_spec
+    from sweeper.tags import RunTags
+    from sweeper.trial_spec import SweepContext, study_trial_spec
+
+    plan = make_plan(build_spec(scales="base", intermediate="mnli", targets_="xnli", trials=1, seeds=1))
+    served = '{"google/xtreme@b09e9378": "' + "c" * 40 + '"}'
+    encoders = {"base": ("x", "main")}
+    context = SweepContext("s", "0", "r", "sqlite:///x.db", "sqlite:///o.db", encoders, data_commits=served)
+    key = plan.studies[0]
+    tags = RunTags.parse(study_trial_spec(context, plan, key, 0, 1e-5).tags)
+    assert tags.provenance["provenance/data_commits"] == served
