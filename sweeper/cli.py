@@ -254,6 +254,17 @@ def _print_cost_plan(spec: SweepSpec, options: dict) -> None:
     plan = make_plan(spec)
     console = _console()
     print_cost_plan(estimate(plan, hardware), spec, console)
+    if spec.data == HUB and options.get("targets") is None:
+        from sweeper.spec import default_targets
+        from tasks import targets
+
+        left_out = [task.name for task in targets() if task.name not in default_targets(HUB)]
+        if left_out:
+            console.print(
+                f"not on the hub, so not among the default targets: {', '.join(left_out)} "
+                "(their data is local only: --data DIR)",
+                markup=False,
+            )
     if spec.data == HUB:
         from sweeper.hub_data import unpinned
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sweeper.sampling import DEFAULT_SAMPLER, SAMPLERS
 from sweeper.scales import SCALES
-from tasks import HUB, TASKS, intermediates, is_present, targets, training_sources
+from tasks import HUB, TASKS, intermediates, is_present, languages_present, targets, training_sources
 from tasks.alternatives import AlternativeError, check_inputs
 from tasks.catalog.multitask import NINE
 
@@ -86,6 +86,15 @@ def default_intermediates(data: str) -> tuple[str, ...]:
     return tuple(name for name in names if all(is_present(s, data) for s in training_sources(TASKS[name])))
 
 
+def default_targets(data: str) -> tuple[str, ...]:
+    """Every target; on the hub, less those whose evaluation data is local only (BUCC's
+    monolingual corpora, LAReQA's sentence pool: the user's to build from the official files)."""
+    names = tuple(task.name for task in targets())
+    if data != HUB:
+        return names
+    return tuple(name for name in names if languages_present(TASKS[name], data))
+
+
 def build_spec(
     *,
     scales: str,
@@ -105,7 +114,7 @@ def build_spec(
     _check_names("--scales", scale_names, list(SCALES))
     intermediate_names = _intermediates(intermediate, data)
     valid_targets = [task.name for task in targets()]
-    target_names = tuple(valid_targets) if targets_ is None else _split_names("--targets", targets_) or ()
+    target_names = default_targets(data) if targets_ is None else _split_names("--targets", targets_) or ()
     _check_names("--targets", target_names, valid_targets)
     language_names = _split_names("--languages", languages)
     if language_names is not None:
