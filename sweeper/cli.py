@@ -21,6 +21,7 @@ from sweeper.locations import DEFAULT_CONNECT_TIMEOUT_S, local_store_dir, resolv
 from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S, DEFAULT_RETRIES
 from sweeper.sampling import DEFAULT_SAMPLER, SAMPLERS
 from sweeper.scales import SCALES
+from tasks.batching import BATCH_ORDERS, GROUPED
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -182,6 +183,13 @@ spec_options = _options(
         show_default=True,
         help="How studies propose learning rates: qmc, a fixed design after the recipe's; tpe, modelled on scores.",
     ),
+    click.option(
+        "--batch-order",
+        type=click.Choice(BATCH_ORDERS),
+        default=GROUPED,
+        show_default=True,
+        help="Training batches: grouped by length (little padding), or random.",
+    ),
 )
 cost_options = _options(
     click.option("--gpus", default=Hardware.gpus, show_default=True, help="GPUs to spread the sweep over."),
@@ -214,6 +222,7 @@ def _spec(options: dict) -> SweepSpec:
         translated_data=options["translated_data"],
         mlm_text=options["mlm_text"],
         sampler=options["sampler"],
+        batch_order=options["batch_order"],
     )
 
 
