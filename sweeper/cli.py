@@ -197,6 +197,13 @@ cost_options = _options(
     click.option("--gpu-tflops", default=Hardware.peak_tflops, show_default=True, help="Peak TFLOP/s of one GPU."),
     click.option("--utilisation", default=Hardware.utilisation, show_default=True, help="Fraction of peak reached."),
     click.option(
+        "--calibration",
+        default=None,
+        help="Measured tokens/s per scale and GPU model (benchmarks/gpu_check.py --calibration-out FILE): "
+        "the scales it covers are priced at their measured speed instead of --utilisation.",
+    ),
+    click.option("--gpu-model", default=None, help="The calibration's GPU model to price [default: its only one]."),
+    click.option(
         "--cluster",
         default="cluster.yaml",
         show_default=True,
@@ -251,7 +258,13 @@ def _print_cost_plan(spec: SweepSpec, options: dict) -> None:
     )
     if hardware.gpus < 1 or not 0 < hardware.utilisation <= 1 or hardware.peak_tflops <= 0:
         raise SpecError("--gpus, --gpu-tflops, --utilisation: valid are gpus ≥ 1, tflops > 0, 0 < utilisation ≤ 1")
-    print_cost_plan(estimate(make_plan(spec), hardware), spec, _console())
+    calibration, gpu = None, ""
+    if options["calibration"] is not None:
+        from sweeper.calibration import pick_gpu, read_calibration
+
+        calibration = read_calibration(options["calibration"])
+        gpu = pick_gpu(calibration, options["gpu_model"])
+    print_cost_plan(estimate(make_plan(spec), hardware, calibration, gpu), spec, _console())
 
 
 @main.command("plan")
