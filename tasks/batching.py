@@ -1,13 +1,15 @@
 """Training batches of similar length: each batch pads to its own longest, so batching
 features of similar length spends the model's compute on tokens rather than on padding.
 
-transformers' ``get_length_grouped_indices`` (what ``train_sampling_strategy="group_by_length"``
-uses) does the grouping: a random permutation cut into mega-batches of up to 50 batches,
-each sorted by length. What its ``LengthGroupedSampler`` leaves out is written here: an
-order seeded by (seed, epoch) rather than drawn from torch's global generator (so a resumed
-epoch draws the same batches), the batches shuffled among themselves (the library keeps each
-mega-batch's batches longest to shortest), and one unit per optimizer micro-step across
-ranks. Under Accelerate (DDP or FSDP, a Ray Train trial's workers) the Trainer wraps the
+The grouping is transformers' method (``trainer_pt_utils.get_length_grouped_indices``, behind
+``train_sampling_strategy="group_by_length"``): a random permutation cut into mega-batches of
+up to 50 batches (fewer where that leaves under 4 mega-batches), each sorted by length. It is
+redone here in NumPy, because the cost plan prices the same batches and must not import torch
+(``xsweep plan`` answers at once), and because its ``LengthGroupedSampler`` leaves out what a
+sweep needs: an order seeded by (seed, epoch) rather than drawn from torch's global generator
+(so a resumed epoch draws the same batches), the batches shuffled among themselves (the library
+keeps each mega-batch's batches longest to shortest), and one unit per optimizer micro-step
+across ranks. Under Accelerate (DDP or FSDP, a Ray Train trial's workers) the Trainer wraps the
 sampler's batches in ``BatchSamplerShard``, which hands rank ``r`` of ``N`` the batches
 ``r, r + N, ...``; units of ``batch_size × ranks`` give every rank one batch of the same
 lengths per step, so no rank waits on a longer one.
@@ -55,19 +57,21 @@ def feature_lengths(features: Dataset) -> np.ndarray:
     return longest
 
 
+# Mega-batches: at most this many units, and at least this many mega-batches (transformers').
+MEGA_BATCH_UNITS, MIN_MEGA_BATCHES = 50, 4
+
+
 def grouped_order(lengths: Sequence[int], unit: int, rng: np.random.Generator) -> np.ndarray:
     """Indices of every feature once, in runs of ``unit`` of similar length; the runs are
     shuffled, except that the one holding the longest feature comes first (a batch too large
     for the device fails at once) and a short remainder comes last (so runs stay aligned to
     ``unit``)."""
-    import torch
-    from transformers.trainer_pt_utils import get_length_grouped_indices
-
     lengths = np.asarray(lengths, dtype=np.int64)
-    if len(lengths) == 0:
-        return np.zeros(0, dtype=np.int64)
-    generator = torch.Generator().manual_seed(int(rng.integers(2**63)))
-    order = np.asarray(get_length_grouped_indices(lengths.tolist(), unit, generator=generator), dtype=np.int64)
+    mega = unit * max(1, min(len(lengths) // (unit * MIN_MEGA_BATCHES), MEGA_BATCH_UNITS))
+    permuted = rng.permutation(len(lengths))
+    chunks = np.split(permuted, range(mega, len(permuted), mega)) if len(permuted) else []
+    # Longest first within each mega-batch; a stable sort keeps the permutation among equals.
+    order = np.concatenate([c[np.argsort(-lengths[c], kind="stable")] for c in chunks] or [np.zeros(0, np.int64)])
     whole = len(order) // unit * unit
     runs = order[:whole].reshape(-1, unit)
     shuffled = list(rng.permutation(len(runs)))
