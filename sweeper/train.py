@@ -147,7 +147,8 @@ class _Trainer(Trainer):
         dataset = self.train_dataset if train_dataset is None else train_dataset
         family = family_of(self.task.family)
         # Every rank builds the same order; Accelerate's BatchSamplerShard hands each its batches.
-        batching = Batching(self._train_batch_size, self.args.data_seed, self.args.world_size, self.batch_order)
+        seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+        batching = Batching(self._train_batch_size, seed, self.args.world_size, self.batch_order)
         sampler = family.train_sampler(self.task, dataset, batching)
         return sampler if sampler is not None else super()._get_train_sampler(train_dataset)
 
