@@ -2,8 +2,8 @@
 
 Each repetition trains the tiny model on the demo MNLI set through ``sweeper.train`` twice,
 alternating the order, evaluating and saving its checkpoint each time: once with the
-trial's tracking (an MLflow run with its params, MLflow's system-metrics monitor sampling
-every 2 s as in a trial, the loss logged every 10 steps through ``LossLogger``, the metrics
+trial's tracking (an MLflow run with its params, system metrics sampled every 2 s as in a
+trial, the loss logged every 10 steps through ``LossLogger``, the metrics
 and the checkpoint uploaded as an artifact), once with none.
 It prints the median wall seconds per optimizer step of each (the whole stage divided by
 its steps) and their ratio.
@@ -24,7 +24,8 @@ import transformers
 from mlflow.tracking import MlflowClient
 
 from sweeper.pretrained import build_tiny_model
-from sweeper.tracking import TrackedRun, system_metrics, with_averages
+from sweeper.system_metrics import SystemSampler
+from sweeper.tracking import TrackedRun, with_averages
 from sweeper.train import Hyperparameters, evaluate, fine_tune
 from sweeper.trial import LossLogger
 from tasks import get_task, load_split
@@ -43,7 +44,7 @@ def one_training(work: Path, data: Path, encoder: Path, uri: str | None, experim
     if uri is not None:
         run = TrackedRun.start(MlflowClient(uri), experiment_id, "overhead", {"phase": "benchmark"})
         run.log_params({"learning_rate": HPARAMS.learning_rate, "batch_size": HPARAMS.batch_size})
-        monitor = system_metrics(uri, run.run_id)
+        monitor = SystemSampler(run).start()
     callbacks = [LossLogger(run)] if run is not None else []
     tuned = fine_tune(str(encoder), task, str(data), HPARAMS, work / "trainer", callbacks)
     # Both sides evaluate and save; only the tracked side sends the results to MLflow.

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from sweeper.packing import RAY_RESOURCE_STEP
 from sweeper.placement import Placement
 
 Resources = Mapping[str, float]
@@ -89,11 +90,16 @@ def _declares(declared: Resources, resources: Resources) -> bool:
 
 
 def fits(node: Resources, bundle: Resources) -> int:
-    """How many ``bundle``s one node holds at once."""
+    """How many ``bundle``s one node holds at once; fractions (a packed trial's share of a
+    GPU) counted in Ray's own steps, so that 1 // 0.1 is 10 here as it is to Ray, not 9."""
     wanted = {key: amount for key, amount in bundle.items() if amount > 0}
     if not wanted:
         raise ValueError("a trial's bundle asks for nothing")
-    return min(int(node.get(key, 0) // amount) for key, amount in wanted.items())
+    return min(_steps(node.get(key, 0)) // _steps(amount) for key, amount in wanted.items())
+
+
+def _steps(amount: float) -> int:
+    return round(amount / RAY_RESOURCE_STEP)
 
 
 def _slots(size: ClusterSize, bundle: Resources) -> int:

@@ -197,6 +197,13 @@ cost_options = _options(
     click.option("--gpu-tflops", default=Hardware.peak_tflops, show_default=True, help="Peak TFLOP/s of one GPU."),
     click.option("--utilisation", default=Hardware.utilisation, show_default=True, help="Fraction of peak reached."),
     click.option(
+        "--gpu-memory",
+        type=click.FloatRange(min=0, min_open=True),
+        default=None,
+        help="GiB of one GPU: base and large trials share GPUs (2-4 each) as their measured memory allows, "
+        "each asking Ray for its share [default: one trial per GPU].",
+    ),
+    click.option(
         "--calibration",
         default=None,
         help="Measured tokens/s per scale and GPU model (benchmarks/gpu_check.py --calibration-out FILE): "
@@ -244,6 +251,7 @@ def _print_cost_plan(spec: SweepSpec, options: dict) -> None:
     from sweeper.cost import estimate, print_cost_plan
     from sweeper.plan import make_plan
     from sweeper.spec import SpecError
+    from tasks import HUB
 
     cluster_path = _cluster_given(options)
     if cluster_path is not None:
@@ -255,6 +263,7 @@ def _print_cost_plan(spec: SweepSpec, options: dict) -> None:
         gpu_hour_price=options["gpu_hour_price"],
         peak_tflops=options["gpu_tflops"],
         utilisation=options["utilisation"],
+        gpu_memory_gib=options["gpu_memory"],
     )
     if hardware.gpus < 1 or not 0 < hardware.utilisation <= 1 or hardware.peak_tflops <= 0:
         raise SpecError("--gpus, --gpu-tflops, --utilisation: valid are gpus ≥ 1, tflops > 0, 0 < utilisation ≤ 1")
@@ -264,7 +273,21 @@ def _print_cost_plan(spec: SweepSpec, options: dict) -> None:
 
         calibration = read_calibration(options["calibration"])
         gpu = pick_gpu(calibration, options["gpu_model"])
-    print_cost_plan(estimate(make_plan(spec), hardware, calibration, gpu), spec, _console())
+    plan = make_plan(spec)
+    console = _console()
+    print_cost_plan(estimate(plan, hardware, calibration, gpu), spec, console)
+    if spec.data == HUB:
+        from sweeper.hub_data import unpinned
+
+        loose = unpinned(plan)
+        if loose:
+            console.print(
+                f"reproducibility warning: {len(loose)} hub revisions are branches, not commits; "
+                "runs record the commit served (provenance/data_commits):",
+                markup=False,
+            )
+            for line in loose:
+                console.print(f"  {line}", markup=False, highlight=False)
 
 
 @main.command("plan")
@@ -318,6 +341,9 @@ def plan_command(**options: object) -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Print the plan and its cost (as `xsweep plan`) and stop.")
 @click.option(
+    "--no-data-check", is_flag=True, help="With --data hub, skip asking the hub for every source before the sweep."
+)
+@click.option(
     "--no-table", is_flag=True, help="End with the summary line alone (where `xsweep report` follows, as in the demo)."
 )
 @cost_options
@@ -345,6 +371,8 @@ def launch(**options: object) -> None:
         connect_timeout_s=options["connect_timeout"],
         retries=options["retries"],
         cluster=_cluster_given(options),
+        data_check=not options["no_data_check"],
+        gpu_memory_gib=options["gpu_memory"],
     )
     result = launch_sweep(spec, launch_options)
     console = _console()
@@ -525,32 +553,92 @@ def data() -> None:
     """Data in the local mirror layout."""
 
 
+def _task_list(task_names: str | None) -> list[str]:
+    """The --tasks given (default every task), or a one-line error naming the unknown ones."""
+    from tasks import TASKS
+
+    if task_names is None:
+        return list(TASKS)
+    names = [name.strip() for name in task_names.split(",") if name.strip()]
+    unknown = [name for name in names if name not in TASKS]
+    if unknown or not names:
+        given = ", ".join(unknown) or "(none given)"
+        raise click.ClickException(f"--tasks: unknown {given}; valid: {', '.join(TASKS)}")
+    return names
+
+
 @data.command("mirror")
 @click.option("--tasks", "task_names", required=True, help="Comma list of tasks to mirror.")
 @click.option("--languages", default=None, help="Comma list of languages [default: all of each task's].")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="The mirror's root directory.")
 @one_line_errors
 def mirror(task_names: str, languages: str | None, out: str) -> None:
-    """Copy tasks' splits from the hub into the local layout, for `launch --data DIR` offline."""
+    """Copy tasks' splits from the hub into the local layout, for `launch --data DIR` offline.
+    Each split is written whole or not at all; a rerun skips those already there."""
     from rich.progress import Progress, TextColumn
 
     from tasks import TASKS, mirror_sources, mirror_split
+    from tasks.data import is_mirrored
+    from tasks.hub import listing_error
 
-    names = [name.strip() for name in task_names.split(",") if name.strip()]
-    unknown = [name for name in names if name not in TASKS]
-    if unknown or not names:
-        given = ", ".join(unknown) or "(none given)"
-        raise click.ClickException(f"--tasks: unknown {given}; valid: {', '.join(TASKS)}")
+    names = _task_list(task_names)
     wanted = [lang.strip() for lang in languages.split(",")] if languages else None
-    sources = list(dict.fromkeys(s for name in names for s in mirror_sources(TASKS[name], wanted)))
+    sources = list(dict.fromkeys((name, s) for name in names for s in mirror_sources(TASKS[name], wanted)))
     console = _console()
+    failures: list[str] = []
+    skipped = 0
     with Progress(*Progress.get_default_columns(), TextColumn("{task.fields[split]}"), console=console) as bar:
         progress = bar.add_task("mirroring", total=len(sources), split="")
-        for source in sources:
+        for name, source in sources:
             bar.update(progress, split=f"{source.dataset} {source.config or ''} {source.split}")
-            mirror_split(source, out)
+            if is_mirrored(source, out):
+                skipped += 1
+            else:
+                try:
+                    mirror_split(source, out)
+                except Exception as error:  # noqa: BLE001 - each failure is a line of the summary
+                    failures.append(f"{name} {source.dataset}@{source.revision} {source.config}/{source.split}: "
+                                    f"{listing_error(error)}")  # fmt: skip
             bar.advance(progress)
-    console.print(f"{len(sources)} splits of {', '.join(names)} mirrored to {out}; use `xsweep launch --data {out}`")
+    done = len(sources) - len(failures)
+    console.print(f"{done} of {len(sources)} splits of {', '.join(names)} in {out} ({skipped} already there)")
+    if failures:
+        for line in failures:
+            console.print(f"failed: {line}", markup=False, highlight=False, soft_wrap=True)
+        raise click.ClickException(f"{len(failures)} splits failed (above); rerun to retry them, the others are kept")
+    console.print(f"use `xsweep launch --data {out}`")
+
+
+@data.command("check")
+@click.option("--tasks", "task_names", default=None, help="Comma list of tasks [default: every task].")
+@click.option("--languages", default=None, help="Comma list of languages [default: all of each task's].")
+@one_line_errors
+def check_data(task_names: str | None, languages: str | None) -> None:
+    """Ask the hub (no data downloaded) whether each source's repository, revision and files
+    exist: one line per source; exit 1 where any is missing."""
+    from tasks import TASKS
+    from tasks.hub import check_sources
+    from tasks.sources import labelled_sources
+
+    wanted = [lang.strip() for lang in languages.split(",")] if languages else None
+    rows = [row for name in _task_list(task_names) for row in labelled_sources(TASKS[name], wanted)]
+    checks = check_sources(rows)
+    for check in checks:
+        click.echo(check.line())
+    failed = sum(not check.ok for check in checks)
+    local = len(rows) - len(checks)
+    click.echo(f"{len(checks) - failed} of {len(checks)} hub sources OK; {local} local-only sources not asked for")
+    if failed:
+        raise SystemExit(1)
+
+
+@data.command("table")
+def data_table() -> None:
+    """Print the catalog's sources as the README's Markdown table."""
+    from tasks import TASKS
+    from tasks.sources import source_table
+
+    click.echo(source_table(TASKS.values()), nl=False)
 
 
 @data.command("demo")

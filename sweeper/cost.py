@@ -7,7 +7,9 @@ examples of a local mirror. Training runs on padded batches: the tokens it proce
 real ones times the padding that batches grouped by length leave (``sweeper/padding.py``),
 from the lengths of a local mirror's examples, else from the registry's mean with XNLI's
 spread. A calibration file (``sweeper/calibration.py``) replaces the assumed utilisation by
-measured tokens/s for the scales it covers.
+measured tokens/s for the scales it covers. Where the GPU's memory is given, base and large
+trials are packed onto GPUs (``sweeper/packing.py``), and their GPU-hours shrink by the
+throughput a packed GPU is assumed to gain.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from rich.table import Table
 
 from sweeper.calibration import Calibration
 from sweeper.hardware import Hardware
+from sweeper.packing import MEASURED, Packing, packing_of
 from sweeper.padding import SAMPLE, lognormal_lengths, padding_factor, scaled_to_mean
 from sweeper.plan import Plan
 from sweeper.scales import SCALES, batch_layout
@@ -44,6 +47,8 @@ class ScaleCost:
     longest_chain_hours: float
     # Where its speed comes from: measured tokens/s, or the assumed utilisation.
     throughput: str = ""
+    # How its trials share GPUs, where they do.
+    packing: Packing | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +154,13 @@ def estimate(plan: Plan, hardware: Hardware, calibration: Calibration | None = N
         measured = calibration.tokens_per_s(scale_name, gpu) if calibration else None
         # A measured trial trains ``measured`` tokens/s at the plan's 6 · parameters FLOPs each.
         flops_per_s = measured * 6 * params if measured else hardware.peak_tflops * 1e12 * hardware.utilisation
+        packing = None
+        if hardware.gpu_memory_gib is not None:
+            packing = packing_of(scale_name, hardware.gpu_memory_gib, plan.longest_sequence)
+        # A packed GPU trains ``gain`` times what one trial alone would; each packed trial,
+        # sharing it, takes trials_per_gpu / gain times as long.
+        gain = packing.throughput_gain if packing else 1.0
+        slowdown = packing.trials_per_gpu / gain if packing else 1.0
 
         def gpu_hours(flops: float, flops_per_s: float = flops_per_s) -> float:
             return flops / flops_per_s / 3600
@@ -178,9 +190,10 @@ def estimate(plan: Plan, hardware: Hardware, calibration: Calibration | None = N
                 trials=len(studied) * spec.trials + len(cells),
                 train_tokens=tokens,
                 padded_tokens=padded_tokens,
-                gpu_hours=gpu_hours(flops),
-                longest_chain_hours=gpu_hours(chain) / max(scale.gpus, 1),
+                gpu_hours=gpu_hours(flops) / gain,
+                longest_chain_hours=gpu_hours(chain) / max(scale.gpus, 1) * slowdown,
                 throughput=f"measured {measured:,.0f} tokens/s on {gpu}" if measured else "assumed",
+                packing=packing,
             )
         )
     with_intermediate = [cell for cell in plan.cells if cell.intermediate != NONE]
@@ -240,7 +253,7 @@ def print_cost_plan(cost: CostPlan, spec: SweepSpec, console: Console) -> None:
         table.add_row(
             row.scale,
             _tokens(row.parameters),
-            str(row.gpus_per_trial),
+            f"{row.packing.gpu_fraction:g}" if row.packing else str(row.gpus_per_trial),
             str(row.trials),
             _tokens(row.train_tokens),
             _tokens(row.padded_tokens),
@@ -254,6 +267,11 @@ def print_cost_plan(cost: CostPlan, spec: SweepSpec, console: Console) -> None:
             f"assumed: {assumed} (--gpu-tflops, --utilisation); --calibration FILE from "
             "benchmarks/gpu_check.py prices scales at their measured tokens/s"
         )
+    packed = [row.packing for row in cost.scales if row.packing is not None]
+    for packing in packed:
+        console.print(packing.reason())
+    if hw.gpu_memory_gib is None and any(row.scale in MEASURED for row in cost.scales):
+        console.print("one trial per GPU: --gpu-memory GIB packs base and large trials onto GPUs their memory allows")
     console.print(
         f"total {_hours(cost.gpu_hours)} GPU-hours; at least {_hours(cost.wall_hours)} h wall time on {hw.gpus} GPUs; "
         f"cost {cost.cost:,.2f} at {hw.gpu_hour_price:g} per GPU-hour"

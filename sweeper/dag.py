@@ -233,12 +233,14 @@ def select(state: StudyState) -> Outcome | None:
     return state.selected
 
 
-def multi_gpu_room(need: int, in_flight_need: Iterable[int], node_gpus: Iterable[int]) -> bool:
+def multi_gpu_room(need: float, in_flight_need: Iterable[float], node_gpus: Iterable[int]) -> bool:
     """Whether a trial needing ``need`` GPUs on Train workers may go out. Multi-GPU trials
     are drivers holding one CPU, so Ray would start any number of them and their workers
     would then compete for the same nodes: one goes out only while the GPUs of nodes that
     fit it exceed what multi-GPU trials in flight need; always one, so that its pending
-    workers make an autoscaler add a node."""
+    workers make an autoscaler add a node. A trial of one GPU or a share of one (packed)
+    reserves it in its own bundle, so Ray holds it back itself: it always may go out, and
+    it takes nothing from the multi-GPU trials' count."""
     if need <= 1:
         return True
     in_use = sum(gpus for gpus in in_flight_need if gpus > 1)

@@ -13,6 +13,8 @@ class Hardware:
     # An A100's dense bf16 peak, and a utilisation fine-tuning encoders commonly reaches.
     peak_tflops: float = 312.0
     utilisation: float = 0.35
+    # GiB of one GPU, where base and large trials are packed onto GPUs (sweeper/packing.py).
+    gpu_memory_gib: float | None = None
 
     def gpu_hours(self, flops: float) -> float:
         return flops / (self.peak_tflops * 1e12 * self.utilisation) / 3600

@@ -6,11 +6,12 @@ run this launch opened ends FINISHED or FAILED, whatever happens.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import datasets
@@ -27,9 +28,11 @@ from sweeper.cluster import cluster_size, load_cluster
 from sweeper.dag import study_label
 from sweeper.errors import SweepAborted
 from sweeper.faults import TrialFaults, disk_full, one_line_cause, places_written
+from sweeper.hub_data import check_hub_data
 from sweeper.launch_lock import schema_lock, sweep_lock
 from sweeper.locations import DEFAULT_CONNECT_TIMEOUT_S, artifact_location, local_store_dir
-from sweeper.placement import DRIVER_RESOURCE, Placement, placement_of
+from sweeper.packing import gpu_fractions
+from sweeper.placement import DRIVER_RESOURCE, Placement
 from sweeper.plan import SWEEP, Plan, make_plan
 from sweeper.preflight import (
     check_ray_address,
@@ -52,6 +55,7 @@ from sweeper.tags import RunTags, tag_filter
 from sweeper.tracking import EXPERIMENT_KIND_TAG, TrackedRun, retrying
 from sweeper.trial import run_trial
 from sweeper.trial_spec import RUNS_PREFIX, SweepContext
+from tasks import HUB
 
 log = logging.getLogger(__name__)
 
@@ -262,6 +266,13 @@ class LaunchOptions:
     # The cluster-launcher config the cluster at ``address`` autoscales by: the sweep keeps
     # as many trials in flight as its largest size holds (without it, as its nodes hold now).
     cluster: str | None = None
+    # With --data hub: ask the hub for every source before anything starts (sweeper/hub_data.py).
+    data_check: bool = True
+    # ``repo@revision`` → the commit the hub served at the check: tagged on the sweep run.
+    data_commits: Mapping[str, str] = field(default_factory=dict)
+    # GiB of one GPU: where given, base and large trials share GPUs as their measured memory
+    # allows (``sweeper/packing.py``); None: one trial per GPU.
+    gpu_memory_gib: float | None = None
 
 
 def launch(spec: SweepSpec, options: LaunchOptions) -> LaunchResult:
@@ -272,6 +283,8 @@ def launch(spec: SweepSpec, options: LaunchOptions) -> LaunchResult:
     or, with ``options.fork``, launched under ``fork_name(spec)``."""
     _quiet_libraries()
     plan = make_plan(spec)
+    if spec.data == HUB and options.data_check:
+        options = replace(options, data_commits=check_hub_data(plan))
     options = replace(options, study_storage=options.study_storage or default_study_storage(options.tracking_uri))
     texts = _preflight(plan, options)
     autoscaler = load_cluster(options.cluster) if options.cluster and options.address else None
@@ -406,6 +419,8 @@ def _run_sweep(start: _SweepStart) -> LaunchResult:
         sweep_run.log_params(_sweep_params(start.plan))
         searcher = searcher or SweepSearcher(start.plan, _context(start, sweep_run.run_id, sweep_run))
         provenance = _sweep_provenance(searcher.context.source_commit, start.local_dirs)
+        if start.options.data_commits:
+            provenance[f"{PREFIX}data_commits"] = _data_commits(start.options)
         sweep_run.set_tags(RunTags(provenance={**provenance, f"{PREFIX}sampler": spec.sampler}))
         progress = SweepProgress(start.plan.total_trials)
         # Built before the progress bar starts: Tune pickles its callbacks, and a live bar holds locks.
@@ -489,10 +504,17 @@ def _context(start: _SweepStart, sweep_run_id: str, sweep_run: TrackedRun | None
         collective_backend=options.collective_backend,
         driver_resource=_driver_resource(),
         node_gpus=tuple(node_gpus(start.size)) if start.size.autoscaling else (),
+        gpu_fractions=gpu_fractions(start.plan.spec.scales, options.gpu_memory_gib, start.plan.longest_sequence),
         checkpoint_every_s=options.checkpoint_every_s,
         keep_target_checkpoints=options.keep_target_checkpoints,
         source_commit=source_commit(),
+        data_commits=_data_commits(options),
     )
+
+
+def _data_commits(options: LaunchOptions) -> str:
+    """The hub's served commits as one tag value (empty without a hub check)."""
+    return json.dumps(dict(sorted(options.data_commits.items()))) if options.data_commits else ""
 
 
 def _driver_resource() -> str:
@@ -517,7 +539,7 @@ def _resumed_searcher(start: _SweepStart, sweep_run_id: str) -> SweepSearcher:
 
 def _tuner(start: _SweepStart, searcher: SweepSearcher, progress: SweepProgress, name: str) -> tune.Tuner:
     options = start.options
-    placements = [placement_of(SCALES[scale], driver_resource=_driver_resource()) for scale in start.plan.spec.scales]
+    placements = [searcher.context.placement(scale) for scale in start.plan.spec.scales]
     return tune.Tuner(
         tune.with_resources(options.trainable, _resources),
         tune_config=tune.TuneConfig(

@@ -5,7 +5,8 @@ data-parallel (sharded where a full copy does not fit) under Ray Train's ``Torch
 started from inside the trial as Train V2 intends: the trial is a one-CPU driver and the
 Train workers ask for the GPUs, so nothing is reserved twice. The workers of one trial are
 packed onto one node (STRICT_PACK): a 4-GPU trial never straddles nodes or lands on a
-1-GPU node, and the autoscaler sees exactly what it must start.
+1-GPU node, and the autoscaler sees exactly what it must start. A single-GPU trial may ask for
+a share of a GPU instead (``sweeper/packing.py``), so that several small trials train on one.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ StageResult = dict[str, float | str]
 class Placement:
     # 1: train inside the Tune trial; more: that many Ray Train workers, one process each.
     workers: int = 1
-    gpus_per_worker: int = 0
+    # A share of one GPU (below 1) where single-GPU trials are packed; whole GPUs otherwise.
+    gpus_per_worker: float = 0
     # The workers' process group: nccl on real GPUs; gloo on CPUs (and logical GPUs).
     backend: str = "nccl"
     # Shard parameters, gradients and optimizer state across the workers (FSDP).
@@ -42,7 +44,12 @@ class Placement:
             return {"CPU": 1, self.driver_resource: 1} if self.driver_resource else {"CPU": 1}
         return {"CPU": 1, "GPU": self.gpus_per_worker}
 
-    def gpus(self) -> int:
+    @property
+    def packed(self) -> bool:
+        """Shares its GPU with other trials."""
+        return 0 < self.gpus_per_worker < 1
+
+    def gpus(self) -> float:
         return self.workers * self.gpus_per_worker
 
 
@@ -50,24 +57,42 @@ class Placement:
 DRIVER_RESOURCE = "trial_driver"
 
 
-def placement_of(scale: Scale, backend: str = "nccl", driver_resource: str = "") -> Placement:
+def placement_of(
+    scale: Scale, backend: str = "nccl", driver_resource: str = "", gpu_fraction: float = 1.0
+) -> Placement:
+    """Where ``scale``'s trials train; a single-GPU scale's trial asks for ``gpu_fraction`` of
+    its GPU (``sweeper/packing.py``)."""
     if scale.gpus > 1:
         return Placement(scale.gpus, 1, backend, sharded=scale.sharded, driver_resource=driver_resource)
-    return Placement(workers=1, gpus_per_worker=scale.gpus, backend=backend)
+    return Placement(workers=1, gpus_per_worker=scale.gpus * gpu_fraction, backend=backend)
 
 
 def run_placed(
-    stage: Callable[[dict], StageResult], config: dict, placement: Placement, storage_path: str, name: str
+    stage: Callable[[dict], StageResult],
+    config: dict,
+    placement: Placement,
+    storage_path: str,
+    name: str,
+    reports_to_tune: bool = False,
 ) -> StageResult:
     """Run ``stage(config)`` where ``placement`` says and return rank 0's result.
 
     Distributed, every worker runs the stage (the Trainer finds the process group Ray set
     up) and rank 0 puts its result on a queue (Train V2 returns metrics only with a
-    checkpoint, and a stage's checkpoint goes to MLflow, not to Train's storage)."""
+    checkpoint, and a stage's checkpoint goes to MLflow, not to Train's storage). With
+    ``reports_to_tune``, what the workers report (``ray.train.report``, every rank at once)
+    reaches the Tune trial running this as its own report, while the workers run: Ray's
+    ``TuneReportCallback`` puts rank 0's metrics on the trial's session queue, which Tune's
+    function trainable reads between its own results (ray/tune/integration/ray_train.py and
+    ray/train/_internal/session.py in Ray 2.60; https://docs.ray.io/en/latest/train/api/doc/
+    ray.tune.integration.ray_train.TuneReportCallback.html). So a study's pruner sees a
+    multi-GPU trial's epochs too, and a stop ends the trial's actor, which owns the Train
+    controller and so its workers."""
     if not placement.distributed:
         return stage(config)
     from ray import train
     from ray.train.torch import TorchConfig, TorchTrainer
+    from ray.tune.integration.ray_train import TuneReportCallback
     from ray.util.queue import Queue
 
     # An actor that holds no CPU, so it never waits behind the trials it serves.
@@ -88,7 +113,9 @@ def run_placed(
             placement_strategy="STRICT_PACK",
         ),
         torch_config=TorchConfig(backend=placement.backend),
-        run_config=train.RunConfig(name=name, storage_path=storage_path),
+        run_config=train.RunConfig(
+            name=name, storage_path=storage_path, callbacks=[TuneReportCallback()] if reports_to_tune else None
+        ),
     )
     try:
         trainer.fit()  # raises if any worker failed

@@ -67,6 +67,13 @@ class Plan:
     def total_trials(self) -> int:
         return len(self.studies) * self.spec.trials + len(self.cells)
 
+    @property
+    def longest_sequence(self) -> int:
+        """The longest max length any of the sweep's trials trains at (what a packed trial's
+        memory budget is sized for)."""
+        names = (*self.spec.intermediates, *self.spec.targets)
+        return max((self.tasks[name].recipe.max_length for name in names if name in self.tasks), default=256)
+
     def sources(self) -> list[tuple[Task, Source]]:
         """Every split the sweep reads, each once, with the task whose family reads its rows
         (checked before launch; the tiny model's tokenizer trains on their text)."""

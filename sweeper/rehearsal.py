@@ -82,7 +82,7 @@ def _hold(config: dict, hold: dict) -> None:
 def rehearse(request: dict) -> None:
     """Launch a whole sweep of sleeping trials: ``request`` holds the spec (build_spec's
     arguments), the stores, the Ray address, the cluster config, each (scale/task)'s seconds,
-    and optionally a ``hold`` (see ``_hold``)."""
+    and optionally a ``hold`` (see ``_hold``) and the GPU memory that packs trials."""
     from sweeper.launch import LaunchOptions, launch
     from sweeper.spec import build_spec
 
@@ -101,6 +101,7 @@ def rehearse(request: dict) -> None:
         trainable=trainable,
         collective_backend="gloo",
         cluster=request.get("cluster"),
+        gpu_memory_gib=request.get("gpu_memory_gib"),
     )
     result = launch(build_spec(**request["spec"]), options)
     print(result.summary())

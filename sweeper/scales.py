@@ -77,7 +77,10 @@ SCALES: dict[str, Scale] = {
         Scale(
             name="large",
             model="FacebookAI/xlm-roberta-large",
-            revision="main",
+            # The commit that added model.safetensors, the weights `transformers` loads
+            # (https://huggingface.co/FacebookAI/xlm-roberta-large/tree/2a489c01713afb599e293739f28b7d36941f13dc).
+            # No commit was established for the other scales: `xsweep plan` lists them unpinned.
+            revision="2a489c01713afb599e293739f28b7d36941f13dc",
             parameters=560_000_000,
             gpus=1,
             per_device_batch=16,

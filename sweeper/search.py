@@ -302,11 +302,12 @@ class SweepSearcher(Searcher):
         return gpus
 
     def _has_room(self, scale: str) -> bool:
-        need = SCALES[scale].gpus
+        need = self.context.placement(scale).gpus()
         if need <= 1 or not ray.is_initialized():
             return True
         in_flight = [e.scale if isinstance(e, Cell) else e[0].key.scale for e in self.dag.in_flight.values()]
-        return multi_gpu_room(need, [SCALES[s].gpus for s in in_flight], self._cluster_node_gpus())
+        needs = [self.context.placement(s).gpus() for s in in_flight]
+        return multi_gpu_room(need, needs, self._cluster_node_gpus())
 
     # -- what each trial is told -------------------------------------------------------
 

@@ -22,7 +22,6 @@ from mlflow.artifacts import get_artifact_repository
 from mlflow.data.huggingface_dataset_source import HuggingFaceDatasetSource
 from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, Run, RunTag
 from mlflow.exceptions import MlflowException
-from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
@@ -100,6 +99,8 @@ class TrackedRun:
         # Metric points not yet delivered, and the thread that delivers them.
         self._outbox: queue.Queue[Metric] = queue.Queue()
         self._sender: threading.Thread | None = None
+        # Training and the system-metrics sampler log from two threads; one sender starts.
+        self._sender_lock = threading.Lock()
         self._undelivered: Exception | None = None
 
     @classmethod
@@ -135,9 +136,14 @@ class TrackedRun:
         for key, value in metrics.items():
             if step > self._logged_steps.get(key, -1):
                 self._outbox.put(Metric(key, float(value), now, step))
-        if self._sender is None and self._outbox.unfinished_tasks:
-            self._sender = threading.Thread(target=self._deliver, name=f"mlflow-{self.run_id[:8]}", daemon=True)
-            self._sender.start()
+        with self._sender_lock:
+            if self._sender is None and self._outbox.unfinished_tasks:
+                self._sender = threading.Thread(target=self._deliver, name=f"mlflow-{self.run_id[:8]}", daemon=True)
+                self._sender.start()
+
+    def next_step(self, prefix: str) -> int:
+        """The first step past every point this run holds under keys starting with ``prefix``."""
+        return 1 + max((step for key, step in self._logged_steps.items() if key.startswith(prefix)), default=-1)
 
     def _deliver(self) -> None:
         while True:
@@ -278,17 +284,3 @@ def register_encoder(client: MlflowClient, name: str, run_id: str, artifact_path
         return str(existing[0].version)
     source = f"{retrying(lambda: client.get_run(run_id)).info.artifact_uri}/{artifact_path}"
     return str(retrying(lambda: client.create_model_version(name, source, run_id=run_id)).version)
-
-
-# System metrics are sampled this often (seconds): a short trial still gets a few points.
-SYSTEM_METRICS_INTERVAL_S = 2.0
-
-
-def system_metrics(tracking_uri: str, run_id: str) -> SystemMetricsMonitor:
-    """MLflow's monitor of CPU, memory, disk, network and (with NVML) GPU use, sampling into
-    the run until ``finish()``; in a reopened run its points continue after the steps held."""
-    monitor = SystemMetricsMonitor(
-        run_id, sampling_interval=SYSTEM_METRICS_INTERVAL_S, resume_logging=True, tracking_uri=tracking_uri
-    )
-    monitor.start()
-    return monitor

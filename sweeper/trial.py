@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 
+import ray.train
 import torch
 from huggingface_hub import snapshot_download
-from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
 from mlflow.tracking import MlflowClient
 from ray import tune
 from transformers import TrainerCallback
@@ -29,8 +29,9 @@ from sweeper.placement import StageResult, run_placed
 from sweeper.plan import INTERMEDIATE, TARGET
 from sweeper.resume import ResumeStore
 from sweeper.scales import SCALES, batch_layout
+from sweeper.system_metrics import SystemSampler
 from sweeper.tags import RunTags, tag_filter
-from sweeper.tracking import TrackedRun, log_datasets, metric_key, retrying, system_metrics, with_averages
+from sweeper.tracking import TrackedRun, log_datasets, metric_key, retrying, with_averages
 from sweeper.train import Evaluation, FineTuned, Hyperparameters, evaluate, fine_tune
 from sweeper.trial_spec import EPOCH_SCORE, RUNS_PREFIX, SweepShared, TrialSpec
 from tasks import Alternatives, Task, family_of, get_task, resolve
@@ -113,6 +114,10 @@ def train_stage(config: dict) -> StageResult:
         # As many intra-op threads as CPUs the trial holds, whatever the machine's core count
         # (Ray leaves torch's default otherwise): sums split the same way in every launch.
         torch.set_num_threads(int(spec.placement.trial_resources()["CPU"]))
+    elif spec.placement.packed:
+        # Ray shares out the GPU, not its memory: a trial past its share fails alone, with an
+        # out-of-memory error, instead of failing the trials packed beside it.
+        torch.cuda.set_per_process_memory_fraction(spec.placement.gpus_per_worker)
     # The driver opened (or reopened) the run; what an earlier attempt logged is not re-sent.
     run = TrackedRun.reopen(MlflowClient(sweep.tracking_uri), config["run_id"], mark_running=False)
     with tempfile.TemporaryDirectory(prefix="xsweep-trial-") as tmp:
@@ -124,22 +129,28 @@ def train_stage(config: dict) -> StageResult:
 
         def report_epoch(tuned: FineTuned, epoch: int) -> None:
             """The study's pruner judges the trial on its English dev score after each epoch."""
+            # Every rank evaluates (the Trainer gathers the predictions) and reports.
             score = evaluate(tuned, task, sweep.data, ("en",), ("dev",), hparams.max_length).metrics[objective]
-            run.log_metrics({f"epoch/{objective}": score}, step=epoch)
+            if tuned.is_main_process:
+                run.log_metrics({f"epoch/{objective}": score}, step=epoch)
             # Tune wants the searcher's metric in every result; EPOCH_SCORE marks it unfinished.
-            tune.report({"objective": score, EPOCH_SCORE: score, "epoch": epoch, "run_id": run.run_id})
+            result = {"objective": score, EPOCH_SCORE: score, "epoch": epoch, "run_id": run.run_id}
+            if spec.placement.distributed:
+                # To the Tune trial that started these workers (``run_placed``), from rank 0.
+                ray.train.report(result)
+            else:
+                tune.report(result)
 
-        # Only a trial training in its own process can report to Tune between epochs.
-        prunable = spec.phase != TARGET and not spec.placement.distributed
-        # Should training fail, the monitor stops by itself once the run has ended.
-        monitor = _monitor_system(sweep, run)
-        tuned = fine_tune(
-            encoder, task, sweep.data, hparams, work / "trainer", [LossLogger(run)], resume,
-            on_epoch=report_epoch if prunable else None,
-        )  # fmt: skip
-        evaluation = evaluate(tuned, task, sweep.data, spec.languages, spec.splits, hparams.max_length)
-        if monitor is not None:
-            monitor.finish()
+        monitor = _monitor_system(run)
+        try:
+            tuned = fine_tune(
+                encoder, task, sweep.data, hparams, work / "trainer", [LossLogger(run)], resume,
+                on_epoch=report_epoch if prunable(spec) else None,
+            )  # fmt: skip
+            evaluation = evaluate(tuned, task, sweep.data, spec.languages, spec.splits, hparams.max_length)
+        finally:
+            if monitor is not None:
+                monitor.finish()
         metrics = with_averages(evaluation.metrics)
         checkpoint = None
         if spec.phase == INTERMEDIATE:
@@ -165,12 +176,18 @@ def train_stage(config: dict) -> StageResult:
     return {"objective": objective_of(metrics, task.metric)}
 
 
-def _monitor_system(sweep: SweepShared, run: TrackedRun) -> SystemMetricsMonitor | None:
+def prunable(spec: TrialSpec) -> bool:
+    """Search trials report each epoch to their study's pruner (on one GPU or on Train
+    workers alike); a cell runs its selected learning rate to the end."""
+    return spec.phase != TARGET
+
+
+def _monitor_system(run: TrackedRun) -> SystemSampler | None:
     """Rank 0 samples its node's CPU, memory and GPUs into the run (a multi-GPU trial's
-    workers share one node, so one monitor sees them all)."""
+    workers share one node, so one sampler sees them all)."""
     if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
         return None
-    return system_metrics(sweep.tracking_uri, run.run_id)
+    return SystemSampler(run).start()
 
 
 def _version_params() -> dict[str, str]:
@@ -217,7 +234,9 @@ def run_trial(config: dict) -> None:
         placement = {"workers": spec.placement.workers, "sharded": spec.placement.sharded}
         run.log_params({**spec.params, **asdict(hyperparameters(spec, sweep)), **placement, **_version_params()})
         stage_config = {**config, "run_id": run.run_id}
-        result = run_placed(train_stage, stage_config, spec.placement, sweep.storage_path, f"train-{run.run_id}")
+        result = run_placed(
+            train_stage, stage_config, spec.placement, sweep.storage_path, f"train-{run.run_id}", prunable(spec)
+        )
         run.finish("FINISHED")
     except (SystemExit, KeyboardInterrupt):
         # Tune stops a trial by ending it at its next report (the study pruned it), or the

@@ -6,7 +6,7 @@ and the DAG's choices, so the searcher only decides which."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from sweeper.dag import Outcome, study_label, trial_key
 from sweeper.placement import Placement, placement_of
@@ -42,10 +42,21 @@ class SweepContext:
     # GPUs of every node an autoscaling cluster may start (see sweeper/capacity.py), or ()
     # to read the nodes alive now.
     node_gpus: tuple[int, ...] = ()
+    # Per packed scale, the share of a GPU each of its trials asks for (``sweeper/packing.py``);
+    # a scale not named takes whole GPUs.
+    gpu_fractions: dict[str, float] = field(default_factory=dict)
     checkpoint_every_s: float = DEFAULT_CHECKPOINT_EVERY_S
     keep_target_checkpoints: bool = False
     # The xsweep commit the driver launched from (trials on other nodes may have no .git).
     source_commit: str = "unknown"
+    # With --data hub: ``repo@revision`` → the commit the hub served at the launch's check, as
+    # JSON (``sweeper/hub_data.py``): two runs of one cell on different data differ here.
+    data_commits: str = ""
+
+    def placement(self, scale: str) -> Placement:
+        """Where the scale's trials train, and what each reserves."""
+        fraction = self.gpu_fractions.get(scale, 1.0)
+        return placement_of(SCALES[scale], self.collective_backend, self.driver_resource, fraction)
 
 
 @dataclass(frozen=True)
@@ -125,12 +136,14 @@ def sweep_shared(context: SweepContext, plan: Plan) -> SweepShared:
 
 def _encoder(context: SweepContext, scale: str) -> dict:
     encoder, revision = context.encoders[scale]
-    placement = placement_of(SCALES[scale], context.collective_backend, context.driver_resource)
+    placement = context.placement(scale)
     return {"scale": scale, "encoder": encoder, "encoder_revision": revision, "placement": placement}
 
 
 def _tags(context: SweepContext, plan: Plan, phase: str, scale: str, **fields: object) -> RunTags:
     provenance = {"xsweep_commit": context.source_commit, "sampler": plan.spec.sampler}
+    if context.data_commits:
+        provenance["data_commits"] = context.data_commits
     return RunTags(
         phase=phase,
         sweep=context.name,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +18,7 @@ import pyarrow.json
 from datasets import Dataset, concatenate_datasets, load_dataset
 from datasets.exceptions import DatasetGenerationError
 
+from tasks.hub import load_arguments
 from tasks.task import Source, Task
 
 HUB = "hub"
@@ -39,7 +41,13 @@ def load_split(source: Source, data: str) -> Dataset:
 
 def _load_whole_split(source: Source, data: str) -> Dataset:
     if data == HUB and source.path is None:
-        return load_dataset(source.dataset, source.config, split=source.split, revision=source.revision)
+        if source.local_only:
+            raise DataError(
+                f"{source.folder} {source.config}/{source.split}: no faithful hub copy; valid: --data DIR "
+                f"holding {source.local_path('DIR')} (see tasks/catalog for how to build it)"
+            )
+        args, kwargs = load_arguments(source)
+        return load_dataset(*args, **kwargs)
     path = source.local_path(data)
     builder = "text" if path.endswith(".txt") else "json"
     size = Path(path).stat().st_size if Path(path).is_file() else None
@@ -111,12 +119,19 @@ def texts_of(rows: Iterable[dict]) -> Iterator[str]:
 
 
 def write_split(source: Source, root: str | Path, rows: Iterable[dict]) -> Path:
-    """Write ``rows`` (the hub's columns) where the local layout expects ``source``."""
+    """Write ``rows`` (the hub's columns) where the local layout expects ``source``: into a
+    temporary file beside it, renamed into place once whole, so that an interrupted write
+    never leaves a file a reader would take for the split."""
     path = Path(source.local_path(str(root)))
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with partial.open("w", encoding="utf-8") as handle:
+            for row in rows:
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 
@@ -156,8 +171,14 @@ def own_sources(task: Task, languages: Iterable[str] | None = None) -> list[Sour
 
 
 def mirror_split(source: Source, root: str | Path) -> Path:
-    """Copy one hub split into the local layout under ``root``."""
+    """Copy one hub split into the local layout under ``root`` (atomically, see ``write_split``)."""
     return write_split(source, root, load_split(replace(source, id_prefix=None), HUB))
+
+
+def is_mirrored(source: Source, root: str | Path) -> bool:
+    """Whether the mirror under ``root`` holds ``source`` whole: only a finished write
+    renames a file into place, so a file there is complete."""
+    return Path(source.local_path(str(root))).is_file()
 
 
 def is_present(source: Source, data: str) -> bool:

@@ -28,3 +28,39 @@ def mirror_sources(task: Task, languages: Iterable[str] | None = None) -> list[S
     the user's to bring."""
     whole = {replace(source, id_prefix=None) for source in task_sources(task, languages) if not source.local_only}
     return sorted(whole, key=lambda source: source.local_path(""))
+
+
+def labelled(readers: Iterable[tuple[Task, Source]]) -> list[tuple[str, str, Source]]:
+    """Each (reading task, split) as (task, language, split): the language a dev or test split
+    is for, "train" for a training stage, "-" for a split the settings name; each once."""
+    rows = []
+    for reader, source in readers:
+        by_language = {**{s: lang for lang, s in reader.test.items()}, **{s: lang for lang, s in reader.dev.items()}}
+        label = by_language.get(source) or ("-" if source in reader.settings.sources() else "train")
+        rows.append((reader.name, label, source))
+    return list(dict.fromkeys(rows))
+
+
+def labelled_sources(task: Task, languages: Iterable[str] | None = None) -> list[tuple[str, str, Source]]:
+    """Every split ``task`` reads, labelled (``labelled``): the lines of ``xsweep data check``."""
+    return labelled(split_readers(task, languages))
+
+
+def source_table(tasks: Iterable[Task]) -> str:
+    """The catalog's hub sources as a Markdown table (task, repository, revision, layout,
+    languages): the README's table is this text, so that it cannot drift from the entries."""
+    rows: dict[tuple[str, str, str, str], list[str]] = {}
+    for task in tasks:
+        if task.family == "multitask":
+            continue  # its members' sources are theirs
+        for name, label, source in labelled_sources(task):
+            repo = source.dataset or "(local only)"
+            revision = source.revision if source.dataset else "-"
+            layout = source.layout if source.dataset else "local"
+            languages = rows.setdefault((name, repo, revision, layout), [])
+            if label not in languages:
+                languages.append(label)
+    lines = ["| task | repository | revision | layout | languages |", "|---|---|---|---|---|"]
+    for (name, repo, revision, layout), languages in rows.items():
+        lines.append(f"| {name} | {repo} | `{revision}` | {layout} | {' '.join(languages)} |")
+    return "\n".join(lines) + "\n"

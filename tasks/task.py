@@ -10,6 +10,12 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 Kind = Literal["target", "intermediate"]
+CONVERTED = "refs/convert/parquet"
+
+
+def is_commit(revision: str) -> bool:
+    """A full commit SHA (40 hex digits), not a branch or tag that can move."""
+    return len(revision) == 40 and all(c in "0123456789abcdef" for c in revision)
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,16 @@ class Source:
     # A file of the user's own, read wherever --data points (translated intermediate data,
     # text for continued MLM): JSON lines, or plain text (``.txt``, a ``text`` column).
     path: str | None = None
+    # How the repository holds the split at ``revision`` (tasks/hub.py): "configs", parquet
+    # files its README's ``configs`` name; "converted", the hub's parquet export
+    # (``<config>/<split>/NNNN.parquet``, no README), read by file path: there `datasets`
+    # knows one config, ``default``, and refuses the config names.
+    layout: Literal["configs", "converted"] = "configs"
+
+    @property
+    def pinned(self) -> bool:
+        """Whether ``revision`` is a commit: the data a cell saw cannot change under it."""
+        return is_commit(self.revision)
 
     @property
     def local_only(self) -> bool:

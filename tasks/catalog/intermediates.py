@@ -17,9 +17,7 @@ from tasks.catalog.multiple_choice import (
     SUPER_GLUE_REVISION,
 )
 from tasks.catalog.span_qa import QA_COLUMNS, QA_RECIPE, SQUAD, SQUAD_REVISION, SQUAD_TRAIN
-from tasks.task import Recipe, Size, Source, Task
-
-CONVERTED = "refs/convert/parquet"
+from tasks.task import CONVERTED, Recipe, Size, Source, Task
 
 # facebook/anli's main branch holds parquet files: config `plain_text`, splits train_r1..r3,
 # dev_r1..r3 and test_r1..r3, columns uid, premise, hypothesis, label (ClassLabel entailment,
@@ -34,13 +32,15 @@ SNLI_REVISION = "main"
 # validation, SQuAD's columns; an unanswerable question has empty answer lists.
 SQUAD_V2 = "rajpurkar/squad_v2"
 SQUAD_V2_REVISION = "main"
-# Rowan/hellaswag's and allenai/cosmos_qa's main branches are loading scripts; the hub's parquet
-# export loads as data, config `default` (HellaSwag's export lists default/{train,validation,
-# test}; Cosmos QA's script defines no configs, whose export is named so too: not seen here).
-# HellaSwag: ctx (ctx_a and ctx_b joined), endings (four), label a digit string ("" in test).
-# Cosmos QA: context, question, answer0..3, label an int.
+# Rowan/hellaswag's main branch is a loading script; its parquet export (default/{train,
+# validation,test}/0000.parquet) is read by file path. No commit of the export was found:
+# the branch, unpinned (`xsweep plan` warns). Columns: ctx (ctx_a and ctx_b joined), endings
+# (four), label a digit string ("" in test).
 HELLASWAG = "Rowan/hellaswag"
-COSMOS_QA = "allenai/cosmos_qa"
+# Cosmos QA is local only: allenai/cosmos_qa's main is a loading script, and neither its
+# export nor a parquet copy from its authors was found (only third-party re-uploads). Bring
+# DIR/cosmos_qa/default/{train,validation}.jsonl from the official release, one row a line:
+# context, question, answer0..3, label an int.
 # tau/commonsense_qa's main branch holds parquet files: config `default`, columns question,
 # choices {label: [A..E], text: [...]}, answerKey ("" in test).
 COMMONSENSE_QA = "tau/commonsense_qa"
@@ -129,8 +129,8 @@ TASKS: tuple[Task, ...] = (
         family="multiple_choice",
         metric="accuracy",
         languages=("en",),
-        train=Source("hellaswag", HELLASWAG, "default", "train", CONVERTED),
-        dev={"en": Source("hellaswag", HELLASWAG, "default", "validation", CONVERTED)},
+        train=Source("hellaswag", HELLASWAG, "default", "train", CONVERTED, layout="converted"),
+        dev={"en": Source("hellaswag", HELLASWAG, "default", "validation", CONVERTED, layout="converted")},
         columns={"context": "ctx", "choices": "endings", "label": "label"},
         train_source="hellaswag",
         recipe=Recipe(epochs=2),
@@ -143,8 +143,8 @@ TASKS: tuple[Task, ...] = (
         family="multiple_choice",
         metric="accuracy",
         languages=("en",),
-        train=Source("cosmos_qa", COSMOS_QA, "default", "train", CONVERTED),
-        dev={"en": Source("cosmos_qa", COSMOS_QA, "default", "validation", CONVERTED)},
+        train=Source("cosmos_qa", "", "default", "train"),
+        dev={"en": Source("cosmos_qa", "", "default", "validation")},
         columns={
             "context": "context",
             "question": "question",
@@ -177,8 +177,8 @@ TASKS: tuple[Task, ...] = (
         family="multiple_choice",
         metric="accuracy",
         languages=("en",),
-        train=Source("siqa", SIQA, "default", "train", SIQA_REVISION),
-        dev={"en": Source("siqa", SIQA, "default", "validation", SIQA_REVISION)},
+        train=Source("siqa", SIQA, "default", "train", SIQA_REVISION, layout="converted"),
+        dev={"en": Source("siqa", SIQA, "default", "validation", SIQA_REVISION, layout="converted")},
         columns=SIQA_COLUMNS,
         train_source="siqa",
         recipe=Recipe(epochs=2),

@@ -1,6 +1,6 @@
 """Multiple-choice entries: XCOPA, trained on English SIQA, then English COPA."""
 
-from tasks.task import Recipe, Size, Source, Submission, Task, per_language
+from tasks.task import CONVERTED, Recipe, Size, Source, Submission, Task, per_language
 
 XCOPA_LANGUAGES = tuple("et ht id it qu sw ta th tr vi zh".split())
 
@@ -8,10 +8,11 @@ XCOPA_LANGUAGES = tuple("et ht id it qu sw ta th tr vi zh".split())
 # config per language with `validation` (100) and `test` (500) splits, both labelled.
 XCOPA = "cambridgeltl/xcopa"
 XCOPA_REVISION = "main"
-# allenai/social_i_qa's main branch is a loading script; its parquet conversion (config
-# `default`, splits `train` and `validation`) loads as data. Labels are "1", "2", "3".
+# allenai/social_i_qa's main branch is a loading script; its parquet export (config
+# `default`, splits `train` and `validation`) is read by file path. Labels are "1", "2", "3".
+# No commit of the export was found: the branch, unpinned (`xsweep plan` warns).
 SIQA = "allenai/social_i_qa"
-SIQA_REVISION = "refs/convert/parquet"
+SIQA_REVISION = CONVERTED
 # aps/super_glue holds parquet per config on main (`copa/train-*.parquet`); COPA's test
 # split is unlabelled (-1), its validation split labelled.
 SUPER_GLUE = "aps/super_glue"
@@ -36,7 +37,7 @@ TASKS: tuple[Task, ...] = (
         family="multiple_choice",
         metric="accuracy",
         languages=XCOPA_LANGUAGES,
-        train=Source("siqa", SIQA, "default", "train", SIQA_REVISION),
+        train=Source("siqa", SIQA, "default", "train", SIQA_REVISION, layout="converted"),
         then_train=Source("copa", SUPER_GLUE, "copa", "train", SUPER_GLUE_REVISION),
         # XCOPA has no English; English COPA's validation split is the English dev set that
         # model selection (dev/accuracy/en) reads.

@@ -20,29 +20,39 @@ BUCC_LANGUAGES = tuple("de fr ru zh".split())
 LAREQA_LANGUAGES = tuple("ar de el en es hi ru th tr vi zh".split())
 MEWSLIX_LANGUAGES = tuple("ar de en es fa ja pl ro ta tr uk".split())
 
-# google/xtreme holds parquet files on main, which `datasets` loads as data: tatoeba.<code>
-# (validation only: 1000 pairs, fewer for some languages) and bucc18.<lang> (validation:
-# BUCC's sample set; test: its training set, whose gold XTREME scores against).
+# google/xtreme's tatoeba.<code> configs: validation only, 1000 pairs (fewer for some).
+# google/xtreme at a commit after its conversion to parquet (hub PR #9, "Convert dataset to
+# Parquet", https://huggingface.co/datasets/xtreme/discussions/9): README configs, one folder
+# per config with <split>-00000-of-00001.parquet, as the tree at this commit lists
+# (https://huggingface.co/datasets/google/xtreme/tree/b09e9378cb97d39c628feb5135a749ac43e7ea5e/MLQA.en.ar).
 XTREME = "google/xtreme"
-XTREME_REVISION = "main"
-# LASER's Tatoeba files for XTREME-R's five added pairs, as MTEB's copy of them: a
-# script-free parquet conversion, configs ``<code>-eng``, split ``test``.
+XTREME_REVISION = "b09e9378cb97d39c628feb5135a749ac43e7ea5e"
+# LASER's Tatoeba files for XTREME-R's five added pairs, as MTEB's copy of them (main holds
+# JSON): its parquet export, read by file path, configs ``<code>-eng``, split ``test``, at a
+# commit whose tree holds <config>/test/0000.parquet
+# (https://huggingface.co/datasets/mteb/tatoeba-bitext-mining/blob/5b1e04161031ae04b9c1a25be32217a6c7f6e58b/est-eng/test/0000.parquet).
 TATOEBA_MTEB = "mteb/tatoeba-bitext-mining"
-TATOEBA_MTEB_REVISION = "refs/convert/parquet"
+TATOEBA_MTEB_REVISION = "5b1e04161031ae04b9c1a25be32217a6c7f6e58b"
 # SQuAD v1.1, parquet on main (config plain_text): LAReQA's English training questions.
 SQUAD = "rajpurkar/squad"
 SQUAD_REVISION = "main"
-# XQuAD-R. The hub copy drops the sentence breaks that define LAReQA's candidates, so the
-# local mirror is built from the official files (github google-research-datasets/lareqa,
-# xquad-r/<lang>.json) with ``tasks.families.retrieval_rows.lareqa_rows``: --data DIR only.
-XQUAD_R = "google-research-datasets/xquad_r"
-XQUAD_R_REVISION = "main"
+# LAReQA is local only. The hub's XQuAD-R (google-research-datasets/xquad_r) has SQuAD's
+# columns and no sentence breaks, the candidates LAReQA ranks: a mirror of it would hold rows
+# the family cannot score. Build DIR/lareqa/<lang>/validation.jsonl from the official files
+# (github google-research-datasets/lareqa, xquad-r/<lang>.json) with
+# ``tasks.families.retrieval_rows.lareqa_rows``: each language's questions, then the pool of
+# every language's answer sentences.
+# BUCC is local only too. google/xtreme's bucc18.<lang> rows are the gold pairs alone: mining
+# among them, without the comparable corpora's other sentences, scores far above BUCC. Build
+# DIR/bucc2018/bucc18.<lang>/{validation,test}.jsonl from the official BUCC 2018 files
+# (<lang>-en.{sample,training}.{<lang>,en,gold}) with ``retrieval_rows.bucc_rows``.
 # Mewsli-X has no official hub dataset (the official download is a script in
 # google-research/google-research, dense_representations_for_entity_retrieval/mel). This
 # is an unofficial mirror of its files (jsonl; per-language wikinews mentions, Wikipedia
 # pairs); the local layout keeps the official JSON records: DIR/mewslix/<lang>/{validation,
 # test}.jsonl (wikinews_mentions by context language), wikipedia_pairs/train.jsonl and
-# candidates/test.jsonl (candidate_set_entities.jsonl).
+# candidate_entities/test.jsonl (candidate_set_entities.jsonl): the repository's config for
+# the candidates is ``candidate_entities``. No commit of it was found: unpinned.
 MEWSLIX = "izhx/mewsli-x"
 MEWSLIX_REVISION = "main"
 
@@ -50,12 +60,12 @@ MEWSLIX_REVISION = "main"
 def _tatoeba_source(lang: str) -> Source:
     code = TATOEBA_CODES[lang]
     if lang in TATOEBA_XTREME_R:
-        return Source("tatoeba", TATOEBA_MTEB, f"{code}-eng", "test", TATOEBA_MTEB_REVISION)
+        return Source("tatoeba", TATOEBA_MTEB, f"{code}-eng", "test", TATOEBA_MTEB_REVISION, layout="converted")
     return Source("tatoeba", XTREME, f"tatoeba.{code}", "validation", XTREME_REVISION)
 
 
 def _bucc(split: str) -> dict[str, Source]:
-    return {lang: Source("bucc2018", XTREME, f"bucc18.{lang}", split, XTREME_REVISION) for lang in BUCC_LANGUAGES}
+    return {lang: Source("bucc2018", "", f"bucc18.{lang}", split) for lang in BUCC_LANGUAGES}
 
 
 TASKS: tuple[Task, ...] = (
@@ -110,7 +120,7 @@ TASKS: tuple[Task, ...] = (
         metric="map_at_20",
         languages=LAREQA_LANGUAGES,
         train=Source("squad", SQUAD, "plain_text", "train", SQUAD_REVISION),
-        dev=per_language("lareqa", XQUAD_R, LAREQA_LANGUAGES, "validation", XQUAD_R_REVISION),
+        dev={lang: Source("lareqa", "", lang, "validation") for lang in LAREQA_LANGUAGES},
         # SQuAD's columns, for training.
         columns={"question": "question", "context": "context", "answers": "answers"},
         train_source="squad",
@@ -138,7 +148,7 @@ TASKS: tuple[Task, ...] = (
             "setup": "entity",
             "layer": 1.0,
             "train_language": "en",
-            "candidates": Source("mewslix", MEWSLIX, "candidates", "test", MEWSLIX_REVISION),
+            "candidates": Source("mewslix", MEWSLIX, "candidate_entities", "test", MEWSLIX_REVISION),
         },
         submission=Submission(benchmarks=("xtreme-r",)),
     ),

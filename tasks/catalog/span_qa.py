@@ -13,16 +13,18 @@ QA_COLUMNS = {"id": "id", "context": "context", "question": "question", "answers
 QA_RECIPE = Recipe(epochs=2, max_length=384, batch_size=16)
 
 # rajpurkar/squad, google/xquad and google-research-datasets/tydiqa hold parquet files on
-# their default branch. facebook/mlqa's default branch is a loading script, so it is read
-# from the hub's parquet export, where every config (mlqa.<context language>.<question
-# language>) is a folder. google/xquad's configs are xquad.<lang>, xquad.ro (XTREME-R's
+# their default branch. google/xquad's configs are xquad.<lang>, xquad.ro (XTREME-R's
 # addition) among them, each with a validation split only (XTREME's XQuAD test set).
+# MLQA: facebook/mlqa's main is a loading script, and its parquet export has no README, so
+# `datasets` refuses its config names there; google/xtreme serves the same files as
+# MLQA.<context language>.<question language> (validation and test) on main, as parquet.
 SQUAD = "rajpurkar/squad"
 SQUAD_REVISION = "main"
 XQUAD = "google/xquad"
 XQUAD_REVISION = "main"
-MLQA = "facebook/mlqa"
-MLQA_REVISION = "refs/convert/parquet"
+# See tasks/catalog/tagging.py for the commit's evidence.
+MLQA = "google/xtreme"
+MLQA_REVISION = "b09e9378cb97d39c628feb5135a749ac43e7ea5e"
 TYDIQA = "google-research-datasets/tydiqa"
 TYDIQA_REVISION = "main"
 
@@ -58,8 +60,8 @@ TASKS: tuple[Task, ...] = (
         metric="f1",
         languages=MLQA_LANGUAGES,
         train=SQUAD_TRAIN,
-        dev={lang: Source("mlqa", MLQA, f"mlqa.{lang}.{lang}", "validation", MLQA_REVISION) for lang in MLQA_LANGUAGES},
-        test={lang: Source("mlqa", MLQA, f"mlqa.{lang}.{lang}", "test", MLQA_REVISION) for lang in MLQA_LANGUAGES},
+        dev={lang: Source("mlqa", MLQA, f"MLQA.{lang}.{lang}", "validation", MLQA_REVISION) for lang in MLQA_LANGUAGES},
+        test={lang: Source("mlqa", MLQA, f"MLQA.{lang}.{lang}", "test", MLQA_REVISION) for lang in MLQA_LANGUAGES},
         columns=QA_COLUMNS,
         train_source="squad",
         recipe=QA_RECIPE,

@@ -1,6 +1,6 @@
 """Tagging entries: UD POS (``udpos``) and PAN-X NER (``panx``), zero-shot from English."""
 
-from tasks.task import Recipe, Size, Source, Submission, Task
+from tasks.task import CONVERTED, Recipe, Size, Source, Submission, Task
 
 UDPOS_LANGUAGES = tuple(
     "af ar bg de el en es et eu fa fi fr he hi hu id it ja kk ko lt mr nl pl pt ro ru ta te th tl tr uk ur vi wo yo "
@@ -11,17 +11,28 @@ PANX_LANGUAGES = tuple(
     "sw ta te th tl tr uk ur vi yo zh".split()
 )
 
-# google/xtreme's main branch holds parquet files (its loading script was converted), one
-# config per language: `udpos.<English name>` (UD 2.5) and `PAN-X.<code>`, each with
-# train/validation/test splits, except the udpos configs noted below.
+# google/xtreme: one config per language, `udpos.<English name>` (UD 2.5) and `PAN-X.<code>`,
+# each with train/validation/test splits, except the udpos configs noted below.
+# google/xtreme at a commit after its conversion to parquet (hub PR #9, "Convert dataset to
+# Parquet", https://huggingface.co/datasets/xtreme/discussions/9): README configs, one folder
+# per config with <split>-00000-of-00001.parquet, as the tree at this commit lists
+# (https://huggingface.co/datasets/google/xtreme/tree/b09e9378cb97d39c628feb5135a749ac43e7ea5e/MLQA.en.ar).
 XTREME = "google/xtreme"
-XTREME_REVISION = "main"
-# XTREME-R's additions come from their own datasets, through the hub's parquet conversion
-# (config folders on refs/convert/parquet): UD 2.7 (the release XTREME-R used) for the five
-# UD languages, and WikiANN (the same Rahimi et al. splits PAN-X uses) for the eight PAN-X ones.
+XTREME_REVISION = "b09e9378cb97d39c628feb5135a749ac43e7ea5e"
+# XTREME-R's additions come from their own datasets, through the hub's parquet export, read
+# by file path (layout "converted": <config>/<split>/0000.parquet, no README; by config name
+# `datasets` refuses them): UD 2.7 (the release XTREME-R used) for the five UD languages, and
+# WikiANN (the same Rahimi et al. splits PAN-X uses) for the eight PAN-X ones.
+# universal_dependencies' export folders per treebank
+# (https://huggingface.co/datasets/universal_dependencies/commits/refs%2Fconvert%2Fparquet/de_lit);
+# no commit of the export after its 2024 re-conversion was found: the branch, unpinned
+# (`xsweep plan` warns, runs record the commit served).
 UD = "universal-dependencies/universal_dependencies"
+UD_REVISION = CONVERTED
+# WikiANN's export at a commit after its last parquet update (2024-02-22, per
+# https://huggingface.co/datasets/unimelb-nlp/wikiann/commits/2db7a69e8f44568e233bf5f90670a6e4387855fa/de/validation).
 WIKIANN = "unimelb-nlp/wikiann"
-CONVERTED = "refs/convert/parquet"
+WIKIANN_REVISION = "2db7a69e8f44568e233bf5f90670a6e4387855fa"
 
 # google/xtreme's udpos and PAN-X ClassLabel names, in their order.
 UPOS_TAGS = tuple("ADJ ADP ADV AUX CCONJ DET INTJ NOUN NUM PART PRON PROPN PUNCT SCONJ SYM VERB X".split())
@@ -56,7 +67,7 @@ PANX_EXTRA = frozenset({"az", "gu", "lt", "pa", "pl", "qu", "ro", "uk"})
 
 def _udpos(lang: str, split: str) -> Source:
     if lang in UD_TREEBANKS:
-        return Source("udpos", UD, UD_TREEBANKS[lang], split, CONVERTED)
+        return Source("udpos", UD, UD_TREEBANKS[lang], split, UD_REVISION, layout="converted")
     if split == "validation" and lang in UDPOS_TEST_ONLY:
         split = "test"
     return Source("udpos", XTREME, UDPOS_CONFIGS[lang], split, XTREME_REVISION)
@@ -64,7 +75,7 @@ def _udpos(lang: str, split: str) -> Source:
 
 def _panx(lang: str, split: str) -> Source:
     if lang in PANX_EXTRA:
-        return Source("panx", WIKIANN, lang, split, CONVERTED)
+        return Source("panx", WIKIANN, lang, split, WIKIANN_REVISION, layout="converted")
     return Source("panx", XTREME, f"PAN-X.{lang}", split, XTREME_REVISION)
 
 

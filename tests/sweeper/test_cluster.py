@@ -274,3 +274,44 @@ def test_an_autoscaling_cluster_grows_to_its_maximum_and_back_to_zero(
     search_nodes = {trials[mark["run_name"]].data.tags[NODES] for mark in placed}
     assert len(search_nodes) == MOST_GPU_NODES and head["node_id"] not in search_nodes
     assert not left, f"{len(left)} GPU nodes were left after the sweep and the idle timeout"
+
+
+@pytest.mark.cluster
+def test_four_packed_base_trials_share_one_gpu_and_no_more(tmp_path: Path, demo_data: Path) -> None:
+    """One node on loopback with one logical GPU and CPUs to spare (8), a base sweep packed for
+    a 141 GiB GPU (base's measured 6.5 GiB a trial: four to a GPU) through the real launch
+    path, sleeping instead of training. Three studies make six search trials ready at once;
+    each holds its share until four have been placed (then how many ran at once is a count,
+    not a race). Four ran at once on the one GPU, never a fifth, though CPUs allowed eight."""
+    import ray
+    from mlflow.tracking import MlflowClient
+
+    from sweeper.packing import packing_of
+    from sweeper.rehearsal import END, NODES, rehearse
+
+    packing = packing_of("base", 141, 256)
+    assert packing.trials_per_gpu == 4
+    marks = tmp_path / "placed"
+    marks.mkdir()
+    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    spec = {"scales": "base", "intermediate": "mnli,qqp", "targets_": "xnli", "trials": 2, "seeds": 1}
+    ray.init(address="local", num_cpus=8, num_gpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        (node,) = [node["NodeID"] for node in ray.nodes() if node["Alive"]]
+        rehearse({
+            "spec": {**spec, "data": str(demo_data), "name": "packed"}, "tracking_uri": tracking_uri,
+            "study_storage": f"sqlite:///{tmp_path / 'optuna.db'}", "address": None,
+            "storage_path": str(tmp_path / "tune"), "gpu_memory_gib": 141,
+            "seconds": {"base/mnli": 0.5, "base/qqp": 0.5, "base/xnli": 0.5},
+            "hold": {"dir": str(marks), "trials": packing.trials_per_gpu, "at_most_s": 60},
+        })  # fmt: skip
+    finally:
+        ray.shutdown()
+    client = MlflowClient(tracking_uri)
+    runs = client.search_runs([client.get_experiment_by_name("packed").experiment_id])
+    trials = {run.info.run_name: run for run in runs if END in run.data.metrics}
+    assert len(trials) == 9  # six search trials, three cells (none, mnli, qqp)
+    assert {run.data.tags[NODES] for run in trials.values()} == {node}
+    placed = [json.loads(path.read_text()) for path in marks.glob("*.json")]
+    held = [(mark["placed"], trials[mark["run_name"]].data.metrics[END]) for mark in placed]
+    assert len(held) == 6 and _peak(held) == packing.trials_per_gpu

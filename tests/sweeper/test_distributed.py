@@ -3,6 +3,9 @@ process group, started from inside a real Tune trial."""
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -13,28 +16,66 @@ from transformers import AutoModel
 import mlflow
 from sweeper.launch import _resources
 from sweeper.placement import Placement
-from sweeper.plan import INTERMEDIATE
+from sweeper.plan import INTERMEDIATE, make_plan
 from sweeper.pretrained import build_tiny_model
+from sweeper.scales import SCALES
+from sweeper.search import LEARNING_RATE, MLFLOW_RUN_ID, StudyPruning, SweepSearcher
+from sweeper.spec import build_spec
 from sweeper.tracking import TrackedRun
 from sweeper.trial import run_trial
-from sweeper.trial_spec import SweepShared, TrialSpec, trial_config
+from sweeper.trial_spec import EPOCH_SCORE, SweepContext, SweepShared, TrialSpec, trial_config
 from tasks import get_task, load_split
 
 pytestmark = pytest.mark.cluster
 
 
-def test_a_trial_on_two_train_workers_trains_once_and_logs_once(tmp_path: Path, demo_data: Path) -> None:
+@pytest.fixture(scope="module")
+def ray_on_three_cpus() -> Iterator[None]:
+    """One local Ray for this module's trials (a driver and two workers each): started once."""
     import ray
-    from ray import tune
 
+    ray.init(address="local", num_cpus=3, include_dashboard=False, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+# Where a multi-GPU scale's trial trains, on CPUs: two Train workers in one gloo group, sharded as XL.
+TWO_WORKERS = Placement(workers=2, backend="gloo", sharded=True)
+
+
+@dataclass(frozen=True)
+class _Stored:
+    tiny: Path
+    tracking_uri: str
+    client: MlflowClient
+    experiment_id: str
+    # A run holding the tiny encoder as an artifact, as a sweep's run holds its local models.
+    holder: TrackedRun
+
+
+def _stored_tiny_encoder(tmp_path: Path, demo_data: Path, experiment: str) -> _Stored:
     task = get_task("mnli")
     rows = load_split(task.train, str(demo_data))
     tiny = build_tiny_model(list(rows[task.columns["text_a"]]) + list(rows[task.columns["text_b"]]), tmp_path / "tiny")
     tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(tracking_uri)
-    experiment_id = client.create_experiment("sharded", artifact_location=(tmp_path / "artifacts").as_uri())
+    experiment_id = client.create_experiment(experiment, artifact_location=(tmp_path / "artifacts").as_uri())
     holder = TrackedRun.start(client, experiment_id, "pretrained", {})
     holder.log_artifacts(tiny, "pretrained/tiny")
+    return _Stored(tiny, tracking_uri, client, experiment_id, holder)
+
+
+def test_a_trial_on_two_train_workers_trains_once_and_logs_once(
+    tmp_path: Path, demo_data: Path, ray_on_three_cpus: None
+) -> None:
+    from ray import tune
+
+    stored = _stored_tiny_encoder(tmp_path, demo_data, "sharded")
+    tiny, tracking_uri, client, experiment_id, holder = (
+        stored.tiny, stored.tracking_uri, stored.client, stored.experiment_id, stored.holder,
+    )  # fmt: skip
     spec = TrialSpec(
         phase=INTERMEDIATE,
         scale="tiny",
@@ -48,22 +89,18 @@ def test_a_trial_on_two_train_workers_trains_once_and_logs_once(tmp_path: Path, 
         run_name="tiny/mnli/sharded",
         tags={"phase": INTERMEDIATE, "sweep_run_id": holder.run_id},
         params={},
-        placement=Placement(workers=2, backend="gloo", sharded=True),
+        placement=TWO_WORKERS,
         key="tiny/intermediate/mnli/0",
     )
     shared = SweepShared(holder.run_id, experiment_id, tracking_uri, str(demo_data), str(tmp_path / "tune"))
     config = trial_config(spec, shared)
     assert _resources(config) == {"CPU": 1}  # the trial is a driver; workers hold their own
-    ray.init(address="local", num_cpus=3, include_dashboard=False, log_to_driver=False)
-    try:
-        tuner = tune.Tuner(
-            tune.with_resources(run_trial, _resources),
-            param_space=config,
-            run_config=tune.RunConfig(storage_path=str(tmp_path / "tune"), verbose=0),
-        )
-        result = tuner.fit()[0]
-    finally:
-        ray.shutdown()
+    tuner = tune.Tuner(
+        tune.with_resources(run_trial, _resources),
+        param_space=config,
+        run_config=tune.RunConfig(storage_path=str(tmp_path / "tune"), verbose=0),
+    )
+    result = tuner.fit()[0]
     assert result.error is None, result.error
 
     run = client.get_run(result.metrics["run_id"])
@@ -88,3 +125,81 @@ def test_a_trial_on_two_train_workers_trains_once_and_logs_once(tmp_path: Path, 
     assert all(trained_weights[k].shape == pretrained_weights[k].shape for k in trained_weights)
     changed = [k for k in trained_weights if not torch.equal(trained_weights[k], pretrained_weights[k])]
     assert len(changed) > len(trained_weights) // 2
+
+
+def _few_training_rows(demo_data: Path, out: Path, rows: int = 640) -> Path:
+    """The demo set with MNLI's training split cut to its first ``rows``: an epoch of a few
+    seconds, still several times what Tune takes to stop a trial after its report (the
+    workers train on while Tune decides: a trial whose second epoch ends first is not
+    stopped mid-training)."""
+    shutil.copytree(demo_data, out)
+    train = Path(get_task("mnli").train.local_path(str(out)))
+    train.write_text("".join(train.read_text().splitlines(keepends=True)[:rows]))
+    return out
+
+
+@dataclass(frozen=True)
+class _OnTwoWorkers(SweepContext):
+    """A sweep whose tiny trials train as a multi-GPU scale's do (the searcher hands each
+    trial its scale's placement from its context)."""
+
+    def placement(self, scale: str) -> Placement:
+        return TWO_WORKERS
+
+
+def test_a_search_trial_on_two_train_workers_is_pruned_mid_training(
+    tmp_path: Path, demo_data: Path, ray_on_three_cpus: None
+) -> None:
+    """An XL-shaped search trial (two Train workers, CPU, gloo) in a real Tuner with the
+    sweep's searcher and pruning scheduler. Its study already holds two complete trials that
+    scored 0.99 after epoch 1: the random tiny model scores far below their median there, so
+    the pruner stops it after its first of two epochs, while its workers run. The study is
+    told PRUNED, its run KILLED and tagged pruned, and the workers never finish."""
+    import optuna
+    from ray import tune
+
+    data = _few_training_rows(demo_data, tmp_path / "data")
+    stored = _stored_tiny_encoder(tmp_path, data, "pruned")
+    spec = build_spec(scales="tiny", intermediate="mnli", targets_="xnli", trials=1, seeds=1, data=str(data))
+    context = _OnTwoWorkers(
+        name="pruned",
+        experiment_id=stored.experiment_id,
+        sweep_run_id=stored.holder.run_id,
+        tracking_uri=stored.tracking_uri,
+        study_storage=f"sqlite:///{tmp_path / 'optuna.db'}",
+        encoders={"tiny": (f"runs:/{stored.holder.run_id}/pretrained/tiny", "local")},
+        storage_path=str(tmp_path / "tune"),
+    )
+    searcher = SweepSearcher(make_plan(spec), context)
+    low, high = SCALES["tiny"].learning_rate_range
+    distributions = {LEARNING_RATE: optuna.distributions.FloatDistribution(low, high, log=True)}
+    for state in searcher.studies.values():  # whichever study's trial Tune asks for first
+        for learning_rate in (low, high):
+            earlier = optuna.trial.create_trial(
+                params={LEARNING_RATE: learning_rate}, distributions=distributions, value=0.99,
+                intermediate_values={1: 0.99},
+            )  # fmt: skip
+            searcher._study(state).add_trial(earlier)
+    tuner = tune.Tuner(
+        tune.with_resources(run_trial, _resources),
+        tune_config=tune.TuneConfig(search_alg=searcher, scheduler=StudyPruning(searcher), num_samples=1),
+        run_config=tune.RunConfig(storage_path=str(tmp_path / "tune"), verbose=0),
+    )
+    result = tuner.fit()[0]
+
+    # Tune's last result from the trial is the workers' epoch-1 report, marked unfinished.
+    assert result.metrics[EPOCH_SCORE] < 0.99 and result.metrics["epoch"] == 1
+    run = stored.client.get_run(result.metrics["run_id"])
+    assert run.data.params["workers"] == "2" and run.info.status == "KILLED" and run.data.tags["pruned"] == "true"
+    (pruned,) = [
+        trial
+        for state in searcher.studies.values()
+        for trial in optuna.load_study(study_name=state.name, storage=context.study_storage).trials
+        if trial.user_attrs.get(MLFLOW_RUN_ID) == run.info.run_id
+    ]
+    assert pruned.state == optuna.trial.TrialState.PRUNED
+    assert pruned.intermediate_values == {1: result.metrics[EPOCH_SCORE]}
+    # Stopped mid-training: rank 0 logged epoch 1's score once, and no final evaluation came.
+    objective = "dev/accuracy/en"
+    epochs = stored.client.get_metric_history(run.info.run_id, f"epoch/{objective}")
+    assert [point.step for point in epochs] == [1] and objective not in run.data.metrics

@@ -7,6 +7,7 @@ from mlflow.tracking import MlflowClient
 from sweeper.analysis import TargetRun, deltas_to_write, paired_deltas
 from sweeper.inputs import datasets_read
 from sweeper.locations import answer_links, resolve_tracking_uri, runs_table_url
+from sweeper.system_metrics import SYSTEM_PREFIX, SystemSampler
 from sweeper.tags import RunTags
 from sweeper.tracking import (
     MAX_BATCH_METRICS,
@@ -58,6 +59,9 @@ def test_answer_links_open_target_runs_as_charts_per_scale_where_several() -> No
     assert _search_filter(two["mini target runs"]).endswith(" and tags.scale = 'mini'")
 
 
+CPU_KEY = "system/cpu_utilization_percentage"
+
+
 @pytest.fixture
 def client(tmp_path: Path) -> MlflowClient:
     return MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
@@ -78,6 +82,26 @@ def test_queued_points_go_out_in_batches_of_at_most_a_thousand(client: MlflowCli
     run.finish()
     assert sizes == [MAX_BATCH_METRICS, MAX_BATCH_METRICS, 500]
     assert len(client.get_run(run.run_id).data.metrics) == 2500
+
+
+def test_system_metrics_continue_after_the_steps_a_reopened_run_holds(client: MlflowClient) -> None:
+    """A sampler takes its last sample at finish (a trial shorter than the interval has one);
+    a resumed trial's sampler starts past the steps the run holds, so no step comes twice."""
+    run = TrackedRun.start(client, client.create_experiment("system"), "trial", {})
+    first = SystemSampler(run, interval_s=0.05).start()
+    while run.next_step(SYSTEM_PREFIX) == 0 and not client.get_metric_history(run.run_id, CPU_KEY):
+        run.flush()
+    first.finish()
+    run.finish("KILLED")
+    held = [point.step for point in client.get_metric_history(run.run_id, CPU_KEY)]
+    assert len(held) >= 2 and sorted(held) == list(range(len(held)))
+    again = TrackedRun.reopen(client, run.run_id)
+    assert again.next_step(SYSTEM_PREFIX) == len(held)
+    SystemSampler(again, interval_s=3600).start().finish()
+    again.finish()
+    steps = [point.step for point in client.get_metric_history(run.run_id, CPU_KEY)]
+    assert sorted(steps) == list(range(len(held) + 1))
+    assert "system/disk_usage_percentage" in client.get_run(run.run_id).data.metrics
 
 
 def test_paired_deltas_cover_every_shared_score_and_no_training_curve() -> None:

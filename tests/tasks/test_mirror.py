@@ -97,3 +97,70 @@ def test_mirror_refuses_unknown_tasks(option: tuple[str, str], tmp_path: Path) -
     assert result.exit_code != 0
     assert "--tasks: unknown" in result.output and "valid: mnli" in result.output
     assert not (tmp_path / "m").exists()
+
+
+def test_an_interrupted_write_leaves_no_split_and_a_rerun_completes(tmp_path: Path) -> None:
+    from tasks.data import is_mirrored, write_split
+
+    source = Source("xnli", "facebook/xnli", "de", "validation")
+    rows = [{"premise": f"p{n}", "hypothesis": "h", "label": 0} for n in range(5)]
+
+    def interrupted():
+        yield from rows[:3]
+        raise KeyboardInterrupt  # Ctrl-C halfway through the split
+
+    with pytest.raises(KeyboardInterrupt):
+        write_split(source, tmp_path, interrupted())
+    assert not is_mirrored(source, tmp_path)
+    assert list(Path(source.local_path(str(tmp_path))).parent.iterdir()) == []
+    # A process killed outright leaves its temporary file: never the split's own name.
+    leftover = Path(source.local_path(str(tmp_path))).with_name(".validation.jsonl.partial")
+    leftover.write_text('{"premise": "p0"}\n', encoding="utf-8")
+    assert not is_mirrored(source, tmp_path)
+    write_split(source, tmp_path, iter(rows))
+    assert is_mirrored(source, tmp_path) and load_split(source, str(tmp_path)).to_list() == rows
+    assert not leftover.exists()
+
+
+def test_mirror_collects_failures_keeps_the_rest_and_a_rerun_skips_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from sweeper.cli import main
+    from tasks import TASKS
+    from tests.tasks.hub_standin import build, repo_dir
+
+    # PAWS-X from folders laid out as its repository; German's dev split is not there.
+    pawsx = get_task("pawsx")
+    hub = tmp_path / "hub"
+    rows = [{"id": 1, "sentence1": "a", "sentence2": "b", "label": 1}]
+    build(hub, [pawsx.train, pawsx.dev["en"], pawsx.dev["de"]], rows)
+    folder = repo_dir(hub, pawsx.train.dataset, pawsx.train.revision)
+    (folder / "de" / "validation-00000-of-00001.parquet").unlink()
+    local = str(folder)
+
+    def moved(source: Source) -> Source:
+        return dataclasses.replace(source, dataset=local)
+
+    standin = dataclasses.replace(
+        pawsx, train=moved(pawsx.train), dev={lang: moved(s) for lang, s in pawsx.dev.items()}, test={}
+    )
+    monkeypatch.setitem(TASKS, "pawsx", standin)
+    out = tmp_path / "mirror"
+    args = ["data", "mirror", "--tasks", "pawsx", "--languages", "en,de", "--out", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    failed = [line for line in result.output.splitlines() if line.startswith("failed: ")]
+    assert len(failed) == 1 and "pawsx" in failed[0] and "de/validation" in failed[0], result.output
+    assert "2 of 3 splits" in result.output
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.jsonl")) == [
+        "pawsx/en/train.jsonl",
+        "pawsx/en/validation.jsonl",
+    ]
+    # Fixed, then rerun: the two kept splits are skipped, the missing one written.
+    build(hub, [pawsx.dev["de"]], rows)
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "3 of 3 splits" in result.output and "(2 already there)" in result.output
+    assert load_split(standin.dev["de"], str(out)).to_list() == rows

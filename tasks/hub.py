@@ -1,0 +1,183 @@
+"""Where a source's rows are on the hub, and whether they are there: the arguments its one
+loading call takes, and the check of a repository listing against what the catalog expects.
+
+Two layouts exist (``Source.layout``). A repository whose README declares ``configs`` (what
+the hub's script-to-parquet conversions leave on main, e.g. google/xtreme's
+``MLQA.ar.ar/validation-00000-of-00001.parquet``,
+https://huggingface.co/datasets/google/xtreme/tree/b09e9378cb97d39c628feb5135a749ac43e7ea5e/MLQA.en.ar)
+is loaded by config name, which `datasets` resolves from that README. The hub's parquet
+export (``refs/convert/parquet``: ``<config>/<split>/0000.parquet`` and no README,
+https://huggingface.co/datasets/unimelb-nlp/wikiann/tree/e1f9e9646ef1f33ad3e2476ef849e1b088e03078/ay/validation)
+is loaded by file path: there `datasets` infers a single config, ``default``, holding every
+config's files, and refuses ``mlqa.ar.ar`` ("BuilderConfig not found").
+
+The listing comes from one hub API call, ``HfApi.dataset_info`` (``/api/datasets/<repo>/
+revision/<rev>``): the commit the revision resolves to, the file names and the README's
+metadata. No data file is downloaded.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from tasks.task import Source
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A repository at a revision, as the hub reports it."""
+
+    sha: str
+    files: tuple[str, ...]
+    # The README's ``configs`` entries ({config_name, data_files}); None without a README
+    # or without the key (a repository that is a loading script, or a parquet export).
+    configs: tuple[Mapping, ...] | None
+
+
+def repo_root(source: Source) -> str:
+    """Where the repository's files are at ``source.revision``: a local copy laid out as the
+    repository (a path, as `datasets` itself accepts one), else the hub's ``hf://`` path."""
+    if Path(source.dataset).is_dir():
+        return source.dataset
+    # A branch with slashes is quoted (refs%2Fconvert%2Fparquet): huggingface_hub's
+    # HfFileSystem takes "a quoted or unquoted refs revision" after the '@' and decodes it
+    # (huggingface_hub 2.4, hf_file_system.py, its path resolution).
+    return f"hf://datasets/{source.dataset}@{quote(source.revision, safe='')}"
+
+
+def converted_files(source: Source) -> str:
+    """The split's files in the hub's parquet export, relative to the repository."""
+    return f"{source.config or 'default'}/{source.split}/*.parquet"
+
+
+def load_arguments(source: Source) -> tuple[tuple[str, ...], dict[str, object]]:
+    """The positional and keyword arguments of ``datasets.load_dataset`` for the split:
+    the one call every hub source is read through, its form chosen by the layout."""
+    if source.layout == "converted":
+        return ("parquet",), {
+            "data_files": {source.split: f"{repo_root(source)}/{converted_files(source)}"},
+            "split": source.split,
+        }
+    if Path(source.dataset).is_dir():
+        return (source.dataset, source.config), {"split": source.split}
+    return (source.dataset, source.config), {"split": source.split, "revision": source.revision}
+
+
+def _patterns(data_files: object, split: str) -> list[str] | None:
+    """The file patterns a README config gives ``split``: ``data_files`` is a pattern, a
+    list of them (all the ``train`` split), or a list of ``{split, path}``."""
+    if isinstance(data_files, str):
+        return [data_files] if split == "train" else None
+    if isinstance(data_files, list) and all(isinstance(entry, str) for entry in data_files):
+        return data_files if split == "train" else None
+    for entry in data_files or ():
+        if isinstance(entry, Mapping) and entry.get("split") == split:
+            path = entry.get("path")
+            return [path] if isinstance(path, str) else list(path or ())
+    return None
+
+
+def _matching(files: Iterable[str], patterns: Iterable[str]) -> list[str]:
+    return [name for name in files if any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)]
+
+
+def source_problem(source: Source, listing: Listing) -> str | None:
+    """What is missing for ``source`` in ``listing`` (one phrase), or None where the
+    repository at that revision holds the split as the entry expects."""
+    if source.layout == "converted":
+        pattern = converted_files(source)
+        if not _matching(listing.files, [pattern]):
+            return f"no {pattern} (the layout of a parquet export)"
+        return None
+    if listing.configs is None:
+        scripts = [name for name in listing.files if name.endswith(".py")]
+        if scripts:
+            return f"no README configs, only a loading script ({scripts[0]}), which `datasets` no longer runs"
+        return "no README configs (a parquet export? read it by path: layout 'converted')"
+    named = {entry.get("config_name"): entry for entry in listing.configs}
+    if source.config not in named:
+        valid = ", ".join(sorted(str(name) for name in named)[:8])
+        return f"no config {source.config!r}; valid: {valid}{', ...' if len(named) > 8 else ''}"
+    patterns = _patterns(named[source.config].get("data_files"), source.split)
+    if patterns is None:
+        return f"config {source.config!r} has no split {source.split!r}"
+    if not _matching(listing.files, patterns):
+        return f"config {source.config!r} split {source.split!r}: no file matches {', '.join(patterns)}"
+    return None
+
+
+def fetch_listing(repo: str, revision: str, endpoint: str | None = None) -> Listing:
+    """The hub's listing of ``repo`` at ``revision`` (raises huggingface_hub's errors)."""
+    from huggingface_hub import HfApi
+
+    # HF_ENDPOINT read now, not when huggingface_hub was imported: a mirror or a stand-in
+    # named in the environment of this process is the hub asked.
+    info = HfApi(endpoint=endpoint or os.environ.get("HF_ENDPOINT")).dataset_info(repo, revision=revision)
+    card = info.card_data.to_dict() if info.card_data is not None else {}
+    configs = card.get("configs")
+    return Listing(
+        sha=info.sha or "",
+        files=tuple(sibling.rfilename for sibling in info.siblings or ()),
+        configs=tuple(configs) if isinstance(configs, list) else None,
+    )
+
+
+def listing_error(error: Exception) -> str:
+    """A hub error as one phrase (no traceback): what was not found, or why it failed."""
+    from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+
+    if isinstance(error, RevisionNotFoundError):
+        return "revision not found"
+    if isinstance(error, RepositoryNotFoundError):
+        return "repository not found (or private)"
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {first}"[:200]
+
+
+@dataclass(frozen=True)
+class SourceCheck:
+    """One source's line of ``xsweep data check``."""
+
+    task: str
+    language: str
+    source: Source
+    # The commit the hub serves for the revision ("" where it could not be reached).
+    served: str
+    problem: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+    def line(self) -> str:
+        where = f"{self.source.dataset}@{self.source.revision}"
+        split = f"{self.source.config or 'default'}/{self.source.split}"
+        status = f"OK (commit {self.served[:12]})" if self.ok else f"FAILED: {self.problem}"
+        return f"{self.task:<14} {self.language:<4} {where} {split}: {status}"
+
+
+def check_sources(wanted: Iterable[tuple[str, str, Source]], endpoint: str | None = None) -> list[SourceCheck]:
+    """Each (task, language, source) checked against its repository's listing, each
+    repository at each revision asked for once. Local-only sources are not the hub's."""
+    listings: dict[tuple[str, str], Listing | str] = {}
+    checks = []
+    for task, language, source in wanted:
+        if source.local_only or source.path is not None:
+            continue
+        key = (source.dataset, source.revision)
+        if key not in listings:
+            try:
+                listings[key] = fetch_listing(*key, endpoint=endpoint)
+            except Exception as error:  # noqa: BLE001 - every hub failure is one line of the report
+                listings[key] = listing_error(error)
+        listing = listings[key]
+        if isinstance(listing, str):
+            checks.append(SourceCheck(task, language, source, "", listing))
+        else:
+            checks.append(SourceCheck(task, language, source, listing.sha, source_problem(source, listing)))
+    return checks

@@ -1,0 +1,232 @@
+"""Hub sources against a local stand-in for the hub (tests/tasks/hub_standin.py): each layout
+kind loaded through the real `datasets` calls the entries make, `xsweep data check` through
+the real `huggingface_hub` client against an HTTP stand-in on 127.0.0.1, and the failures the
+old entries had, reproduced."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from datasets import load_dataset
+
+from sweeper.cli import main
+from tasks import HUB, TASKS, DataError, Source, get_task, load_split
+from tasks.hub import Listing, check_sources, load_arguments, source_problem
+from tasks.sources import labelled_sources, source_table
+from tests.tasks.hub_standin import build, place, repo_dir, serving, write_readme, write_rows
+
+ROWS = {"ar": [{"id": "a1", "text": "مرحبا"}], "de": [{"id": "d1", "text": "hallo"}, {"id": "d2", "text": "welt"}]}
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _local(source: Source, root: Path) -> Source:
+    """``source`` read from its folder in the stand-in (a path, as `datasets` takes one)."""
+    return dataclasses.replace(source, dataset=str(repo_dir(root, source.dataset, source.revision)))
+
+
+def _every_hub_source() -> list[tuple[str, str, Source]]:
+    rows = [row for task in TASKS.values() for row in labelled_sources(task)]
+    return [row for row in rows if not row[2].local_only]
+
+
+def _standin_of_catalog(root: Path, tasks: tuple[str, ...] | None = None) -> None:
+    """Every registered hub source (of ``tasks``) where its entry expects it (names only:
+    the check reads no data)."""
+    build(root, [source for task, _, source in _every_hub_source() if tasks is None or task in tasks])
+
+
+@pytest.mark.parametrize("layout", ["configs", "converted"])
+def test_each_layout_loads_its_own_config_only(layout: str, tmp_path: Path) -> None:
+    sources = {lang: Source("x", "owner/repo", f"cfg.{lang}", "validation", "abc", layout=layout) for lang in ROWS}
+    for lang, source in sources.items():
+        place(tmp_path, source, ROWS[lang])
+    for lang, source in sources.items():
+        assert load_split(_local(source, tmp_path), HUB).to_list() == ROWS[lang]
+
+
+def test_load_arguments_read_an_export_by_path_and_pin_the_revision() -> None:
+    export = Source("panx", "unimelb-nlp/wikiann", "lt", "validation", "refs/convert/parquet", layout="converted")
+    args, kwargs = load_arguments(export)
+    assert args == ("parquet",)
+    assert kwargs["data_files"] == {
+        "validation": "hf://datasets/unimelb-nlp/wikiann@refs%2Fconvert%2Fparquet/lt/validation/*.parquet"
+    }
+    configs = get_task("mlqa").dev["ar"]
+    assert load_arguments(configs) == (
+        ("google/xtreme", "MLQA.ar.ar"),
+        {"split": "validation", "revision": configs.revision},
+    )
+
+
+def test_the_old_mlqa_entry_cannot_load_from_an_export(tmp_path: Path) -> None:
+    # facebook/mlqa's parquet export: config folders, no README. By config name, as the old
+    # entry read it, `datasets` knows only `default`; by path, one config's rows.
+    old = Source("mlqa", "facebook/mlqa", "mlqa.ar.ar", "validation", "refs/convert/parquet")
+    for lang in ROWS:
+        place(tmp_path, dataclasses.replace(old, config=f"mlqa.{lang}.{lang}", layout="converted"), ROWS[lang])
+    folder = str(repo_dir(tmp_path, old.dataset, old.revision))
+    with pytest.raises(ValueError, match="BuilderConfig 'mlqa.ar.ar' not found. Available: \\['default'\\]"):
+        load_dataset(folder, "mlqa.ar.ar", split="validation")
+    mixed = load_dataset(folder, split="validation")
+    assert len(mixed) == len(ROWS["ar"]) + len(ROWS["de"])  # every language in one split
+    converted = dataclasses.replace(old, dataset=folder, layout="converted")
+    assert load_split(converted, HUB).to_list() == ROWS["ar"]
+
+
+def test_source_problems_name_what_is_missing() -> None:
+    export = Listing("c" * 40, ("lt/validation/0000.parquet",), None)
+    script = Listing("c" * 40, ("README.md", "mlqa.py"), None)
+    readme = Listing(
+        "c" * 40,
+        ("README.md", "candidate_entities/test-00000-of-00001.parquet"),
+        (
+            {
+                "config_name": "candidate_entities",
+                "data_files": [{"split": "test", "path": "candidate_entities/test-*"}],
+            },
+        ),
+    )
+    old_mlqa = Source("mlqa", "facebook/mlqa", "mlqa.ar.ar", "validation", "refs/convert/parquet")
+    assert "no README configs (a parquet export?" in source_problem(old_mlqa, export)
+    assert "only a loading script (mlqa.py)" in source_problem(old_mlqa, script)
+    old_candidates = Source("mewslix", "izhx/mewsli-x", "candidates", "test")
+    assert source_problem(old_candidates, readme) == "no config 'candidates'; valid: candidate_entities"
+    assert source_problem(get_task("mewslix").settings.candidates, readme) is None
+    assert "no split 'train'" in source_problem(dataclasses.replace(old_candidates, config="candidate_entities",
+                                                                     split="train"), readme)  # fmt: skip
+    wikiann = Source("panx", "unimelb-nlp/wikiann", "lt", "validation", "x", layout="converted")
+    assert source_problem(wikiann, export) is None
+    assert "no pl/validation/*.parquet" in source_problem(dataclasses.replace(wikiann, config="pl"), export)
+
+
+def test_no_old_entry_is_left() -> None:
+    sources = [source for _, _, source in _every_hub_source()]
+    assert not [s for s in sources if s.revision == "refs/convert/parquet" and s.layout != "converted"]
+    assert not [s for s in sources if s.dataset == "facebook/mlqa" or s.config == "candidates"]
+    # Rows the families cannot score, or score on a partial pool: not read from the hub.
+    for name in ("lareqa", "bucc2018", "cosmosqa"):
+        task = get_task(name)
+        assert all(source.local_only for source in (*task.dev.values(), *task.test.values()))
+    with pytest.raises(DataError, match="lareqa ar/validation: no faithful hub copy; valid: --data DIR holding"):
+        load_split(get_task("lareqa").dev["ar"], HUB)
+
+
+def test_data_check_all_ok_then_one_broken_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _standin_of_catalog(tmp_path)
+    runner = CliRunner()
+    with serving(tmp_path) as endpoint:
+        monkeypatch.setenv("HF_ENDPOINT", endpoint)
+        result = runner.invoke(main, ["data", "check"])
+        lines = result.output.splitlines()
+        assert result.exit_code == 0, result.output
+        assert len(lines) - 1 == len(_every_hub_source()) and all(": OK (commit " in line for line in lines[:-1])
+        # One file gone: that source's line says so, the others stay OK.
+        broken = get_task("panx").dev["lt"]
+        (repo_dir(tmp_path, broken.dataset, broken.revision) / "lt" / "validation" / "0000.parquet").unlink()
+        result = runner.invoke(main, ["data", "check", "--tasks", "panx,xnli"])
+    assert result.exit_code == 1
+    missing = [line for line in result.output.splitlines() if "FAILED" in line]
+    assert missing == [
+        f"panx           lt   unimelb-nlp/wikiann@{broken.revision} lt/validation: "
+        "FAILED: no lt/validation/*.parquet (the layout of a parquet export)"
+    ]
+
+
+def test_an_unknown_repository_or_revision_is_one_line(tmp_path: Path) -> None:
+    place(tmp_path, Source("x", "owner/repo", "c", "train", "abc"))
+    wanted = [
+        ("t", "en", Source("x", "owner/other", "c", "train", "abc")),
+        ("t", "de", Source("x", "owner/repo", "c", "train", "nope")),
+    ]
+    with serving(tmp_path) as endpoint:
+        checks = check_sources(wanted, endpoint=endpoint)
+    assert [check.problem for check in checks] == ["repository not found (or private)", "revision not found"]
+
+
+def test_a_launch_with_a_broken_source_fails_before_any_experiment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    standin = tmp_path / "hub"
+    _standin_of_catalog(standin, ("pawsx", "mnli"))
+    broken = get_task("pawsx").dev["de"]
+    (repo_dir(standin, broken.dataset, broken.revision) / "de" / "validation-00000-of-00001.parquet").unlink()
+    database = tmp_path / "mlflow.db"
+    args = ["launch", "--scales", "tiny", "--intermediate", "mnli", "--targets", "pawsx", "--languages", "de",
+            "--trials", "1", "--seeds", "1", "--tracking-uri", f"sqlite:///{database}",
+            "--storage-path", str(tmp_path / "tune"), "--cluster", str(tmp_path / "none.yaml")]  # fmt: skip
+    with serving(standin) as endpoint:
+        monkeypatch.setenv("HF_ENDPOINT", endpoint)
+        result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert "--data hub: 1 of" in result.output
+    assert f"pawsx de {broken.dataset}@{broken.revision} de/validation: FAILED: config 'de'" in result.output
+    assert not database.exists() and not (tmp_path / "tune").exists()
+
+
+def test_plan_warns_of_unpinned_sources_and_models() -> None:
+    from sweeper.hub_data import unpinned
+    from sweeper.plan import make_plan
+    from sweeper.spec import build_spec
+
+    spec = build_spec(scales="base,large", intermediate="siqa", targets_="udpos", languages="en,lt", trials=1,
+                      seeds=1, data=HUB, name=None)  # fmt: skip
+    lines = unpinned(make_plan(spec))
+    assert "dataset allenai/social_i_qa@refs/convert/parquet" in lines
+    assert "dataset universal-dependencies/universal_dependencies@refs/convert/parquet" in lines
+    assert "model FacebookAI/xlm-roberta-base@main (scale base)" in lines
+    assert not [line for line in lines if "google/xtreme" in line or "xlm-roberta-large" in line]
+
+
+def test_the_readme_source_table_is_the_catalog() -> None:
+    table = source_table(TASKS.values())
+    assert table in README.read_text(encoding="utf-8")
+    result = CliRunner().invoke(main, ["data", "table"])
+    assert result.exit_code == 0 and result.output == table
+
+
+def test_readme_configs_with_a_pattern_per_split(tmp_path: Path) -> None:
+    # A README naming a glob per split, as the hub's conversions write them.
+    folder = repo_dir(tmp_path, "owner/repo", "abc")
+    write_rows(folder / "data" / "validation-00000-of-00001.parquet", ROWS["de"])
+    write_readme(folder, {"default": {"validation": "data/validation-*"}})
+    source = Source("x", str(folder), "default", "validation", "abc")
+    assert load_split(source, HUB).to_list() == ROWS["de"]
+    config = {"config_name": "default", "data_files": [{"split": "validation", "path": "data/validation-*"}]}
+    listing = Listing("c" * 40, ("README.md", "data/validation-00000-of-00001.parquet"), (config,))
+    assert source_problem(dataclasses.replace(source, dataset="owner/repo"), listing) is None
+
+
+def test_a_launch_records_the_commits_the_hub_served(tmp_path: Path) -> None:
+    from sweeper.hub_data import served_commits
+    from tasks.sources import labelled
+
+    pawsx = get_task("pawsx")
+    rows = labelled([(pawsx, pawsx.train), (pawsx, pawsx.dev["de"]), (pawsx, pawsx.test["de"])])
+    assert [(task, language) for task, language, _ in rows] == [("pawsx", "train"), ("pawsx", "de"), ("pawsx", "de")]
+    build(tmp_path, [pawsx.train, pawsx.dev["de"]])
+    with serving(tmp_path) as endpoint:
+        checks = check_sources(rows, endpoint=endpoint)
+    # The test split is missing: only what the hub served is recorded, as the commit it resolved to.
+    assert [check.ok for check in checks] == [True, True, False]
+    commits = served_commits(checks)
+    assert list(commits) == [f"{pawsx.train.dataset}@{pawsx.train.revision}"]
+    assert len(commits[f"{pawsx.train.dataset}@{pawsx.train.revision}"]) == 40
+
+
+def test_every_trial_run_carries_the_commits_the_hub_served() -> None:
+    """The sweep run and each trial's run: two runs of one cell on different data differ."""
+    from sweeper.plan import make_plan
+    from sweeper.spec import build_spec
+    from sweeper.tags import RunTags
+    from sweeper.trial_spec import SweepContext, study_trial_spec
+
+    plan = make_plan(build_spec(scales="base", intermediate="mnli", targets_="xnli", trials=1, seeds=1))
+    served = '{"google/xtreme@b09e9378": "' + "c" * 40 + '"}'
+    encoders = {"base": ("x", "main")}
+    context = SweepContext("s", "0", "r", "sqlite:///x.db", "sqlite:///o.db", encoders, data_commits=served)
+    key = plan.studies[0]
+    tags = RunTags.parse(study_trial_spec(context, plan, key, 0, 1e-5).tags)
+    assert tags.provenance["provenance/data_commits"] == served
