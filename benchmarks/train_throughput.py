@@ -71,7 +71,7 @@ def encoders(shapes: list[str], out_dir: Path) -> dict[str, Path]:
         XLMRobertaModel(config).save_pretrained(out_dir / "base")
         tokenizer.save_pretrained(out_dir / "base")
         paths["base"] = out_dir / "base"
-    return {shape: paths[shape] for shape in shapes}
+    return paths
 
 
 def mnli_like_data(lengths: np.ndarray, tokenizer, data: Path) -> None:
@@ -176,7 +176,8 @@ def main() -> None:
         work = Path(tmp)
         paths = encoders(shapes, work / "models")
         mnli_like_data(lengths, AutoTokenizer.from_pretrained(paths["tiny"]), work / "data")
-        for shape, encoder in paths.items():
+        for shape in shapes:
+            encoder = paths[shape]
             best: dict[str, dict] = {}
             for repeat in range(args.repeats):
                 for order in BATCH_ORDERS if repeat % 2 == 0 else BATCH_ORDERS[::-1]:
@@ -199,7 +200,7 @@ def main() -> None:
     for row in rows:
         line = f"{row['shape']:<8}{row['order']:<10}{row['pad_share']:>10.1%}{row['real_tokens_per_s']:>15,.0f}"
         print(line + (f"{row['mfu']:>8.1%}" if mfu else ""))
-    for shape in paths:
+    for shape in shapes:
         speed = {row["order"]: row["real_tokens_per_s"] for row in rows if row["shape"] == shape}
         print(f"{shape}: grouped / random real tokens/s = {speed['grouped'] / speed['random']:.2f}x")
 
