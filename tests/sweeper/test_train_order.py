@@ -45,3 +45,18 @@ def test_the_trainer_draws_batches_in_the_order_asked(order: str, tmp_path) -> N
         assert isinstance(sampler, LengthGroupedBatches) and pad_share < 0.2
     else:
         assert not isinstance(sampler, LengthGroupedBatches) and pad_share > 0.5
+
+
+def test_random_order_is_another_sweep_and_other_cells_grouped_keeps_the_keys() -> None:
+    from sweeper.plan import make_plan
+    from sweeper.spec import SpecError, build_spec
+
+    def spec(**order: str):
+        return build_spec(scales="base", intermediate="mnli", targets_="pawsx", trials=1, seeds=1, **order)
+
+    default, grouped, shuffled = spec(), spec(batch_order=GROUPED), spec(batch_order=RANDOM)
+    assert default.fingerprint() == grouped.fingerprint() != shuffled.fingerprint()
+    keys = [{cell.key for cell in make_plan(s).cells} for s in (default, shuffled)]
+    assert keys[0].isdisjoint(keys[1])
+    with pytest.raises(SpecError, match="--batch-order: 'sorted'; valid: grouped, random"):
+        spec(batch_order="sorted")
