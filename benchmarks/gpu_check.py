@@ -6,6 +6,7 @@ Imports only torch and transformers, so it runs on a bare GPU machine:
     python benchmarks/gpu_check.py                      # base and large, batch 32 × 256 tokens
     python benchmarks/gpu_check.py --shapes xl --batch 8   # XL with gradient checkpointing (~80 GiB)
     python benchmarks/gpu_check.py --device cpu --shapes base --steps 2 --batch 2 --seq 32   # smoke run
+    python benchmarks/gpu_check.py --calibration-out calibration.json   # for `xsweep plan --calibration`
 
 FLOPs per token follow the usual estimate for a transformer trained with backpropagation:
 6 · non-embedding parameters + 12 · layers · hidden · sequence (attention scores).
@@ -16,7 +17,9 @@ full copy with AdamW state fits one 141 GB GPU, which is what the xl shape measu
 from __future__ import annotations
 
 import argparse
+import json
 import time
+from pathlib import Path
 
 import torch
 from transformers import (
@@ -108,6 +111,14 @@ def measure(shape: str, args: argparse.Namespace, device: torch.device) -> dict[
     }
 
 
+def calibration(rows: dict[str, dict], gpu: str, args: argparse.Namespace) -> dict:
+    """The measured tokens/s as the calibration file ``xsweep plan --calibration`` reads
+    (``sweeper/calibration.py``): one trial per GPU (packing 1), full batches of --seq tokens."""
+    measured = {"packing": 1, "batch": args.batch, "seq": args.seq}
+    entries = [{"scale": shape, "gpu": gpu, **measured, "tokens_per_s": row["tokens/s"]} for shape, row in rows.items()]
+    return {"version": 1, "source": "benchmarks/gpu_check.py", "entries": entries}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda")
@@ -117,6 +128,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--peak-tflops", type=float, default=None, help="the GPU's dense bf16 peak")
+    parser.add_argument("--calibration-out", default=None, help="write the measured tokens/s here (JSON)")
     args = parser.parse_args()
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -133,6 +145,9 @@ def main() -> None:
     for shape, row in rows.items():
         cells = [f"{v:>18.1f}" if isinstance(v, float) else f"{v:>18}" for v in row.values()]
         print(f"{shape:<8}" + "".join(cells))
+    if args.calibration_out:
+        Path(args.calibration_out).write_text(json.dumps(calibration(rows, name, args), indent=2) + "\n")
+        print(f"calibration written to {args.calibration_out}")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from sweeper.locations import DEFAULT_CONNECT_TIMEOUT_S, local_store_dir, resolv
 from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S, DEFAULT_RETRIES
 from sweeper.sampling import DEFAULT_SAMPLER, SAMPLERS
 from sweeper.scales import SCALES
+from tasks.batching import BATCH_ORDERS, DEFAULT_BATCH_ORDER
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
@@ -182,6 +183,13 @@ spec_options = _options(
         show_default=True,
         help="How studies propose learning rates: qmc, a fixed design after the recipe's; tpe, modelled on scores.",
     ),
+    click.option(
+        "--batch-order",
+        type=click.Choice(BATCH_ORDERS),
+        default=DEFAULT_BATCH_ORDER,
+        show_default=True,
+        help="Training batches: random, or grouped by length (less padding; may skew labels where length tracks them).",
+    ),
 )
 cost_options = _options(
     click.option("--gpus", default=Hardware.gpus, show_default=True, help="GPUs to spread the sweep over."),
@@ -195,6 +203,13 @@ cost_options = _options(
         help="GiB of one GPU: base and large trials share GPUs (2-4 each) as their measured memory allows, "
         "each asking Ray for its share [default: one trial per GPU].",
     ),
+    click.option(
+        "--calibration",
+        default=None,
+        help="Measured tokens/s per scale and GPU model (benchmarks/gpu_check.py --calibration-out FILE): "
+        "the scales it covers are priced at their measured speed instead of --utilisation.",
+    ),
+    click.option("--gpu-model", default=None, help="The calibration's GPU model to price [default: its only one]."),
     click.option(
         "--cluster",
         default="cluster.yaml",
@@ -221,6 +236,7 @@ def _spec(options: dict) -> SweepSpec:
         translated_data=options["translated_data"],
         mlm_text=options["mlm_text"],
         sampler=options["sampler"],
+        batch_order=options["batch_order"],
     )
 
 
@@ -251,9 +267,15 @@ def _print_cost_plan(spec: SweepSpec, options: dict) -> None:
     )
     if hardware.gpus < 1 or not 0 < hardware.utilisation <= 1 or hardware.peak_tflops <= 0:
         raise SpecError("--gpus, --gpu-tflops, --utilisation: valid are gpus ≥ 1, tflops > 0, 0 < utilisation ≤ 1")
+    calibration, gpu = None, ""
+    if options["calibration"] is not None:
+        from sweeper.calibration import pick_gpu, read_calibration
+
+        calibration = read_calibration(options["calibration"])
+        gpu = pick_gpu(calibration, options["gpu_model"])
     plan = make_plan(spec)
     console = _console()
-    print_cost_plan(estimate(plan, hardware), spec, console)
+    print_cost_plan(estimate(plan, hardware, calibration, gpu), spec, console)
     if spec.data == HUB and options.get("targets") is None:
         from sweeper.spec import default_targets
         from tasks import targets

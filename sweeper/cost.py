@@ -3,25 +3,34 @@
 Compute is estimated from model FLOPs: 6 · parameters · tokens to train, 2 · parameters ·
 tokens to evaluate, at a stated fraction of the GPU's peak. Token counts come from the
 registry (published split sizes × estimated mean tokens × epochs), or from counting the
-examples of a local mirror. Where the GPU's memory is given, base and large trials are
-packed onto GPUs (``sweeper/packing.py``), and their GPU-hours shrink by the throughput a packed
-GPU is assumed to gain.
+examples of a local mirror. Training runs on padded batches: the tokens it processes are the
+real ones times the padding that batches grouped by length leave (``sweeper/padding.py``),
+from the lengths of a local mirror's examples, else from the registry's mean with XNLI's
+spread. A calibration file (``sweeper/calibration.py``) replaces the assumed utilisation by
+measured tokens/s for the scales it covers. Where the GPU's memory is given, base and large
+trials are packed onto GPUs (``sweeper/packing.py``), and their GPU-hours shrink by the
+throughput a packed GPU is assumed to gain.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from sweeper.calibration import Calibration
 from sweeper.hardware import Hardware
 from sweeper.packing import MEASURED, Packing, packing_of
+from sweeper.padding import SAMPLE, lognormal_lengths, padding_factor, scaled_to_mean
 from sweeper.plan import Plan
-from sweeper.scales import SCALES
+from sweeper.scales import SCALES, batch_layout
 from sweeper.spec import NONE, SweepSpec
-from tasks import HUB, Task, family_of, training_sources
+from tasks import HUB, Task, family_of, texts_of, training_sources
 
 
 @dataclass(frozen=True)
@@ -31,9 +40,13 @@ class ScaleCost:
     gpus_per_trial: int
     trials: int
     train_tokens: float
+    # The training tokens plus the padding of their batches: what the GPUs process.
+    padded_tokens: float
     gpu_hours: float
     # The longest intermediate/search → target chain, in wall-clock hours on its own GPUs.
     longest_chain_hours: float
+    # Where its speed comes from: measured tokens/s, or the assumed utilisation.
+    throughput: str = ""
     # How its trials share GPUs, where they do.
     packing: Packing | None = None
 
@@ -48,6 +61,8 @@ class CostPlan:
     trials_per_study: int
     intermediate_trainings: int
     intermediate_trainings_without_reuse: int
+    # Where each task's lengths come from (a local mirror's examples, or the registry's mean).
+    length_sources: dict[str, str] | None = None
 
     @property
     def gpu_hours(self) -> float:
@@ -64,11 +79,42 @@ class CostPlan:
         return self.gpu_hours * self.hardware.gpu_hour_price
 
 
-def _train_tokens(task: Task, data: str) -> float:
+def _train_tokens(task: Task, data: str, per_device_batch: int | None = None) -> float:
     """Tokens a task's training reads: examples × mean tokens × epochs; for a multi-task run,
-    its members' (one pass over every member's data is an epoch)."""
+    its members' (one pass over every member's data is an epoch). With ``per_device_batch``,
+    the padding of grouped batches of that size included."""
     parts = family_of(task.family).members(task) or (task,)
-    return sum(_train_examples(part, data) * part.size.mean_tokens for part in parts) * task.recipe.epochs
+    tokens = 0.0
+    for part in parts:
+        factor = _padding(part, data, per_device_batch) if per_device_batch else 1.0
+        tokens += _train_examples(part, data) * part.size.mean_tokens * factor
+    return tokens * task.recipe.epochs
+
+
+def _padding(task: Task, data: str, per_device_batch: int) -> float:
+    return padding_factor(train_lengths(task, data), per_device_batch)
+
+
+def train_lengths(task: Task, data: str) -> np.ndarray:
+    """Lengths in tokens of (up to 20,000 of) a task's training examples: a local mirror's
+    examples' own spread (their characters) scaled to the registry's mean tokens, or, on the
+    hub, a log-normal of that mean with XNLI's spread."""
+    local = data != HUB and task.train is not None
+    files = tuple(source.local_path(data) for source in training_sources(task)) if local else ()
+    return _lengths(files, task.size.mean_tokens, task.recipe.max_length)
+
+
+@cache
+def _lengths(files: tuple[str, ...], mean: int, longest: int) -> np.ndarray:
+    if not files:
+        return lognormal_lengths(mean, SAMPLE, longest, np.random.default_rng(0))
+    sizes = []
+    for path in files:
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                if line.strip() and len(sizes) < SAMPLE:
+                    sizes.append(sum(len(text) for text in texts_of([json.loads(line)])))
+    return scaled_to_mean(sizes, mean, longest)
 
 
 def _train_examples(task: Task, data: str) -> int:
@@ -84,7 +130,9 @@ def _train_examples(task: Task, data: str) -> int:
     return examples
 
 
-def estimate(plan: Plan, hardware: Hardware) -> CostPlan:
+def estimate(plan: Plan, hardware: Hardware, calibration: Calibration | None = None, gpu: str = "") -> CostPlan:
+    """The plan's GPU-hours: from model FLOPs at ``hardware``'s assumed utilisation, or, for the
+    scales ``calibration`` measured on ``gpu`` (one trial per GPU), at the measured tokens/s."""
     spec = plan.spec
     names = (*spec.intermediates, *spec.targets)
     tasks = {name: plan.tasks[name] for name in names}
@@ -97,6 +145,15 @@ def estimate(plan: Plan, hardware: Hardware) -> CostPlan:
     for scale_name in spec.scales:
         scale = SCALES[scale_name]
         params = scale.parameters
+        devices = max(scale.gpus, 1)
+        batches = {
+            name: batch_layout(task.recipe.batch_size, scale.per_device_batch, devices)[0]
+            for name, task in tasks.items()
+        }
+        padded = {name: _train_tokens(task, spec.data, batches[name]) for name, task in tasks.items()}
+        measured = calibration.tokens_per_s(scale_name, gpu) if calibration else None
+        # A measured trial trains ``measured`` tokens/s at the plan's 6 · parameters FLOPs each.
+        flops_per_s = measured * 6 * params if measured else hardware.peak_tflops * 1e12 * hardware.utilisation
         packing = None
         if hardware.gpu_memory_gib is not None:
             packing = packing_of(scale_name, hardware.gpu_memory_gib, plan.longest_sequence)
@@ -105,8 +162,11 @@ def estimate(plan: Plan, hardware: Hardware) -> CostPlan:
         gain = packing.throughput_gain if packing else 1.0
         slowdown = packing.trials_per_gpu / gain if packing else 1.0
 
-        def trial_flops(name: str, languages: int, params: int = params) -> float:
-            return 6 * params * train_tokens[name] + 2 * params * eval_tokens(name, languages)
+        def gpu_hours(flops: float, flops_per_s: float = flops_per_s) -> float:
+            return flops / flops_per_s / 3600
+
+        def trial_flops(name: str, languages: int, params: int = params, padded: dict = padded) -> float:
+            return 6 * params * padded[name] + 2 * params * eval_tokens(name, languages)
 
         # One study per intermediate, and per target that trains (BUCC has no learning rate).
         studied = [key.task for key in plan.studies if key.scale == scale_name]
@@ -116,6 +176,8 @@ def estimate(plan: Plan, hardware: Hardware) -> CostPlan:
         flops = sum(study_flops.values()) * spec.trials + sum(run_flops[cell.target] for cell in cells)
         tokens = sum(train_tokens[name] for name in studied) * spec.trials
         tokens += sum(train_tokens[cell.target] for cell in cells)
+        padded_tokens = sum(padded[name] for name in studied) * spec.trials
+        padded_tokens += sum(padded[cell.target] for cell in cells)
         chain = max(
             max(study_flops.get(cell.target, 0.0), study_flops.get(cell.intermediate, 0.0)) + run_flops[cell.target]
             for cell in cells
@@ -127,8 +189,10 @@ def estimate(plan: Plan, hardware: Hardware) -> CostPlan:
                 gpus_per_trial=scale.gpus,
                 trials=len(studied) * spec.trials + len(cells),
                 train_tokens=tokens,
-                gpu_hours=hardware.gpu_hours(flops) / gain,
-                longest_chain_hours=hardware.gpu_hours(chain) / max(scale.gpus, 1) * slowdown,
+                padded_tokens=padded_tokens,
+                gpu_hours=gpu_hours(flops) / gain,
+                longest_chain_hours=gpu_hours(chain) / max(scale.gpus, 1) * slowdown,
+                throughput=f"measured {measured:,.0f} tokens/s on {gpu}" if measured else "assumed",
                 packing=packing,
             )
         )
@@ -142,7 +206,14 @@ def estimate(plan: Plan, hardware: Hardware) -> CostPlan:
         intermediate_trainings=len(spec.scales) * len(spec.intermediates) * spec.trials,
         # Trained once per (intermediate, target, seed), as a pipeline per pair would.
         intermediate_trainings_without_reuse=len(with_intermediate) * spec.trials,
+        length_sources={name: _length_source(task, spec.data) for name, task in tasks.items()},
     )
+
+
+def _length_source(task: Task, data: str) -> str:
+    parts = family_of(task.family).members(task) or (task,)
+    local = data != HUB and any(part.train is not None for part in parts)
+    return "its examples' spread, scaled to the mean" if local else "the mean, with XNLI's spread"
 
 
 def describe_data(data: str) -> str:
@@ -167,15 +238,17 @@ def print_cost_plan(cost: CostPlan, spec: SweepSpec, console: Console) -> None:
         f"intermediate trainings {cost.intermediate_trainings} "
         f"(a pipeline per (intermediate, target, seed) would train {cost.intermediate_trainings_without_reuse})"
     )
-    per_task = Table("task", "training tokens (one run)", title=f"training data ({describe_data(spec.data)})")
-    for name, tokens in cost.task_tokens.items():
-        per_task.add_row(name, _tokens(tokens))
-    console.print(per_task)
-    table = Table(
-        title=f"compute at {hw.utilisation:.0%} of {hw.peak_tflops:g} TFLOP/s per GPU (6·params·tokens to train)"
+    per_task = Table(
+        "task", "training tokens (one run)", "lengths from", title=f"training data ({describe_data(spec.data)})"
     )
-    for header in ("scale", "parameters", "GPUs/trial", "trials", "training tokens", "GPU-hours", "longest chain h"):
-        table.add_column(header, justify="left" if header == "scale" else "right")
+    for name, tokens in cost.task_tokens.items():
+        per_task.add_row(name, _tokens(tokens), (cost.length_sources or {}).get(name, ""))
+    console.print(per_task)
+    assumed = f"{hw.utilisation:.0%} of {hw.peak_tflops:g} TFLOP/s per GPU"
+    table = Table(title="compute: 6·params·tokens to train, padding of batches grouped by length included")
+    headers = ("scale", "parameters", "GPUs/trial", "trials", "training tokens", "with padding", "GPU-hours")
+    for header in (*headers, "longest chain h", "speed"):
+        table.add_column(header, justify="left" if header in ("scale", "speed") else "right")
     for row in cost.scales:
         table.add_row(
             row.scale,
@@ -183,10 +256,17 @@ def print_cost_plan(cost: CostPlan, spec: SweepSpec, console: Console) -> None:
             f"{row.packing.gpu_fraction:g}" if row.packing else str(row.gpus_per_trial),
             str(row.trials),
             _tokens(row.train_tokens),
+            _tokens(row.padded_tokens),
             _hours(row.gpu_hours),
             _hours(row.longest_chain_hours),
+            row.throughput if row.throughput != "assumed" else assumed,
         )
     console.print(table)
+    if any(row.throughput == "assumed" for row in cost.scales):
+        console.print(
+            f"assumed: {assumed} (--gpu-tflops, --utilisation); --calibration FILE from "
+            "benchmarks/gpu_check.py prices scales at their measured tokens/s"
+        )
     packed = [row.packing for row in cost.scales if row.packing is not None]
     for packing in packed:
         console.print(packing.reason())

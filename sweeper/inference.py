@@ -18,25 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tasks.batching import feature_lengths
+
 if TYPE_CHECKING:
     from datasets import Dataset
     from transformers import Trainer
-
-
-def feature_lengths(features: Dataset) -> np.ndarray:
-    """Each feature's token count: its ``input_ids`` length, or its longest sequence's where a
-    feature holds several (a multiple-choice row holds one per choice)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    # Read through Arrow: a million Mewsli-X candidates as Python lists would take gigabytes.
-    ids = features.with_format("arrow")["input_ids"].combine_chunks()
-    if not (pa.types.is_list(ids.type.value_type) or pa.types.is_large_list(ids.type.value_type)):
-        return pc.list_value_length(ids).to_numpy(zero_copy_only=False).astype(np.int64)
-    sequence_lengths = pc.list_value_length(pc.list_flatten(ids)).to_numpy(zero_copy_only=False)
-    longest = np.zeros(len(ids), dtype=np.int64)
-    np.maximum.at(longest, pc.list_parent_indices(ids).to_numpy(zero_copy_only=False), sequence_lengths)
-    return longest
 
 
 def length_order(lengths: np.ndarray) -> np.ndarray:

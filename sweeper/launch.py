@@ -483,6 +483,7 @@ def _sweep_params(plan: Plan) -> dict[str, object]:
         "translated_data": spec.translated_data or "none",
         "mlm_text": spec.mlm_text or "none",
         "sampler": spec.sampler,
+        "batch_order": spec.batch_order,
         # What `xsweep status` counts progress against.
         "planned/search_trials": len(plan.studies) * spec.trials,
         "planned/cells": len(plan.cells),

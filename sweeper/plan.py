@@ -22,6 +22,7 @@ from tasks import (
     task_sources,
 )
 from tasks.alternatives import AlternativeError
+from tasks.batching import DEFAULT_BATCH_ORDER
 
 log = logging.getLogger(__name__)
 
@@ -157,5 +158,7 @@ def make_plan(spec: SweepSpec) -> Plan:
                         "trials": spec.trials,
                         "seed": seed,
                     }
+                    if spec.batch_order != DEFAULT_BATCH_ORDER:  # the default leaves earlier keys alone
+                        fields["batch_order"] = spec.batch_order
                     cells.append(Cell(scale_name, intermediate, target, seed, cell_key(fields)))
     return Plan(spec, tuple(studies), tuple(cells), languages, skipped, tasks)

@@ -11,6 +11,7 @@ from sweeper.sampling import DEFAULT_SAMPLER, SAMPLERS
 from sweeper.scales import SCALES
 from tasks import HUB, TASKS, intermediates, is_present, languages_present, targets, training_sources
 from tasks.alternatives import AlternativeError, check_inputs
+from tasks.batching import BATCH_ORDERS, DEFAULT_BATCH_ORDER
 from tasks.catalog.multitask import NINE
 
 # The intermediate setting without intermediate training: every cell's baseline.
@@ -38,6 +39,8 @@ class SweepSpec:
     mlm_text: str | None = None
     # How each study proposes learning rates (sweeper/sampling.py).
     sampler: str = DEFAULT_SAMPLER
+    # How training draws its batches: grouped by length, or random (tasks/batching.py).
+    batch_order: str = DEFAULT_BATCH_ORDER
 
     @property
     def seed_values(self) -> tuple[int, ...]:
@@ -54,6 +57,8 @@ class SweepSpec:
         # Likewise the default sampler: a sweep's fingerprint changes only where it chose another.
         if fields["sampler"] == DEFAULT_SAMPLER:
             fields.pop("sampler")
+        if fields["batch_order"] == DEFAULT_BATCH_ORDER:
+            fields.pop("batch_order")
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -108,6 +113,7 @@ def build_spec(
     translated_data: str | None = None,
     mlm_text: str | None = None,
     sampler: str = DEFAULT_SAMPLER,
+    batch_order: str = DEFAULT_BATCH_ORDER,
 ) -> SweepSpec:
     """Validate CLI-style comma lists into a ``SweepSpec``; raise ``SpecError`` if invalid."""
     scale_names = _split_names("--scales", scales) or ()
@@ -121,6 +127,8 @@ def build_spec(
         offered = sorted({lang for t in target_names for lang in TASKS[t].languages})
         _check_names("--languages", language_names, offered)
     _check_search(sampler, trials, seeds)
+    if batch_order not in BATCH_ORDERS:
+        raise SpecError(f"--batch-order: {batch_order!r}; valid: {', '.join(BATCH_ORDERS)}")
     if data != HUB:
         if not Path(data).is_dir():
             raise SpecError(f"--data: {data} is not a directory; valid: 'hub' or a local mirror")
@@ -141,6 +149,7 @@ def build_spec(
         seeds=seeds,
         data=data,
         sampler=sampler,
+        batch_order=batch_order,
     )
     return _named(spec)
 

@@ -30,6 +30,7 @@ from transformers.trainer_utils import enable_full_determinism, set_seed
 from sweeper.inference import predict_by_length
 from sweeper.resume import ResumeStore
 from tasks import Evaluation, Task, family_of, is_present, load_split
+from tasks.batching import DEFAULT_BATCH_ORDER, Batching
 from tasks.scoring.submission import example_ids
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ class Hyperparameters:
     gradient_checkpointing: bool = False
     # FSDP across the trial's workers (they share one process group Ray Train set up).
     sharded: bool = False
+    # Training batches grouped by length (little padding), or in random order.
+    batch_order: str = DEFAULT_BATCH_ORDER
 
 
 @dataclass
@@ -135,14 +138,18 @@ class SaveEvery(TrainerCallback):
 
 class _Trainer(Trainer):
     """transformers' Trainer, drawing training batches in the order the task's family says
-    (a multi-task stage draws each batch from one member) where it says one."""
+    (by default grouped by length; a multi-task stage draws each batch from one member)."""
 
     task: Task
+    batch_order: str = DEFAULT_BATCH_ORDER
 
     def _get_train_sampler(self, train_dataset=None):
         dataset = self.train_dataset if train_dataset is None else train_dataset
         family = family_of(self.task.family)
-        sampler = family.train_sampler(self.task, dataset, self._train_batch_size, self.args.seed)
+        # Every rank builds the same order; Accelerate's BatchSamplerShard hands each its batches.
+        seed = self.args.data_seed if self.args.data_seed is not None else self.args.seed
+        batching = Batching(self._train_batch_size, seed, self.args.world_size, self.batch_order)
+        sampler = family.train_sampler(self.task, dataset, batching)
         return sampler if sampler is not None else super()._get_train_sampler(train_dataset)
 
 
@@ -238,6 +245,7 @@ def fine_tune(
         callbacks=[*callbacks, *saver, *epoch_hook],
     )
     trainer.task = task
+    trainer.batch_order = hparams.batch_order
     tuned = FineTuned(model=model, tokenizer=tokenizer, trainer=trainer)
     for hook in epoch_hook:
         hook.tuned = tuned

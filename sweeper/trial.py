@@ -84,7 +84,7 @@ def _resolved(spec: TrialSpec, sweep: SweepShared) -> Task:
     return resolve(spec.task, sweep.data, Alternatives(sweep.translated_data, sweep.mlm_text))
 
 
-def hyperparameters(spec: TrialSpec) -> Hyperparameters:
+def hyperparameters(spec: TrialSpec, sweep: SweepShared) -> Hyperparameters:
     recipe = get_task(spec.task).recipe
     scale = SCALES[spec.scale]
     devices = spec.placement.workers
@@ -101,6 +101,7 @@ def hyperparameters(spec: TrialSpec) -> Hyperparameters:
         bf16=scale.precision == "bf16",
         gradient_checkpointing=scale.gradient_checkpointing,
         sharded=spec.placement.sharded,
+        batch_order=sweep.batch_order,
     )
 
 
@@ -122,7 +123,7 @@ def train_stage(config: dict) -> StageResult:
     with tempfile.TemporaryDirectory(prefix="xsweep-trial-") as tmp:
         work = Path(tmp)
         encoder = fetch_encoder(spec.encoder, spec.encoder_revision, sweep.tracking_uri, work / "encoder")
-        hparams = hyperparameters(spec)
+        hparams = hyperparameters(spec, sweep)
         resume = ResumeStore.for_run(sweep.storage_path, run.run_id, sweep.checkpoint_every_s)
         objective = metric_key("dev", task.metric, "en")
 
@@ -231,7 +232,7 @@ def run_trial(config: dict) -> None:
         return
     try:
         placement = {"workers": spec.placement.workers, "sharded": spec.placement.sharded}
-        run.log_params({**spec.params, **asdict(hyperparameters(spec)), **placement, **_version_params()})
+        run.log_params({**spec.params, **asdict(hyperparameters(spec, sweep)), **placement, **_version_params()})
         stage_config = {**config, "run_id": run.run_id}
         result = run_placed(
             train_stage, stage_config, spec.placement, sweep.storage_path, f"train-{run.run_id}", prunable(spec)

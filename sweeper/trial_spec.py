@@ -15,6 +15,7 @@ from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S
 from sweeper.scales import SCALES
 from sweeper.tags import PROVENANCE_PREFIX, RunTags
 from tasks import get_task
+from tasks.batching import DEFAULT_BATCH_ORDER
 
 RUNS_PREFIX = "runs:/"
 # What a study trial reports to Tune after each epoch but the last, beside its objective.
@@ -73,6 +74,7 @@ class SweepShared:
     # The sweep's alternatives for intermediate runs (absolute paths), or None.
     translated_data: str | None = None
     mlm_text: str | None = None
+    batch_order: str = DEFAULT_BATCH_ORDER
 
     @classmethod
     def from_config(cls, config: Mapping) -> SweepShared:
@@ -128,6 +130,7 @@ def sweep_shared(context: SweepContext, plan: Plan) -> SweepShared:
         checkpoint_every_s=context.checkpoint_every_s,
         translated_data=spec.translated_data,
         mlm_text=spec.mlm_text,
+        batch_order=spec.batch_order,
     )
 
 

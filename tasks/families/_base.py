@@ -10,11 +10,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from tasks.batching import RANDOM, Batching, LengthGroupedBatches, feature_lengths
 from tasks.data import HUB, is_present, load_training_stages, own_sources, training_sources
 from tasks.task import Source, Task
 
 if TYPE_CHECKING:
     # For annotations only: transformers' model classes take seconds to import.
+    import numpy as np
     from datasets import Dataset
     from torch.utils.data import Sampler
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -146,9 +148,16 @@ class TaskFamily(abc.ABC):
     def training_collator(self, task: Task, tokenizer: PreTrainedTokenizerBase) -> Callable:
         return self.collator(tokenizer)
 
-    def train_sampler(self, task: Task, features: Any, batch_size: int, seed: int) -> Sampler | None:
-        """The order training draws features in; None: the Trainer's own shuffle."""
-        return None
+    def train_lengths(self, features: Dataset) -> np.ndarray:
+        """Each training feature's length in tokens, as its batch is padded (grouping sorts on it)."""
+        return feature_lengths(features)
+
+    def train_sampler(self, task: Task, features: Any, batching: Batching) -> Sampler | LengthGroupedBatches | None:
+        """The order training draws features in: batches grouped by length, or (``random``)
+        None, the Trainer's own shuffle."""
+        if batching.order == RANDOM:
+            return None
+        return LengthGroupedBatches(self.train_lengths(features), batching)
 
     def evaluate(
         self,

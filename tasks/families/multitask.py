@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import numpy as np
 
+from tasks.batching import GROUPED, Batching, grouped_order
 from tasks.data import is_present, load_training_stages, training_sources
 from tasks.families._base import EvaluateAlone, Evaluation, Infer, TaskFamily
 from tasks.registry import get_task
@@ -61,10 +62,19 @@ class MultiTaskFeatures:
 class HomogeneousBatches:
     """A sampler whose consecutive runs of ``batch_size`` indices come from one member: the
     DataLoader's batches are then single-task. Members are drawn by ``weights``; within a
-    member, examples go round in a fresh shuffle each time it is used up."""
+    member, examples go round in a fresh order each time it is used up: shuffled, or, given
+    each member's feature ``lengths``, in batches of similar length (``tasks.batching``)."""
 
-    def __init__(self, data: MultiTaskFeatures, weights: np.ndarray, batch_size: int, seed: int) -> None:
+    def __init__(
+        self,
+        data: MultiTaskFeatures,
+        weights: np.ndarray,
+        batch_size: int,
+        seed: int,
+        lengths: Sequence[np.ndarray] | None = None,
+    ) -> None:
         self.data, self.weights, self.batch_size, self.seed = data, weights, batch_size, seed
+        self.lengths = lengths
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -75,15 +85,20 @@ class HomogeneousBatches:
 
     def __iter__(self) -> Iterator[int]:
         rng = np.random.default_rng([self.seed, self.epoch])
-        pools = [rng.permutation(len(f)) for f in self.data.features]
+        pools = [self._order(member, rng) for member in range(len(self.data.features))]
         cursors = [0] * len(pools)
         for _ in range(len(self) // self.batch_size):
             member = int(rng.choice(len(pools), p=self.weights))
             for _ in range(self.batch_size):
                 if cursors[member] == len(pools[member]):
-                    pools[member], cursors[member] = rng.permutation(len(pools[member])), 0
+                    pools[member], cursors[member] = self._order(member, rng), 0
                 yield int(self.data.offsets[member] + pools[member][cursors[member]])
                 cursors[member] += 1
+
+    def _order(self, member: int, rng: np.random.Generator) -> np.ndarray:
+        if self.lengths is None:
+            return rng.permutation(len(self.data.features[member]))
+        return grouped_order(self.lengths[member], self.batch_size, rng)
 
 
 def _multitask_model() -> type:
@@ -176,10 +191,14 @@ class MultiTask(TaskFamily):
             features.append(self._family(member).encode(rows, member, tokenizer, member.recipe.max_length))
         return MultiTaskFeatures(features)
 
-    def train_sampler(self, task: Task, features: MultiTaskFeatures, batch_size: int, seed: int) -> HomogeneousBatches:
+    def train_sampler(self, task: Task, features: MultiTaskFeatures, batching: Batching) -> HomogeneousBatches:
         sizes = [len(f) for f in features.features]
         weights = sampling_weights(sizes, task.settings.sampling, task.settings.temperature)
-        return HomogeneousBatches(features, weights, batch_size, seed)
+        lengths = None
+        if batching.order == GROUPED:
+            members = zip(self.members(task), features.features, strict=True)
+            lengths = [self._family(member).train_lengths(own) for member, own in members]
+        return HomogeneousBatches(features, weights, batching.batch_size, batching.seed, lengths)
 
     def training_collator(self, task: Task, tokenizer: PreTrainedTokenizerBase) -> Callable:
         """Each batch through its member's own collator, with the member's index added."""

@@ -49,12 +49,14 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from tasks.batching import feature_lengths
 from tasks.families._base import Infer, TaskFamily
 from tasks.families.retrieval_setups import SETUPS, Encoding, Setup, mined_pairs, tokenized
 from tasks.scoring.retrieval import Pair
 from tasks.task import Task
 
 if TYPE_CHECKING:
+    import numpy as np
     from datasets import Dataset
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
@@ -151,6 +153,11 @@ class Retrieval(TaskFamily):
 
     def collator(self, tokenizer: PreTrainedTokenizerBase) -> Callable:
         return _PairCollator(tokenizer)
+
+    def train_lengths(self, features: Dataset) -> np.ndarray:
+        """A pair's query and candidate tokens: each side of a batch pads to its own longest."""
+        candidates = features.select_columns("candidate_input_ids").rename_column("candidate_input_ids", "input_ids")
+        return feature_lengths(features) + feature_lengths(candidates)
 
     def build_model(self, encoder_path: str, task: Task) -> PreTrainedModel:
         from transformers import AutoModel
