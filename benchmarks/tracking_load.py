@@ -39,7 +39,7 @@ def _one_request_per_call(tracked_run: type) -> type:
     """The sender before coalescing: each ``log_metrics`` call is one queued request."""
     from mlflow.entities import Metric
 
-    from sweeper.tracking import OUTAGE_ATTEMPTS, OUTAGE_MAX_WAIT_S, retrying
+    from sweeper.tracking import _WAKE, OUTAGE_ATTEMPTS, OUTAGE_MAX_WAIT_S, retrying
 
     class OneRequestPerCall(tracked_run):
         def log_metrics(self, metrics: dict[str, float], step: int = 0) -> None:
@@ -52,6 +52,9 @@ def _one_request_per_call(tracked_run: type) -> type:
         def _deliver(self) -> None:
             while True:
                 chunk = self._outbox.get()
+                if chunk is _WAKE:  # what a flush queues for xsweep's sender
+                    self._outbox.task_done()
+                    continue
                 try:
                     retrying(
                         lambda chunk=chunk: self.client.log_batch(self.run_id, metrics=chunk),

@@ -41,6 +41,12 @@ T = TypeVar("T")
 OUTAGE_ATTEMPTS, OUTAGE_MAX_WAIT_S = 12, 30.0
 # What one log_batch request may carry (MLflow's limit on metrics per call).
 MAX_BATCH_METRICS = 1000
+# The sender waits this long after a point for more to share its request: a loss every few
+# steps becomes one write a second, not one per call (in a trial's own process, with a SQLite
+# store, each write is work beside the training steps). A flush does not wait.
+LINGER_S = 1.0
+# What ``flush`` queues to wake a lingering sender: not a metric point, never sent.
+_WAKE = object()
 
 
 _DISK_FULL_WORDS = ("no space left on device", "database or disk is full", "disk quota exceeded")
@@ -97,10 +103,11 @@ class TrackedRun:
         self._logged_steps: dict[str, int] = {}
         self._logged_params: set[str] = set()
         # Metric points not yet delivered, and the thread that delivers them.
-        self._outbox: queue.Queue[Metric] = queue.Queue()
+        self._outbox: queue.Queue[Metric | object] = queue.Queue()
         self._sender: threading.Thread | None = None
         # Training and the system-metrics sampler log from two threads; one sender starts.
         self._sender_lock = threading.Lock()
+        self._flushing = threading.Event()
         self._undelivered: Exception | None = None
 
     @classmethod
@@ -161,15 +168,28 @@ class TrackedRun:
                     self._outbox.task_done()
 
     def _next_batch(self) -> list[Metric]:
-        """Every point queued by now, up to one request's worth: a trial logging faster than
-        one request per call drains in few requests instead of falling behind."""
-        batch = [self._outbox.get()]
+        """Every point queued within ``LINGER_S`` of the first (at once where a flush waits),
+        up to one request's worth: a trial logging faster than one request per call drains in
+        few requests instead of falling behind."""
+        batch: list[Metric] = []
+        while not batch:
+            batch = self._take(self._outbox.get())
+        deadline = time.monotonic() + LINGER_S
         while len(batch) < MAX_BATCH_METRICS:
+            wait = 0.0 if self._flushing.is_set() else deadline - time.monotonic()
             try:
-                batch.append(self._outbox.get_nowait())
+                item = self._outbox.get(timeout=wait) if wait > 0 else self._outbox.get_nowait()
             except queue.Empty:
                 break
+            batch += self._take(item)
         return batch
+
+    def _take(self, item: Metric | object) -> list[Metric]:
+        """``item`` as points to send: a flush's wake-up is none (and is done at once)."""
+        if item is _WAKE:
+            self._outbox.task_done()
+            return []
+        return [item]
 
     @property
     def undelivered(self) -> int:
@@ -178,7 +198,13 @@ class TrackedRun:
 
     def flush(self) -> None:
         """Wait until every queued metric point is delivered; raise if some could not be."""
-        self._outbox.join()
+        with self._sender_lock:
+            sending = self._sender is not None
+        if sending:
+            self._flushing.set()
+            self._outbox.put(_WAKE)  # a sender lingering for more sends what it holds now
+            self._outbox.join()
+            self._flushing.clear()
         if self._undelivered is not None:
             raise self._undelivered
 
