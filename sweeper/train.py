@@ -138,7 +138,7 @@ class SaveEvery(TrainerCallback):
 
 class _Trainer(Trainer):
     """transformers' Trainer, drawing training batches in the order the task's family says
-    (by default grouped by length; a multi-task stage draws each batch from one member)."""
+    (grouped by length where asked; a multi-task stage draws each batch from one member)."""
 
     task: Task
     batch_order: str = DEFAULT_BATCH_ORDER
