@@ -133,6 +133,8 @@ def train_stage(config: dict) -> StageResult:
             score = evaluate(tuned, task, sweep.data, ("en",), ("dev",), hparams.max_length).metrics[objective]
             if tuned.is_main_process:
                 run.log_metrics({f"epoch/{objective}": score}, step=epoch)
+                # In before Tune hears of it: a pruned trial is killed soon after, queue and all.
+                run.flush()
             # Tune wants the searcher's metric in every result; EPOCH_SCORE marks it unfinished.
             result = {"objective": score, EPOCH_SCORE: score, "epoch": epoch, "run_id": run.run_id}
             if spec.placement.distributed:
