@@ -23,7 +23,7 @@ FIELDS = {"scale": str, "gpu": str, "packing": int, "tokens_per_s": float}
 
 
 @dataclass(frozen=True)
-class Measured:
+class MeasuredSpeed:
     scale: str
     gpu: str
     packing: int
@@ -33,7 +33,7 @@ class Measured:
 @dataclass(frozen=True)
 class Calibration:
     path: str
-    entries: tuple[Measured, ...]
+    entries: tuple[MeasuredSpeed, ...]
 
     @property
     def gpus(self) -> tuple[str, ...]:
@@ -49,7 +49,7 @@ def _bad(path: str, where: str, problem: str) -> SpecError:
     return SpecError(f"--calibration: {path}: {where}{problem}")
 
 
-def _entry(raw: object, index: int, path: str) -> Measured:
+def _entry(raw: object, index: int, path: str) -> MeasuredSpeed:
     where = f"entries[{index}]"
     if not isinstance(raw, dict):
         raise _bad(path, where, f" is {raw!r}; valid: an object with {', '.join(FIELDS)}")
@@ -65,7 +65,7 @@ def _entry(raw: object, index: int, path: str) -> Measured:
         raise _bad(path, f"{where}.packing", f" is {packing!r}; valid: an integer ≥ 1 (trials per GPU)")
     if isinstance(tokens, bool) or not isinstance(tokens, int | float) or not math.isfinite(tokens) or tokens <= 0:
         raise _bad(path, f"{where}.tokens_per_s", f" is {tokens!r}; valid: a number > 0")
-    return Measured(scale, gpu.strip(), packing, float(tokens))
+    return MeasuredSpeed(scale, gpu.strip(), packing, float(tokens))
 
 
 def read_calibration(path: str | Path) -> Calibration:
