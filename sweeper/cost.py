@@ -31,6 +31,7 @@ from sweeper.plan import Plan
 from sweeper.scales import SCALES, batch_layout
 from sweeper.spec import NONE, SweepSpec
 from tasks import HUB, Task, family_of, texts_of, training_sources
+from tasks.batching import GROUPED
 
 
 @dataclass(frozen=True)
@@ -79,20 +80,16 @@ class CostPlan:
         return self.gpu_hours * self.hardware.gpu_hour_price
 
 
-def _train_tokens(task: Task, data: str, per_device_batch: int | None = None) -> float:
+def _train_tokens(task: Task, data: str, per_device_batch: int | None = None, order: str = GROUPED) -> float:
     """Tokens a task's training reads: examples × mean tokens × epochs; for a multi-task run,
     its members' (one pass over every member's data is an epoch). With ``per_device_batch``,
-    the padding of grouped batches of that size included."""
+    the padding of batches of that size drawn in ``order`` included."""
     parts = family_of(task.family).members(task) or (task,)
     tokens = 0.0
     for part in parts:
-        factor = _padding(part, data, per_device_batch) if per_device_batch else 1.0
+        factor = padding_factor(train_lengths(part, data), per_device_batch, order) if per_device_batch else 1.0
         tokens += _train_examples(part, data) * part.size.mean_tokens * factor
     return tokens * task.recipe.epochs
-
-
-def _padding(task: Task, data: str, per_device_batch: int) -> float:
-    return padding_factor(train_lengths(task, data), per_device_batch)
 
 
 def train_lengths(task: Task, data: str) -> np.ndarray:
@@ -150,7 +147,7 @@ def estimate(plan: Plan, hardware: Hardware, calibration: Calibration | None = N
             name: batch_layout(task.recipe.batch_size, scale.per_device_batch, devices)[0]
             for name, task in tasks.items()
         }
-        padded = {name: _train_tokens(task, spec.data, batches[name]) for name, task in tasks.items()}
+        padded = {name: _train_tokens(task, spec.data, batches[name], spec.batch_order) for name, task in tasks.items()}
         measured = calibration.tokens_per_s(scale_name, gpu) if calibration else None
         # A measured trial trains ``measured`` tokens/s at the plan's 6 · parameters FLOPs each.
         flops_per_s = measured * 6 * params if measured else hardware.peak_tflops * 1e12 * hardware.utilisation
@@ -245,7 +242,7 @@ def print_cost_plan(cost: CostPlan, spec: SweepSpec, console: Console) -> None:
         per_task.add_row(name, _tokens(tokens), (cost.length_sources or {}).get(name, ""))
     console.print(per_task)
     assumed = f"{hw.utilisation:.0%} of {hw.peak_tflops:g} TFLOP/s per GPU"
-    table = Table(title="compute: 6·params·tokens to train, padding of batches grouped by length included")
+    table = Table(title=f"compute: 6·params·tokens to train, padding of {spec.batch_order} batches included")
     headers = ("scale", "parameters", "GPUs/trial", "trials", "training tokens", "with padding", "GPU-hours")
     for header in (*headers, "longest chain h", "speed"):
         table.add_column(header, justify="left" if header in ("scale", "speed") else "right")

@@ -1,5 +1,6 @@
 """The cost plan: token counts, FLOPs-based GPU-hours and the savings of reuse, by hand."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,12 @@ from tasks import get_task
 
 
 def test_hub_plan_by_hand() -> None:
-    spec = build_spec(scales="base", intermediate="mnli", targets_="pawsx", trials=2, seeds=3)
+    spec = build_spec(scales="base", intermediate="mnli", targets_="pawsx", trials=2, seeds=3, batch_order="grouped")
     hardware = Hardware(gpus=4, gpu_hour_price=3.0, peak_tflops=100.0, utilisation=0.5)
     cost = estimate(make_plan(spec), hardware)
+    # The plan prices the batches the sweep draws: random ones pad far more.
+    shuffled = estimate(make_plan(replace(spec, batch_order="random")), hardware)
+    assert shuffled.scales[0].padded_tokens > 1.5 * cost.scales[0].padded_tokens
     mnli, pawsx = get_task("mnli"), get_task("pawsx")
     mnli_tokens = 392_702 * mnli.size.mean_tokens * mnli.recipe.epochs
     pawsx_tokens = 49_401 * pawsx.size.mean_tokens * pawsx.recipe.epochs
