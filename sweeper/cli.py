@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -248,10 +248,11 @@ def _cluster_given(options: dict) -> str | None:
 
 def _print_cost_plan(spec: SweepSpec, options: dict) -> None:
     """Validate, then print the plan and its cost; touches neither Ray nor MLflow."""
-    from sweeper.cost import estimate, print_cost_plan
+    from sweeper.cost import estimate, print_cost_plan, print_grouped_saving
     from sweeper.plan import make_plan
     from sweeper.spec import SpecError
     from tasks import HUB
+    from tasks.batching import GROUPED, RANDOM
 
     cluster_path = _cluster_given(options)
     if cluster_path is not None:
@@ -275,7 +276,12 @@ def _print_cost_plan(spec: SweepSpec, options: dict) -> None:
         gpu = pick_gpu(calibration, options["gpu_model"])
     plan = make_plan(spec)
     console = _console()
-    print_cost_plan(estimate(plan, hardware, calibration, gpu), spec, console)
+    cost = estimate(plan, hardware, calibration, gpu)
+    print_cost_plan(cost, spec, console)
+    if spec.batch_order == RANDOM:
+        # The same sweep's bill with batches grouped by length: what opting in would save.
+        grouped = replace(plan, spec=replace(spec, batch_order=GROUPED))
+        print_grouped_saving(cost, estimate(grouped, hardware, calibration, gpu), console)
     if spec.data == HUB and options.get("targets") is None:
         from sweeper.spec import default_targets
         from tasks import targets

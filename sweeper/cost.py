@@ -273,3 +273,14 @@ def print_cost_plan(cost: CostPlan, spec: SweepSpec, console: Console) -> None:
         f"total {_hours(cost.gpu_hours)} GPU-hours; at least {_hours(cost.wall_hours)} h wall time on {hw.gpus} GPUs; "
         f"cost {cost.cost:,.2f} at {hw.gpu_hour_price:g} per GPU-hour"
     )
+
+
+def print_grouped_saving(cost: CostPlan, grouped: CostPlan, console: Console) -> None:
+    """One line: the GPU-hours and token positions the same sweep would take with grouped batches."""
+    positions = sum(row.padded_tokens for row in cost.scales)
+    grouped_positions = sum(row.padded_tokens for row in grouped.scales)
+    console.print(
+        f"with --batch-order grouped: {_hours(grouped.gpu_hours)} GPU-hours instead of {_hours(cost.gpu_hours)} "
+        f"({_tokens(grouped_positions)} token positions instead of {_tokens(positions)}); "
+        "compare scores on a sample first (README, Training batches)"
+    )

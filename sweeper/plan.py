@@ -22,7 +22,7 @@ from tasks import (
     task_sources,
 )
 from tasks.alternatives import AlternativeError
-from tasks.batching import DEFAULT_BATCH_ORDER
+from tasks.batching import DEFAULT_BATCH_ORDER, order_identity
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +159,6 @@ def make_plan(spec: SweepSpec) -> Plan:
                         "seed": seed,
                     }
                     if spec.batch_order != DEFAULT_BATCH_ORDER:  # the default leaves earlier keys alone
-                        fields["batch_order"] = spec.batch_order
+                        fields["batch_order"] = order_identity(spec.batch_order)
                     cells.append(Cell(scale_name, intermediate, target, seed, cell_key(fields)))
     return Plan(spec, tuple(studies), tuple(cells), languages, skipped, tasks)

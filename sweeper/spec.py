@@ -11,7 +11,7 @@ from sweeper.sampling import DEFAULT_SAMPLER, SAMPLERS
 from sweeper.scales import SCALES
 from tasks import HUB, TASKS, intermediates, is_present, languages_present, targets, training_sources
 from tasks.alternatives import AlternativeError, check_inputs
-from tasks.batching import BATCH_ORDERS, DEFAULT_BATCH_ORDER
+from tasks.batching import BATCH_ORDERS, DEFAULT_BATCH_ORDER, order_identity
 from tasks.catalog.multitask import NINE
 
 # The intermediate setting without intermediate training: every cell's baseline.
@@ -59,6 +59,8 @@ class SweepSpec:
             fields.pop("sampler")
         if fields["batch_order"] == DEFAULT_BATCH_ORDER:
             fields.pop("batch_order")
+        else:
+            fields["batch_order"] = order_identity(fields["batch_order"])
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
 

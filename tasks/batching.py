@@ -8,8 +8,9 @@ redone here in NumPy, because the cost plan prices the same batches and must not
 (``xsweep plan`` answers at once), and because its ``LengthGroupedSampler`` leaves out what a
 sweep needs: an order seeded by (seed, epoch) rather than drawn from torch's global generator
 (so a resumed epoch draws the same batches), the batches shuffled among themselves (the library
-keeps each mega-batch's batches longest to shortest), and one unit per optimizer micro-step
-across ranks. Under Accelerate (DDP or FSDP, a Ray Train trial's workers) the Trainer wraps the
+keeps each mega-batch's batches longest to shortest), lengths jittered before sorting (where
+length follows the label, exact sorting makes single-label batches), and one unit per optimizer
+micro-step across ranks. Under Accelerate (DDP or FSDP, a Ray Train trial's workers) the Trainer wraps the
 sampler's batches in ``BatchSamplerShard``, which hands rank ``r`` of ``N`` the batches
 ``r, r + N, ...``; units of ``batch_size × ranks`` give every rank one batch of the same
 lengths per step, so no rank waits on a longer one.
@@ -63,19 +64,32 @@ def feature_lengths(features: Dataset) -> np.ndarray:
 
 # Mega-batches: at most this many units, and at least this many mega-batches (transformers').
 MEGA_BATCH_UNITS, MIN_MEGA_BATCHES = 50, 4
+# Each length is jittered by up to this fraction of itself before sorting (AllenNLP's
+# ``padding_noise``): examples within a few per cent of each other's length land in batches at
+# random, so where length follows the label a batch still mixes the labels.
+LENGTH_NOISE = 0.1
+
+
+def order_identity(order: str) -> str:
+    """The batch order as the cell keys and a sweep's fingerprint hold it: grouped with the
+    parameters that decide its batches, so that other parameters make other cells."""
+    if order == RANDOM:
+        return order
+    return f"{order}(noise={LENGTH_NOISE},mega={MEGA_BATCH_UNITS},min={MIN_MEGA_BATCHES})"
 
 
 def grouped_order(lengths: Sequence[int], unit: int, rng: np.random.Generator) -> np.ndarray:
-    """Indices of every feature once, in runs of ``unit`` of similar length; the runs are
+    """Indices of every feature once, in runs of ``unit`` of similar (jittered) length; the runs are
     shuffled, except that the one holding the longest feature comes first (a batch too large
     for the device fails at once) and a short remainder comes last (so runs stay aligned to
     ``unit``)."""
     lengths = np.asarray(lengths, dtype=np.int64)
+    keys = lengths * rng.uniform(1 - LENGTH_NOISE, 1 + LENGTH_NOISE, len(lengths))
     mega = unit * max(1, min(len(lengths) // (unit * MIN_MEGA_BATCHES), MEGA_BATCH_UNITS))
     permuted = rng.permutation(len(lengths))
     chunks = np.split(permuted, range(mega, len(permuted), mega)) if len(permuted) else []
     # Longest first within each mega-batch; a stable sort keeps the permutation among equals.
-    order = np.concatenate([c[np.argsort(-lengths[c], kind="stable")] for c in chunks] or [np.zeros(0, np.int64)])
+    order = np.concatenate([c[np.argsort(-keys[c], kind="stable")] for c in chunks] or [np.zeros(0, np.int64)])
     whole = len(order) // unit * unit
     runs = order[:whole].reshape(-1, unit)
     shuffled = list(rng.permutation(len(runs)))

@@ -71,3 +71,22 @@ def test_all_reads_its_members_data() -> None:
     spec = build_spec(scales="base", intermediate="all,mnli", targets_="xnli", trials=1, seeds=1)
     tokens = estimate(make_plan(spec), Hardware()).task_tokens
     assert tokens["all"] > tokens["mnli"] > 0
+
+
+def test_the_plan_says_what_grouped_batches_would_save() -> None:
+    import re
+
+    from click.testing import CliRunner
+
+    from sweeper.cli import main
+
+    args = ["plan", "--scales", "base", "--intermediate", "mnli", "--targets", "pawsx", "--trials", "1", "--seeds", "1"]
+    shown = CliRunner().invoke(main, args, terminal_width=400)
+    assert shown.exit_code == 0, shown.output
+    saving = re.search(r"with --batch-order grouped: ([\d.,]+) GPU-hours instead of ([\d.,]+)", shown.output)
+    assert saving and float(saving[1]) < float(saving[2])
+    total = re.search(r"total ([\d.,]+) GPU-hours", shown.output)
+    assert total and total[1] == saving[2]
+    # A sweep already grouped has nothing to opt into.
+    grouped = CliRunner().invoke(main, [*args, "--batch-order", "grouped"], terminal_width=400)
+    assert grouped.exit_code == 0 and "with --batch-order grouped" not in grouped.output

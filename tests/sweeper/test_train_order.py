@@ -48,7 +48,7 @@ def test_the_trainer_draws_batches_in_the_order_asked(order: str, tmp_path) -> N
         assert not isinstance(sampler, LengthGroupedBatches) and pad_share > 0.5
 
 
-def test_grouped_order_is_another_sweep_and_other_cells_random_keeps_the_keys() -> None:
+def test_grouped_order_is_another_sweep_and_other_cells_random_keeps_the_keys(monkeypatch) -> None:
     from sweeper.plan import make_plan
     from sweeper.spec import SpecError, build_spec
 
@@ -60,5 +60,10 @@ def test_grouped_order_is_another_sweep_and_other_cells_random_keeps_the_keys() 
     assert default.fingerprint() == shuffled.fingerprint() != grouped.fingerprint()
     keys = [{cell.key for cell in make_plan(s).cells} for s in (default, grouped)]
     assert keys[0].isdisjoint(keys[1])
+    # Grouping's parameters decide its batches: other parameters are another sweep, other cells.
+    before = grouped.fingerprint()
+    monkeypatch.setattr("tasks.batching.LENGTH_NOISE", 0.0)
+    assert grouped.fingerprint() != before
+    assert keys[1].isdisjoint(cell.key for cell in make_plan(grouped).cells)
     with pytest.raises(SpecError, match="--batch-order: 'sorted'; valid: grouped, random"):
         spec(batch_order="sorted")
