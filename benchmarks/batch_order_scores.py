@@ -16,6 +16,7 @@ import sys
 import tempfile
 from collections import defaultdict
 from pathlib import Path
+from statistics import mean
 
 from mlflow import MlflowClient
 
@@ -63,15 +64,22 @@ def main() -> None:
             launch(order, args, work / "data", work, tracking_uri)
             scores[order] = dev_scores(MlflowClient(tracking_uri), f"order-{order}")
     print(f"dev accuracy over seeds 0..{args.seeds - 1}: mean [min, max]; Δ = grouped - random of the means")
-    print(f"{'cell':<24}{'split':<8}{'grouped':>22}{'random':>22}{'Δ':>8}")
+    print(f"{'cell':<24}{'split':<8}{'grouped':>22}{'random':>22}{'Δ':>8}  within")
+    deltas: dict[str, list[float]] = defaultdict(list)
+    within = []
     for cell in sorted(scores["grouped"]):
         for part in ("en", "non-en"):
-            shown = []
-            for order in ORDERS:
-                values = scores[order][cell][part]
-                shown.append(f"{sum(values) / len(values):.3f} [{min(values):.3f}, {max(values):.3f}]")
-            delta = sum(scores["grouped"][cell][part]) / args.seeds - sum(scores["random"][cell][part]) / args.seeds
-            print(f"{'/'.join(cell):<24}{part:<8}{shown[0]:>22}{shown[1]:>22}{delta:>+8.3f}")
+            grouped, shuffled = scores["grouped"][cell][part], scores["random"][cell][part]
+            shown = [f"{mean(values):.3f} [{min(values):.3f}, {max(values):.3f}]" for values in (grouped, shuffled)]
+            deltas[part].append(mean(grouped) - mean(shuffled))
+            # Within the seed spread: grouped's mean lies between random's lowest and highest seed.
+            within.append(min(shuffled) <= mean(grouped) <= max(shuffled))
+            mark = "yes" if within[-1] else "no"
+            print(f"{'/'.join(cell):<24}{part:<8}{shown[0]:>22}{shown[1]:>22}{deltas[part][-1]:>+8.3f}  {mark}")
+    print(
+        f"grouped's mean within random's seed spread: {sum(within)} of {len(within)} rows; "
+        + "; ".join(f"mean Δ {part} {mean(values):+.3f}" for part, values in deltas.items())
+    )
 
 
 if __name__ == "__main__":
