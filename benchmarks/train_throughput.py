@@ -120,9 +120,12 @@ def _synchronize() -> None:
         torch.cuda.synchronize()
 
 
-def measure(shape: str, encoder: Path, data: Path, order: str, args: argparse.Namespace, work: Path) -> dict:
-    """One training run of ``shape`` in ``order``: its real tokens/s and pad share (and MFU on a GPU)."""
-    meter = Meter(args.warmup, args.steps)
+def measure(
+    shape: str, encoder: Path, data: Path, order: str, args: argparse.Namespace, work: Path, meter: Meter | None = None
+) -> dict:
+    """One training run of ``shape`` in ``order``: its real tokens/s and pad share (and MFU on a
+    GPU), timed by ``meter`` (a fresh ``Meter`` unless given)."""
+    meter = meter or Meter(args.warmup, args.steps)
     hparams = Hyperparameters(
         learning_rate=1e-5,
         seed=0,

@@ -5,7 +5,10 @@ The file is JSON: ``{"version": 1, "entries": [{"scale": "base", "gpu": "NVIDIA 
 "packing": 1, "tokens_per_s": 216042.0}, ...]}``, one entry per (scale, GPU model, trials
 packed per GPU), tokens/s being what one trial trains (padding included: gpu_check's batches
 are full). A plan prices a scale with an entry for its GPU model at packing 1 from the
-measurement, and any other scale from the stated assumption.
+measurement, and any other scale from the stated assumption. Where the plan packs N trials on
+a GPU (``--gpu-memory``) and the file also holds the scale at packing N (as
+``benchmarks/packed_throughput.py`` writes it), the packed GPU's gain is measured too:
+N × one packed trial's tokens/s ÷ one trial's alone.
 """
 
 from __future__ import annotations

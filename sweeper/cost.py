@@ -15,7 +15,7 @@ throughput a packed GPU is assumed to gain.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -154,6 +154,10 @@ def estimate(plan: Plan, hardware: Hardware, calibration: Calibration | None = N
         packing = None
         if hardware.gpu_memory_gib is not None:
             packing = packing_of(scale_name, hardware.gpu_memory_gib, plan.longest_sequence)
+        if packing and measured and calibration:
+            packing = _measured_gain(
+                packing, measured, calibration.tokens_per_s(scale_name, gpu, packing.trials_per_gpu)
+            )
         # A packed GPU trains ``gain`` times what one trial alone would; each packed trial,
         # sharing it, takes trials_per_gpu / gain times as long.
         gain = packing.throughput_gain if packing else 1.0
@@ -205,6 +209,14 @@ def estimate(plan: Plan, hardware: Hardware, calibration: Calibration | None = N
         intermediate_trainings_without_reuse=len(with_intermediate) * spec.trials,
         length_sources={name: _length_source(task, spec.data) for name, task in tasks.items()},
     )
+
+
+def _measured_gain(packing: Packing, alone: float, packed: float | None) -> Packing:
+    """``packing`` with the gain a calibration measured (trials per GPU × one packed trial's
+    tokens/s ÷ one trial's alone), where it measured this packing; else as it was."""
+    if packed is None or packing.trials_per_gpu == 1:
+        return packing
+    return replace(packing, throughput_gain=packing.trials_per_gpu * packed / alone, gain_measured=True)
 
 
 def _length_source(task: Task, data: str) -> str:

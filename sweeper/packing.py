@@ -57,6 +57,8 @@ class Packing:
     # How much more a packed GPU trains than one trial alone (≤ trials_per_gpu): the cost
     # plan divides GPU-hours by it.
     throughput_gain: float
+    # Whether that gain was measured (a calibration's entries at this packing and at 1), or assumed.
+    gain_measured: bool = False
 
     def reason(self) -> str:
         usable = self.gpu_memory_gib * USABLE_MEMORY
@@ -66,11 +68,18 @@ class Packing:
                 f"{self.scale}: one trial per GPU ({self.trial_memory_gib:.1f} GiB a trial leaves no room for a "
                 f"second in {usable:.0f} of {self.gpu_memory_gib:g} GiB)"
             )
-        return (
+        shared = (
             f"{self.scale}: {self.trials_per_gpu} trials share a GPU ({self.gpu_fraction:g} GPU each: "
             f"{self.trial_memory_gib:.1f} GiB a trial at up to {self.max_length} tokens, from "
             f"{MEASURED[self.scale].memory_gib:g} GiB measured at {MEASURED_AT_TOKENS}, within {usable:.0f} "
             f"of {self.gpu_memory_gib:g} GiB); "
+        )
+        if self.gain_measured:
+            return shared + (
+                f"GPU-hours ÷ {self.throughput_gain:.2f}, as measured: {self.trials_per_gpu} trials together "
+                f"trained {self.throughput_gain:.2f} times the tokens/s of one alone (the calibration file)"
+            )
+        return shared + (
             f"GPU-hours ÷ {self.throughput_gain:.2f}, assuming packed trials reach together the best "
             f"utilisation one H200 reached ({BEST_MEASURED_MFU:.1%} MFU; {alone:.1%} for one {self.scale} trial "
             "alone) - an assumption until packed throughput is measured"

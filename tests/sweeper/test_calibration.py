@@ -117,3 +117,24 @@ def test_a_measured_scale_is_priced_at_its_tokens_per_second(tmp_path: Path) -> 
     assert result.exit_code == 0, result.output
     assert "measured 216,042 tokens/s on NVIDIA H200" in result.output
     assert "assumed: 35% of 312 TFLOP/s per GPU" in result.output  # xl, unmeasured
+
+
+def test_a_measured_packing_replaces_the_assumed_gain(tmp_path: Path) -> None:
+    from sweeper.packing import packing_of
+
+    spec = build_spec(scales="base", intermediate="mnli", targets_="pawsx", trials=1, seeds=1)
+    plan, hardware = make_plan(spec), Hardware(gpu_memory_gib=141.0)
+    trials = packing_of("base", 141.0, plan.longest_sequence).trials_per_gpu
+    assert trials > 1
+    alone_only = read_calibration(_write(tmp_path, {"version": 1, "entries": ENTRIES}))
+    assumed = estimate(plan, hardware, alone_only, H200).scales[0]
+    # Packed, each trial trains at 40 % of its speed alone: the GPU trains 0.4 × trials as much.
+    packed_entry = {"scale": "base", "gpu": H200, "packing": trials, "tokens_per_s": 0.4 * 216042.0}
+    both = read_calibration(_write(tmp_path, {"version": 1, "entries": [*ENTRIES, packed_entry]}))
+    measured = estimate(plan, hardware, both, H200).scales[0]
+    assert not assumed.packing.gain_measured and measured.packing.gain_measured
+    assert measured.packing.throughput_gain == pytest.approx(0.4 * trials)
+    assert measured.gpu_hours == pytest.approx(
+        assumed.gpu_hours * assumed.packing.throughput_gain / measured.packing.throughput_gain
+    )
+    assert "as measured" in measured.packing.reason() and "assuming" not in measured.packing.reason()
