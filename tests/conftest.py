@@ -101,12 +101,6 @@ def relaunched_sweep(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) 
     return _launch_in_own_store(tmp_path_factory, demo_data, "relaunch")
 
 
-@pytest.fixture(scope="session")
-def tpe_sweep(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) -> FinishedSweep:
-    """``finished_sweep``'s spec with TPE proposing the learning rates."""
-    return _launch_in_own_store(tmp_path_factory, demo_data, "tpe", "--sampler", "tpe")
-
-
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("", 0))

@@ -1,8 +1,11 @@
 """The same spec on the same code gives the same numbers: a tiny sweep launched twice into
-two stores (2 intermediates, 1 target, 2 trials, 2 seeds, two trials at a time on two CPUs)."""
+two stores (2 intermediates, 1 target, 2 trials, 2 seeds, two trials at a time on two CPUs);
+and `xsweep compare` names the runs of two stores that differ."""
 
 from __future__ import annotations
 
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -82,25 +85,25 @@ def test_compare_finds_the_two_launches_equal(finished_sweep: FinishedSweep, rel
     assert not differing_tags & {"encoder_sha256", "tokenizer_sha256", "torch", "transformers", "device"}
 
 
-def test_compare_lists_the_runs_that_differ(finished_sweep: FinishedSweep, tpe_sweep: FinishedSweep) -> None:
-    """TPE proposes other learning rates after the recipe's: compare names exactly the runs
-    whose learning rate or metrics differ (found here by hand), and the sampler."""
-    qmc, tpe = _runs(finished_sweep), _runs(tpe_sweep)
-    differing = {
-        name
-        for (phase, name), run in qmc.items()
-        if phase != "sweep"
-        and (
-            run.data.params["learning_rate"] != tpe[phase, name].data.params["learning_rate"]
-            or any(
-                abs(value - tpe[phase, name].data.metrics.get(metric, float("inf"))) > 1e-6
-                for metric, value in _results(run).items()
-            )
-        )
-    }
-    assert {"tiny/mnli/t1", "tiny/qqp/t1", "tiny/none→xnli/t1"} <= differing
+def test_compare_lists_the_runs_that_differ(
+    finished_sweep: FinishedSweep, relaunched_sweep: FinishedSweep, tmp_path: Path
+) -> None:
+    """A copy of the rerun's store in which two runs found other numbers (a metric logged anew
+    by hand) and one ran under another sampler (its provenance tag): compare names exactly
+    those two runs, and the tag."""
+    copy = tmp_path / "mlflow.db"
+    shutil.copy(relaunched_sweep.tracking_uri.removeprefix("sqlite:///"), copy)
+    changed = replace(relaunched_sweep, tracking_uri=f"sqlite:///{copy}")
+    runs, client = _runs(changed), MlflowClient(changed.tracking_uri)
+    differing = {"tiny/mnli/t1", "tiny/mnli→xnli/s0"}
+    for name in differing:
+        run = next(run for (_, run_name), run in runs.items() if run_name == name)
+        metric = next(iter(_results(run)))
+        # The latest value of a metric is that of its highest step.
+        client.log_metric(run.info.run_id, metric, run.data.metrics[metric] + 0.5, step=10**6)
+    client.set_tag(runs["target", "tiny/none→xnli/s1"].info.run_id, "provenance/sampler", "tpe")
     result = run_xsweep(
-        "compare", "e2e", "e2e", "--other-tracking-uri", tpe_sweep.tracking_uri,
+        "compare", "e2e", "e2e", "--other-tracking-uri", changed.tracking_uri,
         tracking_uri=finished_sweep.tracking_uri, cwd=finished_sweep.work_dir,
     )  # fmt: skip
     assert result.returncode == 1, result.stdout + result.stderr
