@@ -76,20 +76,13 @@ SWEEP_ARGS = (
 @pytest.fixture(scope="session")
 def finished_sweep(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) -> FinishedSweep:
     """One tiny sweep through Ray Tune, Optuna and MLflow, shared by the tests that read it."""
-    work_dir = tmp_path_factory.mktemp("sweep")
-    tracking_uri = f"sqlite:///{work_dir / 'mlflow.db'}"
-    args = ("launch", "--name", "e2e", *SWEEP_ARGS, "--data", str(demo_data))
-    result = run_xsweep(*args, tracking_uri=tracking_uri, cwd=work_dir)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
-    return FinishedSweep("e2e", tracking_uri, work_dir, demo_data, args, result)
+    return _launch_in_own_store(tmp_path_factory, demo_data, "sweep")
 
 
-def _launch_in_own_store(
-    tmp_path_factory: pytest.TempPathFactory, demo_data: Path, folder: str, *extra: str
-) -> FinishedSweep:
+def _launch_in_own_store(tmp_path_factory: pytest.TempPathFactory, demo_data: Path, folder: str) -> FinishedSweep:
     work_dir = tmp_path_factory.mktemp(folder)
     tracking_uri = f"sqlite:///{work_dir / 'mlflow.db'}"
-    args = ("launch", "--name", "e2e", *SWEEP_ARGS, "--data", str(demo_data), *extra)
+    args = ("launch", "--name", "e2e", *SWEEP_ARGS, "--data", str(demo_data))
     result = run_xsweep(*args, tracking_uri=tracking_uri, cwd=work_dir)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     return FinishedSweep("e2e", tracking_uri, work_dir, demo_data, args, result)
