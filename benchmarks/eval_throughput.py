@@ -11,7 +11,7 @@ model sweeps use (``--model tiny``) or one shaped like XLM-R base (``--model bas
 - max-length: every example padded to --max-length, in dataset order;
 - dynamic: the family's collator (each batch padded to its own longest), in dataset order:
   what a default collator does;
-- by length: ``sweeper.inference.predict_by_length``.
+- by length: ``sweeper.train.inference.predict_by_length``.
 
 It prints, for each, the share of pad tokens the model ran on (counted in the batches) and
 the real (non-pad) tokens per second of the fastest of --repeats runs; the two ratios; and
@@ -43,8 +43,8 @@ from transformers import (
     XLMRobertaModel,
 )
 
-from sweeper.inference import predict_by_length
-from sweeper.pretrained import build_tiny_model
+from sweeper.train.inference import predict_by_length
+from sweeper.train.pretrained import build_tiny_model
 from tasks import family_of, get_task
 from tasks.demo import nli_example
 

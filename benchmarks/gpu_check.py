@@ -113,7 +113,7 @@ def measure(shape: str, args: argparse.Namespace, device: torch.device) -> dict[
 
 def calibration(rows: dict[str, dict], gpu: str, args: argparse.Namespace) -> dict:
     """The measured tokens/s as the calibration file ``xsweep plan --calibration`` reads
-    (``sweeper/calibration.py``): one trial per GPU (packing 1), full batches of --seq tokens."""
+    (``sweeper/resources/calibration.py``): one trial per GPU (packing 1), full batches of --seq tokens."""
     measured = {"packing": 1, "batch": args.batch, "seq": args.seq}
     entries = [{"scale": shape, "gpu": gpu, **measured, "tokens_per_s": row["tokens/s"]} for shape, row in rows.items()]
     return {"version": 1, "source": "benchmarks/gpu_check.py", "entries": entries}

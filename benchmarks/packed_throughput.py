@@ -6,7 +6,7 @@ their warm-up steps, so that their timed steps overlap. The aggregate is the rea
 every trial's timed steps over the span from the first start to the last end.
 
 With ``--calibration-out FILE`` it writes what ``xsweep plan --calibration FILE`` reads
-(``sweeper/calibration.py``): per packing, the token positions per second one trial trains
+(``sweeper/resources/calibration.py``): per packing, the token positions per second one trial trains
 (padding included, as the plan counts them), so that a plan packing trials prices them at the
 measured speed instead of an assumed gain.
 
@@ -34,7 +34,7 @@ from transformers import AutoTokenizer
 sys.path.insert(0, str(Path(__file__).parent))
 from train_throughput import XNLI_LONGEST, XNLI_MEAN, Meter, encoders, measure, mnli_like_data  # noqa: E402
 
-from sweeper.padding import lognormal_lengths  # noqa: E402
+from sweeper.resources.padding import lognormal_lengths  # noqa: E402
 from tasks.batching import GROUPED  # noqa: E402
 
 

@@ -37,13 +37,13 @@ import ray
 from mlflow.tracking import MlflowClient
 from ray.job_submission import JobStatus, JobSubmissionClient
 
-from sweeper.cost import Hardware, estimate
-from sweeper.fake_cluster import FakeCluster, fake_cluster_config, free_port, start_fake_cluster
-from sweeper.launch import LaunchOptions, launch
-from sweeper.plan import TARGET, make_plan
-from sweeper.rehearsal import END, NODES, START, sleeping_trial
-from sweeper.scales import SCALES
-from sweeper.spec import NONE, build_spec
+from sweeper.launch.launch import LaunchOptions, launch
+from sweeper.plan.plan import TARGET, make_plan
+from sweeper.plan.scales import SCALES
+from sweeper.plan.spec import NONE, build_spec
+from sweeper.rehearsal.fake_cluster import FakeCluster, fake_cluster_config, free_port, start_fake_cluster
+from sweeper.rehearsal.stand_in import END, NODES, START, sleeping_trial
+from sweeper.resources.cost import Hardware, estimate
 from tasks.demo import write_demo_data
 
 SPEC = {"scales": "base,large,xl", "intermediate": "mnli,qqp", "targets_": "xnli,pawsx"}
@@ -220,7 +220,7 @@ def run_autoscaled(
             "cluster": None if args.without_config else str(cluster.config_path),
         }  # fmt: skip
         (work / "request.json").write_text(json.dumps(request))
-        job = cluster.submit([sys.executable, "-m", "sweeper.rehearsal", str(work / "request.json")])
+        job = cluster.submit([sys.executable, "-m", "sweeper.rehearsal.stand_in", str(work / "request.json")])
         client = JobSubmissionClient(cluster.dashboard)
         while not client.get_job_status(job).is_terminal():
             watch_nodes(cluster, spans, time.time() + 5)

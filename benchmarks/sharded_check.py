@@ -1,4 +1,4 @@
-"""Sharded-path check: xsweep's own stage code (``sweeper.train``) fine-tunes and saves a
+"""Sharded-path check: xsweep's own stage code (``sweeper.train.finetune``) fine-tunes and saves a
 small XLM-R with FSDP2 in bf16, the way XL and XXL trials train on their Ray Train workers.
 
 Run it under torchrun on CUDA GPUs, one process per GPU:
@@ -9,7 +9,7 @@ It checks that the Trainer really shards (Accelerate enables FSDP on accelerator
 CPUs the same arguments fall back to plain data parallelism), that evaluation gathers every
 example, and that the checkpoint gathered from the shards is the whole trained encoder,
 loadable as the next stage's. Imports torch, transformers, datasets and xsweep's
-``tasks``/``sweeper.train`` only (no Ray, MLflow or Optuna).
+``tasks``/``sweeper.train.finetune`` only (no Ray, MLflow or Optuna).
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ import torch
 import torch.distributed as dist
 from transformers import AutoModel
 
-from sweeper.pretrained import build_tiny_model
-from sweeper.train import Hyperparameters, evaluate, fine_tune
+from sweeper.train.finetune import Hyperparameters, evaluate, fine_tune
+from sweeper.train.pretrained import build_tiny_model
 from tasks import get_task, load_split
 from tasks.demo import write_demo_data
 

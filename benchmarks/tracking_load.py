@@ -39,7 +39,7 @@ def _one_request_per_call(tracked_run: type) -> type:
     """The sender before coalescing: each ``log_metrics`` call is one queued request."""
     from mlflow.entities import Metric
 
-    from sweeper.tracking import _WAKE, OUTAGE_ATTEMPTS, OUTAGE_MAX_WAIT_S, retrying
+    from sweeper.record.tracking import _WAKE, OUTAGE_ATTEMPTS, OUTAGE_MAX_WAIT_S, retrying
 
     class OneRequestPerCall(tracked_run):
         def log_metrics(self, metrics: dict[str, float], step: int = 0) -> None:
@@ -71,7 +71,7 @@ def writer(args: argparse.Namespace) -> None:
     """One trial's logging: open a run, wait for the others, log, finish; print the timings."""
     from mlflow.tracking import MlflowClient
 
-    from sweeper.tracking import TrackedRun
+    from sweeper.record.tracking import TrackedRun
 
     kind = TrackedRun if args.sender == "new" else _one_request_per_call(TrackedRun)
     client = MlflowClient(args.uri)

@@ -1,6 +1,6 @@
 """Tracking overhead: the same tiny fine-tuning with xsweep's full tracking and with none.
 
-Each repetition trains the tiny model on the demo MNLI set through ``sweeper.train`` twice,
+Each repetition trains the tiny model on the demo MNLI set through ``sweeper.train.finetune`` twice,
 alternating the order, evaluating and saving its checkpoint each time: once with the
 trial's tracking (an MLflow run with its params, system metrics sampled every 2 s as in a
 trial, the loss logged every 10 steps through ``LossLogger``, the metrics
@@ -26,11 +26,11 @@ import datasets
 import transformers
 from mlflow.tracking import MlflowClient
 
-from sweeper.pretrained import build_tiny_model
-from sweeper.system_metrics import SystemSampler
-from sweeper.tracking import TrackedRun, with_averages
-from sweeper.train import Hyperparameters, evaluate, fine_tune
-from sweeper.trial import LossLogger
+from sweeper.record.system_metrics import SystemSampler
+from sweeper.record.tracking import TrackedRun, with_averages
+from sweeper.train.finetune import Hyperparameters, evaluate, fine_tune
+from sweeper.train.pretrained import build_tiny_model
+from sweeper.trial.trainable import LossLogger
 from tasks import get_task, load_split
 from tasks.demo import write_demo_data
 

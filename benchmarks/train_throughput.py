@@ -1,11 +1,11 @@
 """Training throughput: real tokens per second and pad share with batches in random order
-against batches grouped by length, through xsweep's training stage (``sweeper.train.fine_tune``:
+against batches grouped by length, through xsweep's training stage (``sweeper.train.finetune.fine_tune``:
 the classification family's features, collator and head, transformers' Trainer, the
 family's sampler), at the tiny and base shapes (random weights from a config).
 
 The data are MNLI-like pairs whose lengths in tokens follow XNLI's mix (a log-normal of
 median 43 and shape 0.55: mean about 49, clipped to [5, 232], the longest XNLI pair seen;
-``sweeper.padding``). The real XNLI sample in ``../shared/fixtures/realdata/xnli`` holds one
+``sweeper.resources.padding``). The real XNLI sample in ``../shared/fixtures/realdata/xnli`` holds one
 pair per language, too few for a length distribution, so the mix is this documented one.
 Each pair is made of whole-word pieces of the tiny tokenizer, one token each, so that it
 encodes to its drawn length. Every order trains from the same weights on the same examples
@@ -35,10 +35,10 @@ import torch
 import transformers
 from transformers import AutoTokenizer, TrainerCallback, XLMRobertaConfig, XLMRobertaModel
 
-from sweeper.padding import lognormal_lengths
-from sweeper.pretrained import build_tiny_model
-from sweeper.scales import SCALES
-from sweeper.train import Hyperparameters, fine_tune
+from sweeper.plan.scales import SCALES
+from sweeper.resources.padding import lognormal_lengths
+from sweeper.train.finetune import Hyperparameters, fine_tune
+from sweeper.train.pretrained import build_tiny_model
 from tasks import get_task, write_split
 from tasks.batching import BATCH_ORDERS
 from tasks.demo import nli_example

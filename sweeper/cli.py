@@ -16,17 +16,17 @@ from click.core import ParameterSource
 from rich.console import Console
 from rich.table import Table
 
-from sweeper.hardware import Hardware
-from sweeper.locations import DEFAULT_CONNECT_TIMEOUT_S, local_store_dir, resolve_tracking_uri, ui_instructions
-from sweeper.resume import DEFAULT_CHECKPOINT_EVERY_S, DEFAULT_RETRIES
-from sweeper.sampling import DEFAULT_SAMPLER, SAMPLERS
-from sweeper.scales import SCALES
+from sweeper.plan.sampling import DEFAULT_SAMPLER, SAMPLERS
+from sweeper.plan.scales import SCALES
+from sweeper.record.locations import DEFAULT_CONNECT_TIMEOUT_S, local_store_dir, resolve_tracking_uri, ui_instructions
+from sweeper.resources.hardware import Hardware
+from sweeper.train.resume import DEFAULT_CHECKPOINT_EVERY_S, DEFAULT_RETRIES
 from tasks.batching import BATCH_ORDERS, DEFAULT_BATCH_ORDER
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
 
-    from sweeper.spec import SweepSpec
+    from sweeper.plan.spec import SweepSpec
 
 # Ray, MLflow, torch and transformers take seconds to import, the task registry and its data
 # library one or two: each command imports what it needs, so that --help, `tasks`, `scales`
@@ -37,7 +37,7 @@ def _tracking_uri(value: str | None, reach: bool = True) -> str:
     """The resolved URI, refused in one line where it cannot be a tracking store or (where
     ``reach``) nothing answers there: a report or status would wait out the client's retries.
     A launch reaches it itself, after a cluster's own checks."""
-    from sweeper.preflight import check_tracking_uri, reach_tracking_uri
+    from sweeper.launch.preflight import check_tracking_uri, reach_tracking_uri
 
     try:
         uri = resolve_tracking_uri(value)
@@ -54,7 +54,7 @@ def _reading_client(tracking_uri: str | None, name: str) -> tuple[str, MlflowCli
     an unknown sweep, not a new empty database."""
     from mlflow.tracking import MlflowClient
 
-    from sweeper.report import ReportError
+    from sweeper.results.runs import ReportError
 
     uri = _tracking_uri(tracking_uri)
     store = local_store_dir(uri)
@@ -109,10 +109,10 @@ def _one_line(message: str) -> str:
 
 # The errors printed as they are: the user's input, or a fault a relaunch gets past.
 _INPUT_ERRORS = (
-    ("sweeper.spec", "SpecError"),
+    ("sweeper.plan.spec", "SpecError"),
     ("tasks.data", "DataError"),
-    ("sweeper.report", "ReportError"),
-    ("sweeper.errors", "SweepAborted"),
+    ("sweeper.results.runs", "ReportError"),
+    ("sweeper.launch.errors", "SweepAborted"),
 )
 
 
@@ -221,7 +221,7 @@ cost_options = _options(
 
 
 def _spec(options: dict) -> SweepSpec:
-    from sweeper.spec import build_spec
+    from sweeper.plan.spec import build_spec
     from tasks import HUB
 
     return build_spec(
@@ -248,15 +248,15 @@ def _cluster_given(options: dict) -> str | None:
 
 def _print_cost_plan(spec: SweepSpec, options: dict) -> None:
     """Validate, then print the plan and its cost; touches neither Ray nor MLflow."""
-    from sweeper.cost import estimate, print_cost_plan, print_grouped_saving
-    from sweeper.plan import make_plan
-    from sweeper.spec import SpecError
+    from sweeper.plan.plan import make_plan
+    from sweeper.plan.spec import SpecError
+    from sweeper.resources.cost import estimate, print_cost_plan, print_grouped_saving
     from tasks import HUB
     from tasks.batching import GROUPED, RANDOM
 
     cluster_path = _cluster_given(options)
     if cluster_path is not None:
-        from sweeper.cluster import check_scales_fit, load_cluster
+        from sweeper.resources.cluster import check_scales_fit, load_cluster
 
         check_scales_fit(spec.scales, load_cluster(cluster_path), cluster_path)
     hardware = Hardware(
@@ -270,7 +270,7 @@ def _print_cost_plan(spec: SweepSpec, options: dict) -> None:
         raise SpecError("--gpus, --gpu-tflops, --utilisation: valid are gpus ≥ 1, tflops > 0, 0 < utilisation ≤ 1")
     calibration, gpu = None, ""
     if options["calibration"] is not None:
-        from sweeper.calibration import pick_gpu, read_calibration
+        from sweeper.resources.calibration import pick_gpu, read_calibration
 
         calibration = read_calibration(options["calibration"])
         gpu = pick_gpu(calibration, options["gpu_model"])
@@ -283,7 +283,7 @@ def _print_cost_plan(spec: SweepSpec, options: dict) -> None:
         grouped = replace(plan, spec=replace(spec, batch_order=GROUPED))
         print_grouped_saving(cost, estimate(grouped, hardware, calibration, gpu), console)
     if spec.data == HUB and options.get("targets") is None:
-        from sweeper.spec import default_targets
+        from sweeper.plan.spec import default_targets
         from tasks import targets
 
         left_out = [task.name for task in targets() if task.name not in default_targets(HUB)]
@@ -294,7 +294,7 @@ def _print_cost_plan(spec: SweepSpec, options: dict) -> None:
                 markup=False,
             )
     if spec.data == HUB:
-        from sweeper.hub_data import unpinned
+        from sweeper.launch.hub_data import unpinned
 
         loose = unpinned(plan)
         if loose:
@@ -372,8 +372,8 @@ def launch(**options: object) -> None:
         _print_cost_plan(spec, options)
         return
     # Ray Tune, torch and transformers take seconds to import; only a launch needs them.
-    from sweeper.launch import LaunchOptions
-    from sweeper.launch import launch as launch_sweep
+    from sweeper.launch.launch import LaunchOptions
+    from sweeper.launch.launch import launch as launch_sweep
 
     uri = _tracking_uri(options["tracking_uri"], reach=False)
     launch_options = LaunchOptions(
@@ -397,7 +397,7 @@ def launch(**options: object) -> None:
     if not options["no_table"]:
         from mlflow.tracking import MlflowClient
 
-        from sweeper.report import build_report, print_report
+        from sweeper.results.report import build_report, print_report
 
         print_report(build_report(MlflowClient(uri), result.name), console)
         _print_links(console, ui_instructions(uri, result.experiment_id, result.sweep_run_id, spec.scales))
@@ -418,7 +418,7 @@ def launch(**options: object) -> None:
 def report(name: str, tracking_uri: str | None, out: Path | None) -> None:
     """The answer for one sweep: Δ per scale, intermediate, target and language, with
     bootstrap intervals; written to --out and logged under report/ of the sweep run."""
-    from sweeper.report import build_report, print_report, print_summary, write_report
+    from sweeper.results.report import build_report, print_report, print_summary, write_report
 
     uri, client = _reading_client(tracking_uri, name)
     result = build_report(client, name)
@@ -449,8 +449,8 @@ def compare(
     provenance tags that differ. Exits 1 where they differ."""
     from mlflow.tracking import MlflowClient
 
-    from sweeper.compare import DEFAULT_TOLERANCE, compare_records, print_comparison, read_records
-    from sweeper.report import ReportError
+    from sweeper.results.compare import DEFAULT_TOLERANCE, compare_records, print_comparison, read_records
+    from sweeper.results.runs import ReportError
 
     tolerance = DEFAULT_TOLERANCE if tolerance is None else tolerance
     uri_a = _tracking_uri(tracking_uri)
@@ -480,7 +480,7 @@ def status(name: str, tracking_uri: str | None, watch: float | None) -> None:
 
     from rich.live import Live
 
-    from sweeper.status import read_status, status_table
+    from sweeper.results.status import read_status, status_table
 
     uri, client = _reading_client(tracking_uri, name)
     current = read_status(client, name)
@@ -560,7 +560,7 @@ def scales(as_json: bool) -> None:
 @one_line_errors
 def score(pred_dir: str, label_dir: str, benchmark: str, split: str, as_json: bool) -> None:
     """Score predictions in the XTREME submission layout (<task>/test-<lang>.<ext>) against labels."""
-    from sweeper.score import score_command
+    from sweeper.results.score import score_command
 
     score_command(pred_dir, label_dir, benchmark, split, as_json)
 

@@ -18,7 +18,7 @@ TASKS: tuple[Task, ...] = (
         dev={},
         train_source="all",
         recipe=Recipe(epochs=2),
-        # The members' own sizes count (see sweeper/cost.py).
+        # The members' own sizes count (see sweeper/resources/cost.py).
         size=Size(train_examples=0, eval_examples_per_language=0, mean_tokens=0),
         settings={"members": NINE, "sampling": "temperature", "temperature": 2.0},
     ),

@@ -5,8 +5,15 @@ import math
 import numpy as np
 import pytest
 
-from sweeper.analysis import Score, bootstrap_mean, deltas, language_average, negative_transfer_rate, scale_slope
-from sweeper.scales import SCALES
+from sweeper.plan.scales import SCALES
+from sweeper.results.analysis import (
+    Score,
+    bootstrap_mean,
+    deltas,
+    language_average,
+    negative_transfer_rate,
+    scale_slope,
+)
 
 
 def _scores(scale: str, intermediate: str, values: dict[str, list[float]]) -> list[Score]:

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sweeper.calibration import pick_gpu, read_calibration
 from sweeper.cli import main
-from sweeper.cost import Hardware, estimate
-from sweeper.plan import make_plan
-from sweeper.spec import SpecError, build_spec
+from sweeper.plan.plan import make_plan
+from sweeper.plan.spec import SpecError, build_spec
+from sweeper.resources.calibration import pick_gpu, read_calibration
+from sweeper.resources.cost import Hardware, estimate
 
 H200 = "NVIDIA H200"
 ENTRIES = [
@@ -120,7 +120,7 @@ def test_a_measured_scale_is_priced_at_its_tokens_per_second(tmp_path: Path) -> 
 
 
 def test_a_measured_packing_replaces_the_assumed_gain(tmp_path: Path) -> None:
-    from sweeper.packing import packing_of
+    from sweeper.resources.packing import packing_of
 
     spec = build_spec(scales="base", intermediate="mnli", targets_="pawsx", trials=1, seeds=1)
     plan, hardware = make_plan(spec), Hardware(gpu_memory_gib=141.0)

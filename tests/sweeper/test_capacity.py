@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from sweeper.capacity import (
+from sweeper.plan.scales import SCALES
+from sweeper.resources.capacity import (
     ClusterSize,
     NodeKind,
     autoscaling_size,
@@ -16,8 +17,7 @@ from sweeper.capacity import (
     node_gpus,
     trial_slots,
 )
-from sweeper.placement import DRIVER_RESOURCE, placement_of
-from sweeper.scales import SCALES
+from sweeper.resources.placement import DRIVER_RESOURCE, placement_of
 from tests.conftest import ROOT
 
 BASE = placement_of(SCALES["base"])

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sweeper.cluster import check_scales_fit, load_cluster, node_gpus
-from sweeper.fake_cluster import FakeCluster, fake_cluster_config, free_port, start_fake_cluster
-from sweeper.spec import SpecError
+from sweeper.plan.spec import SpecError
+from sweeper.rehearsal.fake_cluster import FakeCluster, fake_cluster_config, free_port, start_fake_cluster
+from sweeper.resources.cluster import check_scales_fit, load_cluster, node_gpus
 from tests.conftest import ROOT, run_xsweep, start_tracking_server
 
 CLUSTER = ROOT / "cluster.yaml"
@@ -74,7 +74,7 @@ def test_a_cluster_across_machines_refuses_node_local_state() -> None:
     """Nodes on two machines: a SQLite tracking file, a loopback server or a local Tune folder
     would be a different one on each machine, so the launch is refused (it asks before writing
     anything). Nodes sharing one address are one machine, where all of these are shared."""
-    from sweeper.preflight import node_local_state_problem
+    from sweeper.launch.preflight import node_local_state_problem
 
     two_machines = ["10.0.0.1", "10.0.0.2"]
     problem = node_local_state_problem("sqlite:////tmp/x/mlflow.db", ".xsweep/tune", two_machines)
@@ -124,7 +124,7 @@ def _rehearse(cluster: FakeCluster, tmp_path: Path, request: dict, timeout_s: fl
     once, the driver runs on the head), waited for through the job server."""
     path = tmp_path / "rehearsal.json"
     path.write_text(json.dumps({"address": "auto", "storage_path": str(tmp_path / "tune"), **request}))
-    job = cluster.submit([sys.executable, "-m", "sweeper.rehearsal", str(path)])
+    job = cluster.submit([sys.executable, "-m", "sweeper.rehearsal.stand_in", str(path)])
     status = cluster.wait_for_job(job, timeout_s)
     assert status == "SUCCEEDED", f"job {status}: {cluster.job_logs(job)[-4000:]}"
 
@@ -152,7 +152,7 @@ def test_trials_are_placed_by_scale_on_a_multi_node_cluster(
     `xsweep status`, from elsewhere with only the server's URL, sees the sweep finished."""
     from mlflow.tracking import MlflowClient
 
-    from sweeper.rehearsal import DRIVER_NODE, END, NODES, START
+    from sweeper.rehearsal.stand_in import DRIVER_NODE, END, NODES, START
 
     nodes = _wait_for_nodes(fake_cluster, lambda nodes: len(nodes) == 3)
     assert [node["ip"] for node in nodes] == ["127.0.0.1"] * 3
@@ -249,7 +249,7 @@ def test_an_autoscaling_cluster_grows_to_its_maximum_and_back_to_zero(
     peak is a count, not a race); the sweep finishes; and the idle nodes go."""
     from mlflow.tracking import MlflowClient
 
-    from sweeper.rehearsal import END, NODES
+    from sweeper.rehearsal.stand_in import END, NODES
 
     (head,) = fake_cluster.alive_nodes()  # no GPU node yet
     assert head["ip"] == "127.0.0.1" and not _gpu_nodes([head])
@@ -288,8 +288,8 @@ def test_four_packed_base_trials_share_one_gpu_and_no_more(tmp_path: Path, demo_
     import ray
     from mlflow.tracking import MlflowClient
 
-    from sweeper.packing import packing_of
-    from sweeper.rehearsal import END, NODES, rehearse
+    from sweeper.rehearsal.stand_in import END, NODES, rehearse
+    from sweeper.resources.packing import packing_of
 
     packing = packing_of("base", 141, 256)
     assert packing.trials_per_gpu == 4

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sweeper.compare import RunRecord, compare_records
+from sweeper.results.compare import RunRecord, compare_records
 
 PROVENANCE = {"provenance/torch": "2.13.0", "provenance/encoder_sha256": "aa"}
 

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 from numpy.random import default_rng as rng
 
-from sweeper.cost import Hardware, estimate
-from sweeper.padding import lognormal_lengths, padding_factor
-from sweeper.plan import make_plan
-from sweeper.spec import build_spec
+from sweeper.plan.plan import make_plan
+from sweeper.plan.spec import build_spec
+from sweeper.resources.cost import Hardware, estimate
+from sweeper.resources.padding import lognormal_lengths, padding_factor
 from tasks import get_task
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from sweeper.dag import Outcome, RecordedTrial, SweepDag, multi_gpu_room, select, trial_key
-from sweeper.plan import INTERMEDIATE, TARGET_SEARCH, Cell, Plan, StudyKey
-from sweeper.spec import NONE, SweepSpec
+from sweeper.plan.dag import Outcome, RecordedTrial, SweepDag, multi_gpu_room, select, trial_key
+from sweeper.plan.plan import INTERMEDIATE, TARGET_SEARCH, Cell, Plan, StudyKey
+from sweeper.plan.spec import NONE, SweepSpec
 
 
 def _plan(scales: tuple[str, ...] = ("tiny",), trials: int = 2, seeds: int = 1) -> Plan:
@@ -53,7 +53,7 @@ def _run_study_trials(dag: SweepDag, scores: dict[str, list[float]]) -> dict[Stu
 
 
 def test_importing_the_dag_starts_no_service_library() -> None:
-    code = "import sys, sweeper.dag; print(sorted(m for m in ('mlflow', 'optuna', 'ray') if m in sys.modules))"
+    code = "import sys, sweeper.plan.dag; print(sorted(m for m in ('mlflow', 'optuna', 'ray') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

@@ -7,22 +7,23 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import mlflow
 import pytest
 import torch
 from mlflow.tracking import MlflowClient
 from transformers import AutoModel
 
-import mlflow
-from sweeper.launch import _resources
-from sweeper.placement import Placement
-from sweeper.plan import INTERMEDIATE, make_plan
-from sweeper.pretrained import build_tiny_model
-from sweeper.scales import SCALES
-from sweeper.search import LEARNING_RATE, MLFLOW_RUN_ID, StudyPruning, SweepSearcher
-from sweeper.spec import build_spec
-from sweeper.tracking import TrackedRun
-from sweeper.trial import run_trial
-from sweeper.trial_spec import EPOCH_SCORE, SweepContext, SweepShared, TrialSpec, trial_config
+from sweeper.launch.launch import _resources
+from sweeper.launch.search import LEARNING_RATE, MLFLOW_RUN_ID, StudyPruning, SweepSearcher
+from sweeper.launch.trial_specs import SweepContext
+from sweeper.plan.plan import INTERMEDIATE, make_plan
+from sweeper.plan.scales import SCALES
+from sweeper.plan.spec import build_spec
+from sweeper.record.tracking import TrackedRun
+from sweeper.resources.placement import Placement
+from sweeper.train.pretrained import build_tiny_model
+from sweeper.trial.trainable import run_trial
+from sweeper.trial.trial_spec import EPOCH_SCORE, SweepShared, TrialSpec, trial_config
 from tasks import get_task, load_split
 
 pytestmark = pytest.mark.cluster

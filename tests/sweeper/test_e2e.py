@@ -10,13 +10,13 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import parse_qs
 
+import mlflow
 import optuna
 import pytest
 from mlflow.tracking import MlflowClient
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-import mlflow
-from sweeper.report import build_report
+from sweeper.results.report import build_report
 from tasks.demo import PAWSX_DEMO_LANGUAGES, XNLI_DEMO_LANGUAGES, write_demo_data
 from tests.conftest import SWEEP_ARGS, FinishedSweep, run_xsweep, start_tracking_server
 
@@ -314,7 +314,7 @@ def test_report_writes_the_answer_and_its_numbers_follow_from_the_runs(
 
 
 def test_status_counts_every_planned_run_as_done(finished_sweep: FinishedSweep) -> None:
-    from sweeper.status import read_status
+    from sweeper.results.status import read_status
 
     status = read_status(MlflowClient(finished_sweep.tracking_uri), "e2e")
     assert status.sweep_status == "FINISHED"

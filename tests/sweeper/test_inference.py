@@ -12,9 +12,9 @@ import pytest
 from datasets import Dataset, concatenate_datasets
 from transformers import AutoTokenizer, Trainer, TrainingArguments
 
-from sweeper.inference import feature_lengths, length_order, predict_by_length, restore_order
-from sweeper.pretrained import build_tiny_model
-from sweeper.train import FineTuned, evaluate
+from sweeper.train.finetune import FineTuned, evaluate
+from sweeper.train.inference import feature_lengths, length_order, predict_by_length, restore_order
+from sweeper.train.pretrained import build_tiny_model
 from tasks import Task, family_of, get_task, is_present, load_split
 from tests.tasks.realdata import convert_xnli
 from tests.tasks.realdata_choice import convert_xcopa

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from sweeper.launch_lock import schema_lock, sweep_lock
-from sweeper.spec import SpecError
+from sweeper.launch.launch_lock import schema_lock, sweep_lock
+from sweeper.plan.spec import SpecError
 
 POSTGRES = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
@@ -35,7 +35,7 @@ def test_a_dead_launch_leaves_no_lock(tmp_path: Path) -> None:
     """The lock ends with its process, however it ends: nothing stale to break."""
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     holder = (
-        "import os, sys\nfrom sweeper.launch_lock import sweep_lock\n"
+        "import os, sys\nfrom sweeper.launch.launch_lock import sweep_lock\n"
         f"with sweep_lock({storage!r}, 'demo'):\n    os.kill(os.getpid(), 9)\n"
     )
     died = subprocess.run([sys.executable, "-c", holder], capture_output=True, text=True, timeout=120)
@@ -65,7 +65,7 @@ OPEN_STORES = """
 import sys
 import optuna
 from mlflow.tracking import MlflowClient
-from sweeper.launch_lock import schema_lock
+from sweeper.launch.launch_lock import schema_lock
 tracking, studies = sys.argv[1], sys.argv[2]
 with schema_lock(tracking):
     MlflowClient(tracking).search_experiments()

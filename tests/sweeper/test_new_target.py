@@ -8,20 +8,20 @@ import json
 import random
 from pathlib import Path
 
+import mlflow
 import pytest
 from click.testing import CliRunner
 from mlflow.tracking import MlflowClient
 
-import mlflow
 from sweeper.cli import main
-from sweeper.placement import Placement
-from sweeper.plan import TARGET, TARGET_SEARCH, make_plan
-from sweeper.pretrained import build_tiny_model
-from sweeper.spec import build_spec
-from sweeper.tags import RunTags
-from sweeper.tracking import TrackedRun
-from sweeper.trial import train_stage
-from sweeper.trial_spec import SweepShared, TrialSpec, trial_config
+from sweeper.plan.plan import TARGET, TARGET_SEARCH, make_plan
+from sweeper.plan.spec import build_spec
+from sweeper.record.tags import RunTags
+from sweeper.record.tracking import TrackedRun
+from sweeper.resources.placement import Placement
+from sweeper.train.pretrained import build_tiny_model
+from sweeper.trial.trainable import train_stage
+from sweeper.trial.trial_spec import SweepShared, TrialSpec, trial_config
 from tasks import Recipe, Source, Task, family_of, load_split, registered, texts_of, write_split
 from tasks.scoring.submission import example_ids, write_labels
 from tasks.task import Submission

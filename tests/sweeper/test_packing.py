@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from sweeper.capacity import ClusterSize, NodeKind, concurrency, fits, trial_slots
-from sweeper.cost import estimate
-from sweeper.dag import multi_gpu_room
-from sweeper.hardware import Hardware
-from sweeper.packing import (
+from sweeper.launch.trial_specs import SweepContext
+from sweeper.plan.dag import multi_gpu_room
+from sweeper.plan.plan import make_plan
+from sweeper.plan.scales import SCALES
+from sweeper.plan.spec import build_spec
+from sweeper.resources.capacity import ClusterSize, NodeKind, concurrency, fits, trial_slots
+from sweeper.resources.cost import estimate
+from sweeper.resources.hardware import Hardware
+from sweeper.resources.packing import (
     MEASURED,
     MOST_PER_GPU,
     USABLE_MEMORY,
@@ -18,11 +22,7 @@ from sweeper.packing import (
     trial_memory_gib,
     trials_per_gpu,
 )
-from sweeper.placement import placement_of
-from sweeper.plan import make_plan
-from sweeper.scales import SCALES
-from sweeper.spec import build_spec
-from sweeper.trial_spec import SweepContext
+from sweeper.resources.placement import placement_of
 
 
 def test_a_gpu_holds_as_many_trials_as_its_usable_memory_allows_between_one_and_four() -> None:

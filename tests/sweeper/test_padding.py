@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sweeper.cost import train_lengths
-from sweeper.padding import batched_tokens, lognormal_lengths, padding_factor, scaled_to_mean
+from sweeper.resources.cost import train_lengths
+from sweeper.resources.padding import batched_tokens, lognormal_lengths, padding_factor, scaled_to_mean
 from tasks import get_task
 
 

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from sweeper.plan import make_plan
-from sweeper.spec import SpecError, build_spec
+from sweeper.plan.plan import make_plan
+from sweeper.plan.spec import SpecError, build_spec
 from tasks.demo import write_demo_data
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
-from sweeper.pretrained import build_tiny_model
+from sweeper.train.pretrained import build_tiny_model
 
 TEXTS = [
     f"{subject} {verb} the {thing} in {place} on day {day}."
@@ -22,7 +22,7 @@ TEXTS = [
 
 BUILD = """
 import sys
-from sweeper.pretrained import build_tiny_model
+from sweeper.train.pretrained import build_tiny_model
 from tests.sweeper.test_pretrained import TEXTS
 build_tiny_model(TEXTS, sys.argv[1])
 """

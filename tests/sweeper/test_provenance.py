@@ -6,8 +6,8 @@ import re
 import shutil
 from pathlib import Path
 
-from sweeper.pretrained import build_tiny_model
-from sweeper.provenance import encoder_tags, runtime_tags, source_commit, tokenizer_hash
+from sweeper.record.provenance import encoder_tags, runtime_tags, source_commit, tokenizer_hash
+from sweeper.train.pretrained import build_tiny_model
 from tests.sweeper.test_pretrained import TEXTS
 
 

@@ -8,11 +8,11 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-import mlflow
-from sweeper.provenance import encoder_tags
+from sweeper.record.provenance import encoder_tags
 from tests.conftest import FinishedSweep, run_xsweep
 
 pytestmark = pytest.mark.slow

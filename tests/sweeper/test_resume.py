@@ -19,8 +19,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 from transformers import AutoModelForSequenceClassification
 
-from sweeper.resume import ResumeStore
-from sweeper.tracking import TrackedRun
+from sweeper.record.tracking import TrackedRun
+from sweeper.train.resume import ResumeStore
 from tasks.demo import write_demo_data
 from tests.conftest import XSWEEP, run_xsweep
 

@@ -7,7 +7,7 @@ import math
 import optuna
 import pytest
 
-from sweeper.sampling import best_outcome_index, make_sampler, may_hand_out, study_seed
+from sweeper.plan.sampling import best_outcome_index, make_sampler, may_hand_out, study_seed
 
 LOW, HIGH = 2e-4, 5e-3
 

@@ -10,10 +10,11 @@ from mlflow.tracking import MlflowClient
 from ray.tune.schedulers import TrialScheduler
 from ray.tune.search import Searcher
 
-from sweeper.plan import make_plan
-from sweeper.search import StudyPruning, SweepContext, SweepSearcher
-from sweeper.spec import build_spec
-from sweeper.trial_spec import TrialSpec
+from sweeper.launch.search import StudyPruning, SweepSearcher
+from sweeper.launch.trial_specs import SweepContext
+from sweeper.plan.plan import make_plan
+from sweeper.plan.spec import build_spec
+from sweeper.trial.trial_spec import TrialSpec
 
 
 def _searcher(scales: str, demo_data: Path, tmp_path: Path, trials: int = 2) -> SweepSearcher:

@@ -1,6 +1,6 @@
 import pytest
 
-from sweeper.spec import SpecError, build_spec
+from sweeper.plan.spec import SpecError, build_spec
 
 
 def test_defaults_take_every_registered_task() -> None:
@@ -51,7 +51,7 @@ def test_default_name_is_derived_from_the_spec() -> None:
 
 
 def test_batch_layout_keeps_the_recipes_effective_batch() -> None:
-    from sweeper.scales import SCALES, batch_layout
+    from sweeper.plan.scales import SCALES, batch_layout
 
     assert batch_layout(32, 32, 0) == (32, 1)  # tiny: one CPU device
     assert batch_layout(32, 16, 1) == (16, 2)  # large: accumulate two steps

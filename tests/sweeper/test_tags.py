@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sweeper.tags import RunTags, tag_filter
+from sweeper.record.tags import RunTags, tag_filter
 
 
 def test_a_cell_run_s_tags_round_trip_through_strings() -> None:

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-import mlflow
 from tasks import family_of, get_task, is_present, load_split, training_sources
 from tasks.catalog.multitask import NINE
 from tasks.scoring.submission import example_ids, file_split, score_folders, write_labels

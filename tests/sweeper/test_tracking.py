@@ -4,19 +4,13 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from mlflow.tracking import MlflowClient
 
-from sweeper.analysis import TargetRun, deltas_to_write, paired_deltas
-from sweeper.inputs import datasets_read
-from sweeper.locations import answer_links, resolve_tracking_uri, runs_table_url
-from sweeper.system_metrics import SYSTEM_PREFIX, SystemSampler
-from sweeper.tags import RunTags
-from sweeper.tracking import (
-    MAX_BATCH_METRICS,
-    TrackedRun,
-    log_datasets,
-    register_encoder,
-    with_averages,
-    write_deltas,
-)
+from sweeper.record.inputs import datasets_read
+from sweeper.record.locations import answer_links, resolve_tracking_uri, runs_table_url
+from sweeper.record.system_metrics import SYSTEM_PREFIX, SystemSampler
+from sweeper.record.tags import RunTags
+from sweeper.record.tracking import MAX_BATCH_METRICS, TrackedRun, log_datasets, register_encoder, with_averages
+from sweeper.results.analysis import TargetRun, deltas_to_write, paired_deltas
+from sweeper.results.runs import write_deltas
 from tasks import get_task
 
 

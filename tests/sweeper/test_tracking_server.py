@@ -114,14 +114,14 @@ def test_metric_points_logged_during_an_outage_arrive_exactly_once(
     after it comes back on the same port and database, every point is there, once."""
     from mlflow.tracking import MlflowClient
 
-    import sweeper.tracking
+    import sweeper.record.tracking
 
     # xsweep's own retries, not the MLflow client's minutes-long backoff, bridge the outage,
     # trying every 2 s at most so the test does not wait out a long backoff.
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    monkeypatch.setattr(sweeper.tracking, "OUTAGE_MAX_WAIT_S", 2.0)
+    monkeypatch.setattr(sweeper.record.tracking, "OUTAGE_MAX_WAIT_S", 2.0)
 
-    from sweeper.tracking import TrackedRun
+    from sweeper.record.tracking import TrackedRun
     from tests.conftest import free_port
 
     port = free_port()
@@ -152,13 +152,13 @@ def test_a_sweep_on_a_postgresql_tracking_server_loses_nothing(
 ) -> None:
     """On PostgreSQL, behind basic auth: every run and metric arrives, and the credentials
     appear in no run's params, tags or files."""
+    import mlflow
     import optuna
     import ray
     from mlflow.tracking import MlflowClient
 
-    import mlflow
-    from sweeper.launch import LaunchOptions, launch
-    from sweeper.spec import build_spec
+    from sweeper.launch.launch import LaunchOptions, launch
+    from sweeper.plan.spec import build_spec
     from tasks.demo import XNLI_DEMO_LANGUAGES
 
     mlflow_db, optuna_db = postgres_databases

@@ -10,7 +10,7 @@ import torch
 from datasets import Dataset
 from transformers import TrainingArguments, XLMRobertaConfig, XLMRobertaForSequenceClassification
 
-from sweeper.train import _Trainer
+from sweeper.train.finetune import _Trainer
 from tasks import get_task
 from tasks.batching import GROUPED, RANDOM, LengthGroupedBatches
 
@@ -49,8 +49,8 @@ def test_the_trainer_draws_batches_in_the_order_asked(order: str, tmp_path) -> N
 
 
 def test_grouped_order_is_another_sweep_and_other_cells_random_keeps_the_keys(monkeypatch) -> None:
-    from sweeper.plan import make_plan
-    from sweeper.spec import SpecError, build_spec
+    from sweeper.plan.plan import make_plan
+    from sweeper.plan.spec import SpecError, build_spec
 
     def spec(**order: str):
         return build_spec(scales="base", intermediate="mnli", targets_="pawsx", trials=1, seeds=1, **order)

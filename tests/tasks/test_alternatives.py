@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from sweeper.plan import make_plan
-from sweeper.pretrained import build_tiny_model
-from sweeper.spec import SpecError, build_spec
-from sweeper.train import Hyperparameters, evaluate, fine_tune
+from sweeper.plan.plan import make_plan
+from sweeper.plan.spec import SpecError, build_spec
+from sweeper.train.finetune import Hyperparameters, evaluate, fine_tune
+from sweeper.train.pretrained import build_tiny_model
 from tasks import Alternatives, get_task, load_split, resolve, texts_of
 from tasks.demo import write_demo_data
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sweeper.pretrained import build_tiny_model
-from sweeper.train import Hyperparameters, evaluate, fine_tune
+from sweeper.train.finetune import Hyperparameters, evaluate, fine_tune
+from sweeper.train.pretrained import build_tiny_model
 from tasks import family_of, get_task, languages_present, load_split
 from tests.tasks.realdata import convert_all
 

@@ -167,9 +167,9 @@ def test_a_launch_with_a_broken_source_fails_before_any_experiment(
 
 
 def test_plan_warns_of_unpinned_sources_and_models() -> None:
-    from sweeper.hub_data import unpinned
-    from sweeper.plan import make_plan
-    from sweeper.spec import build_spec
+    from sweeper.launch.hub_data import unpinned
+    from sweeper.plan.plan import make_plan
+    from sweeper.plan.spec import build_spec
 
     spec = build_spec(scales="base,large", intermediate="siqa", targets_="udpos", languages="en,lt", trials=1,
                       seeds=1, data=HUB, name=None)  # fmt: skip
@@ -200,7 +200,7 @@ def test_readme_configs_with_a_pattern_per_split(tmp_path: Path) -> None:
 
 
 def test_a_launch_records_the_commits_the_hub_served(tmp_path: Path) -> None:
-    from sweeper.hub_data import served_commits
+    from sweeper.launch.hub_data import served_commits
     from tasks.sources import labelled
 
     pawsx = get_task("pawsx")
@@ -218,10 +218,10 @@ def test_a_launch_records_the_commits_the_hub_served(tmp_path: Path) -> None:
 
 def test_every_trial_run_carries_the_commits_the_hub_served() -> None:
     """The sweep run and each trial's run: two runs of one cell on different data differ."""
-    from sweeper.plan import make_plan
-    from sweeper.spec import build_spec
-    from sweeper.tags import RunTags
-    from sweeper.trial_spec import SweepContext, study_trial_spec
+    from sweeper.launch.trial_specs import SweepContext, study_trial_spec
+    from sweeper.plan.plan import make_plan
+    from sweeper.plan.spec import build_spec
+    from sweeper.record.tags import RunTags
 
     plan = make_plan(build_spec(scales="base", intermediate="mnli", targets_="xnli", trials=1, seeds=1))
     served = '{"google/xtreme@b09e9378": "' + "c" * 40 + '"}'

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from datasets import Dataset
 
 from sweeper.cli import main
-from sweeper.pretrained import build_tiny_model
-from sweeper.train import Hyperparameters, evaluate, fine_tune
+from sweeper.train.finetune import Hyperparameters, evaluate, fine_tune
+from sweeper.train.pretrained import build_tiny_model
 from tasks import (
     Task,
     family_of,

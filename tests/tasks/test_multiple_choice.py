@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sweeper.pretrained import build_tiny_model
-from sweeper.train import Hyperparameters, evaluate, fine_tune
+from sweeper.train.finetune import Hyperparameters, evaluate, fine_tune
+from sweeper.train.pretrained import build_tiny_model
 from tasks import Task, family_of, get_task, languages_present, load_split
 from tasks.scoring.accuracy import accuracy
 from tests.tasks.realdata_choice import convert_all, convert_commonsense_qa, convert_cosmos_qa, convert_hellaswag

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from sweeper.pretrained import build_tiny_model
-from sweeper.train import Hyperparameters, evaluate, fine_tune
+from sweeper.train.finetune import Hyperparameters, evaluate, fine_tune
+from sweeper.train.pretrained import build_tiny_model
 from tasks import get_task, load_split, resolve_task, texts_of
 from tasks.families.multitask import HomogeneousBatches, MultiTaskFeatures, sampling_weights
 from tests.tasks.realdata import convert_every_task

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from datasets import Dataset
 
-from sweeper.pretrained import build_tiny_model
-from sweeper.train import Hyperparameters, evaluate, fine_tune
+from sweeper.train.finetune import Hyperparameters, evaluate, fine_tune
+from sweeper.train.pretrained import build_tiny_model
 from tasks import Task, family_of, get_task, languages_present, load_split
 from tasks.families.span_qa import windows
 from tasks.scoring.qa import f1, normalise_mlqa, normalise_squad, score_answers

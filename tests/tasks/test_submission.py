@@ -342,7 +342,7 @@ def main() -> None:
 @click.option("--split", type=click.Choice(["test", "dev"]), default="test", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def score(pred_dir, label_dir, benchmark, split, as_json):
-    from sweeper.score import score_command
+    from sweeper.results.score import score_command
 
     score_command(pred_dir, label_dir, benchmark, split, as_json)
 

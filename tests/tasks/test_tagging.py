@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from datasets import Dataset
 
-from sweeper.pretrained import build_tiny_model
-from sweeper.train import Hyperparameters, evaluate, fine_tune
+from sweeper.train.finetune import Hyperparameters, evaluate, fine_tune
+from sweeper.train.pretrained import build_tiny_model
 from tasks import family_of, get_task, languages_present, load_split
 from tests.tasks.realdata_tagging import (
     conllu_sentences,
