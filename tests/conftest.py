@@ -151,3 +151,67 @@ def start_tracking_server(
             time.sleep(0.5)
     server.stop()
     raise RuntimeError("mlflow server did not answer /health within 90 s")
+
+
+@dataclass(frozen=True)
+class ObjectStore:
+    """An S3-compatible server on loopback and the variables that point clients at it."""
+
+    endpoint: str
+    env: dict[str, str]
+
+    def make_bucket(self, name: str) -> str:
+        import boto3
+
+        boto3.client("s3", endpoint_url=self.endpoint, **_credentials(self.env)).create_bucket(Bucket=name)
+        return name
+
+
+def _credentials(env: dict[str, str]) -> dict[str, str]:
+    return {
+        "aws_access_key_id": env["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": env["AWS_SECRET_ACCESS_KEY"],
+        "region_name": env["AWS_DEFAULT_REGION"],
+    }
+
+
+@pytest.fixture(scope="session")
+def object_store() -> ObjectStore:
+    """moto's S3 server (the stand-in Ray's and MLflow's own tests use), on 127.0.0.1; the
+    standard variables (AWS_ENDPOINT_URL for boto3 and pyarrow, MLFLOW_S3_ENDPOINT_URL for
+    MLflow) are set for this process and everything it starts."""
+    pytest.importorskip("moto.server", reason="moto[server] is not installed (the test extra)")
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2).close()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.skip(f"moto's S3 server did not start on {endpoint}")
+            time.sleep(0.2)
+    env = {
+        "AWS_ENDPOINT_URL": endpoint,
+        "MLFLOW_S3_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    yield ObjectStore(endpoint, env)
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    process.terminate()
+    process.wait(timeout=30)

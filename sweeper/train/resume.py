@@ -2,13 +2,19 @@
 
 While a stage trains, the Trainer saves a checkpoint (weights, optimizer, scheduler, RNG
 and data position) every ``every_s`` seconds; the main process copies it to
-``<storage>/resume/<run id>/stage<N>`` (a local folder, a shared mount, or object storage
-through pyarrow's filesystems, as Ray's own storage works). A relaunch of the trial in the
-same MLflow run fetches the latest one and continues; the run's end deletes them.
+``<storage>/resume/<run id>/stage<N>/<version>/`` (a local folder, a shared mount, or
+object storage through pyarrow's filesystems, as Ray's own storage works). A relaunch of the
+trial in the same MLflow run fetches the latest one and continues; the run's end deletes them.
+
+Object storage has no directory rename (Arrow's S3 filesystem copies key by key and fails on
+a "directory"), so nothing is renamed: a version's files are written first and its marker
+``<version>.complete`` last. A reader takes only versions whose marker exists; older and
+incomplete versions are removed after the next complete one.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +25,7 @@ import pyarrow.fs
 DEFAULT_CHECKPOINT_EVERY_S = 1800.0
 # How often a trial whose process, worker or node died runs again (Tune's max_failures).
 DEFAULT_RETRIES = 2
+COMPLETE = ".complete"
 
 
 @dataclass(frozen=True)
@@ -38,20 +45,29 @@ class ResumeStore:
     def _stage_path(self, stage: int) -> str:
         return f"{self._filesystem()[1]}/stage{stage}"
 
+    def _entries(self, path: str) -> list[pyarrow.fs.FileInfo]:
+        filesystem, _ = self._filesystem()
+        return filesystem.get_file_info(pyarrow.fs.FileSelector(path, allow_not_found=True))
+
+    def _complete_versions(self, stage: int) -> list[str]:
+        """The stage's versions whose marker exists, oldest first (names sort by time)."""
+        names = [info.base_name for info in self._entries(self._stage_path(stage))]
+        return sorted(name.removesuffix(COMPLETE) for name in names if name.endswith(COMPLETE))
+
     def latest_stage(self) -> int | None:
-        """The last stage with a saved checkpoint (earlier stages are then complete)."""
-        filesystem, root = self._filesystem()
-        found = filesystem.get_file_info(pyarrow.fs.FileSelector(root, allow_not_found=True))
-        # A "stageN.partial" is an upload cut off (a kill, a full disk): not a checkpoint.
-        names = [info.base_name.removeprefix("stage") for info in found if info.base_name.startswith("stage")]
-        return max((int(name) for name in names if name.isdigit()), default=None)
+        """The last stage with a complete checkpoint (earlier stages are then complete)."""
+        _, root = self._filesystem()
+        stages = [info.base_name.removeprefix("stage") for info in self._entries(root)]
+        complete = [int(name) for name in stages if name.isdigit() and self._complete_versions(int(name))]
+        return max(complete, default=None)
 
     def fetch(self, stage: int, local_dir: Path) -> Path:
-        """Copy stage ``stage``'s checkpoint here; the Trainer resumes from the folder."""
+        """Copy stage ``stage``'s newest complete checkpoint here; the Trainer resumes from the folder."""
         filesystem, _ = self._filesystem()
+        version = self._complete_versions(stage)[-1]
         local_dir.mkdir(parents=True, exist_ok=True)
         pyarrow.fs.copy_files(
-            self._stage_path(stage),
+            f"{self._stage_path(stage)}/{version}",
             str(local_dir.resolve()),
             source_filesystem=filesystem,
             destination_filesystem=pyarrow.fs.LocalFileSystem(),
@@ -59,21 +75,33 @@ class ResumeStore:
         return local_dir
 
     def upload(self, stage: int, checkpoint_dir: Path) -> None:
-        """Replace stage ``stage``'s checkpoint with ``checkpoint_dir``: written beside it
-        first, so a kill mid-copy leaves the previous one whole."""
+        """Add ``checkpoint_dir`` as stage ``stage``'s newest checkpoint: its files first, its
+        marker last, so a kill mid-copy leaves the previous one whole; then drop the rest."""
         filesystem, _ = self._filesystem()
-        final, partial = self._stage_path(stage), self._stage_path(stage) + ".partial"
-        filesystem.delete_dir_contents(partial, missing_dir_ok=True)
-        filesystem.create_dir(partial, recursive=True)
+        stage_path = self._stage_path(stage)
+        version = f"v{time.time_ns():020d}"
+        filesystem.create_dir(f"{stage_path}/{version}", recursive=True)
         pyarrow.fs.copy_files(
             str(checkpoint_dir.resolve()),
-            partial,
+            f"{stage_path}/{version}",
             source_filesystem=pyarrow.fs.LocalFileSystem(),
             destination_filesystem=filesystem,
         )
-        if filesystem.get_file_info(final).type != pyarrow.fs.FileType.NotFound:
-            filesystem.delete_dir(final)
-        filesystem.move(partial, final)
+        with filesystem.open_output_stream(f"{stage_path}/{version}{COMPLETE}") as marker:
+            marker.write(version.encode())
+        self._drop_all_but(stage, version)
+
+    def _drop_all_but(self, stage: int, keep: str) -> None:
+        """Remove every other version of the stage: markers first, so a version is never
+        complete while its files go."""
+        filesystem, _ = self._filesystem()
+        entries = self._entries(self._stage_path(stage))
+        for info in entries:
+            if info.base_name.endswith(COMPLETE) and info.base_name != keep + COMPLETE:
+                filesystem.delete_file(info.path)
+        for info in entries:
+            if info.type == pyarrow.fs.FileType.Directory and info.base_name != keep:
+                filesystem.delete_dir(info.path)
 
     def clear(self) -> None:
         filesystem, root = self._filesystem()

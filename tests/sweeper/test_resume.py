@@ -11,10 +11,12 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 
 import optuna
+import pyarrow.fs
 import pytest
 from mlflow.tracking import MlflowClient
 from transformers import AutoModelForSequenceClassification
@@ -25,8 +27,28 @@ from tasks.demo import write_demo_data
 from tests.conftest import XSWEEP, run_xsweep
 
 
-def test_resume_store_keeps_the_latest_checkpoint_per_stage(tmp_path: Path) -> None:
-    store = ResumeStore.for_run(str(tmp_path / "storage"), "run1", every_s=1)
+@pytest.fixture(params=["local", "s3"])
+def resume_storage(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, pyarrow.fs.FileSystem, str]:
+    """A storage path, its filesystem and the path inside it: a local folder, or a bucket on
+    the loopback S3 server (pyarrow finds it through AWS_ENDPOINT_URL)."""
+    if request.param == "local":
+        return str(tmp_path / "storage"), pyarrow.fs.LocalFileSystem(), str(tmp_path / "storage")
+    store = request.getfixturevalue("object_store")
+    bucket = store.make_bucket(f"resume-{uuid.uuid4().hex[:12]}")
+    filesystem, path = pyarrow.fs.FileSystem.from_uri(f"s3://{bucket}/tune")
+    return f"s3://{bucket}/tune", filesystem, path
+
+
+def _keys(filesystem: pyarrow.fs.FileSystem, path: str) -> list[str]:
+    found = filesystem.get_file_info(pyarrow.fs.FileSelector(path, recursive=True, allow_not_found=True))
+    return sorted(info.path.removeprefix(path) for info in found if info.type == pyarrow.fs.FileType.File)
+
+
+def test_resume_store_keeps_the_latest_checkpoint_per_stage(
+    resume_storage: tuple[str, pyarrow.fs.FileSystem, str], tmp_path: Path
+) -> None:
+    storage_path, filesystem, root = resume_storage
+    store = ResumeStore.for_run(storage_path, "run1", every_s=1)
     assert store.latest_stage() is None
     for step in (10, 20):
         checkpoint = tmp_path / f"checkpoint-{step}"
@@ -36,13 +58,22 @@ def test_resume_store_keeps_the_latest_checkpoint_per_stage(tmp_path: Path) -> N
     assert store.latest_stage() == 0
     fetched = store.fetch(0, tmp_path / "fetched")
     assert (fetched / "trainer_state.json").read_text() == '{"global_step": 20}'
+    # One version left of stage 0: its files and, last, its marker; nothing renamed, nothing partial.
+    keys = _keys(filesystem, f"{root}/resume/run1")
+    assert len([key for key in keys if key.endswith(".complete")]) == 1 and len(keys) == 2, keys
     store.upload(1, tmp_path / "checkpoint-10")
     assert store.latest_stage() == 1
-    # An upload cut off mid-copy (a kill, a full disk) leaves a partial folder: not a checkpoint.
-    (tmp_path / "storage" / "resume" / "run1" / "stage2.partial").mkdir()
+    # An upload cut off mid-copy (a kill, a full disk) has files but no marker: not a checkpoint.
+    filesystem.create_dir(f"{root}/resume/run1/stage2/v9", recursive=True)
+    with filesystem.open_output_stream(f"{root}/resume/run1/stage2/v9/trainer_state.json") as cut_off:
+        cut_off.write(b"{}")
     assert store.latest_stage() == 1
+    # The next complete upload of that stage removes the cut-off one.
+    store.upload(2, tmp_path / "checkpoint-20")
+    assert store.latest_stage() == 2
+    assert not [key for key in _keys(filesystem, f"{root}/resume/run1") if "/v9/" in key]
     store.clear()
-    assert store.latest_stage() is None and not (tmp_path / "storage" / "resume" / "run1").exists()
+    assert store.latest_stage() is None and _keys(filesystem, f"{root}/resume/run1") == []
 
 
 def test_a_reopened_run_adds_only_what_it_lacks(tmp_path: Path) -> None:
@@ -75,7 +106,7 @@ def _wait_for_checkpoint(resume_root: Path, process: subprocess.Popen, timeout: 
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"the sweep ended before any checkpoint: {process.stdout.read()[-3000:]}")
-        if any(resume_root.glob("*/stage0")):
+        if any(resume_root.glob("*/stage0/*.complete")):
             return
         time.sleep(0.5)
     raise AssertionError("no resume checkpoint within the timeout")
