@@ -19,7 +19,7 @@ from tasks.sources import labelled_sources, source_table
 from tests.tasks.hub_standin import build, place, repo_dir, serving, write_readme, write_rows
 
 ROWS = {"ar": [{"id": "a1", "text": "مرحبا"}], "de": [{"id": "d1", "text": "hallo"}, {"id": "d2", "text": "welt"}]}
-README = Path(__file__).resolve().parents[2] / "README.md"
+SOURCE_TABLE_DOC = Path(__file__).resolve().parents[2] / "docs" / "tasks.md"
 
 
 def _local(source: Source, root: Path) -> Source:
@@ -180,9 +180,9 @@ def test_plan_warns_of_unpinned_sources_and_models() -> None:
     assert not [line for line in lines if "google/xtreme" in line or "xlm-roberta-large" in line]
 
 
-def test_the_readme_source_table_is_the_catalog() -> None:
+def test_the_documented_source_table_is_the_catalog() -> None:
     table = source_table(TASKS.values())
-    assert table in README.read_text(encoding="utf-8")
+    assert table in SOURCE_TABLE_DOC.read_text(encoding="utf-8")
     result = CliRunner().invoke(main, ["data", "table"])
     assert result.exit_code == 0 and result.output == table
 
