@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import socket
 import tempfile
+import threading
 import urllib.error
 import urllib.request
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -136,6 +139,50 @@ def check_storage_path(storage_path: str) -> None:
             _writable_dir("--storage-path", Path(urlparse(storage_path).path))
         return
     _writable_dir("--storage-path", Path(storage_path).resolve())
+
+
+def reach_storage_path(storage_path: str, timeout_s: float) -> None:
+    """Object storage: a marker object written and removed under ``storage_path`` within
+    ``timeout_s``, so a missing bucket or missing credentials fail before anything is written
+    (the endpoint of an S3-compatible store comes from ``AWS_ENDPOINT_URL``, as for pyarrow)."""
+    if "://" not in storage_path or _scheme(storage_path) == "file":
+        return
+    import pyarrow.fs
+
+    def probe() -> None:
+        filesystem, root = pyarrow.fs.FileSystem.from_uri(storage_path)
+        marker = f"{root.rstrip('/')}/.xsweep-probe-{uuid.uuid4().hex}"
+        with filesystem.open_output_stream(marker) as stream:
+            stream.write(b"xsweep preflight")
+        filesystem.delete_file(marker)
+
+    failure = _within(probe, timeout_s)
+    if failure is not None:
+        raise SpecError(
+            f"--storage-path: cannot write and remove an object under {storage_path} ({failure}); valid: an existing bucket these credentials can write (AWS_ENDPOINT_URL for an "
+            "S3-compatible store)"
+        )
+
+
+def _within(call: Callable[[], None], timeout_s: float) -> str | None:
+    """Run ``call`` in a thread for at most ``timeout_s``: None, or the first line of what went wrong
+    (a client's own retries must not hold the launch for minutes)."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            call()
+        except Exception as error:  # noqa: BLE001 - pyarrow and botocore raise their own types
+            errors.append(error)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive():
+        return f"no answer within {timeout_s:g} s"
+    if errors:
+        return (str(errors[0]).strip().splitlines() or [type(errors[0]).__name__])[0]
+    return None
 
 
 def check_ray_address(address: str | None, timeout_s: float) -> None:

@@ -20,7 +20,8 @@ import pytest
 from click.testing import CliRunner
 
 from sweeper.cli import main
-from tests.conftest import BAD_INPUT_TIMINGS, run_xsweep
+from sweeper.launch.preflight import reach_storage_path
+from tests.conftest import BAD_INPUT_TIMINGS, ObjectStore, run_xsweep
 
 SPEC = ("--scales", "tiny", "--intermediate", "mnli", "--targets", "xnli", "--languages", "de", "--trials", "1")
 XNLI_DE_TEST = "xnli/de/test.jsonl"
@@ -282,3 +283,34 @@ def test_in_its_own_process_the_error_is_one_line_once(case_id: str, tmp_path: P
     assert output.splitlines() == [f"Error: {output.removeprefix('Error: ')}"], output
     assert _expected(case, tmp_path) in output
     _assert_nothing_written(tmp_path)
+
+
+def test_a_missing_bucket_is_refused_before_anything_is_written(
+    object_store: ObjectStore, tmp_path: Path, demo_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the loopback S3 server: a bucket that does not exist is refused by the preflight's
+    marker object, in one line, before any store or file exists; an existing one passes it."""
+    case = Case("s3 bucket missing", _launch("--storage-path", "s3://nosuchbucket/tune"), "")
+    args = _prepare(case, tmp_path, demo_data)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    started = time.perf_counter()
+    result = CliRunner().invoke(main, args)
+    BAD_INPUT_TIMINGS.append((case.id, time.perf_counter() - started))
+    output = result.output.strip()
+    assert result.exit_code not in (0, None) and output.count("Error:") == 1, output
+    assert "--storage-path: cannot write and remove an object under s3://nosuchbucket/tune" in output, output
+    assert "NO_SUCH_BUCKET" in output and len(output.splitlines()) == 1, output
+    _assert_nothing_written(tmp_path)
+
+    bucket = object_store.make_bucket(f"tune-{tmp_path.name[-8:].lower().replace('_', '-')}")
+    reach_storage_path(f"s3://{bucket}/tune", timeout_s=10)
+    # The marker is removed again (Arrow keeps the folder's own marker, ``tune/``).
+    assert [key for key in _s3_keys(object_store, bucket) if "xsweep-probe" in key] == []
+
+
+def _s3_keys(store: ObjectStore, bucket: str) -> list[str]:
+    import boto3
+
+    listed = boto3.client("s3", endpoint_url=store.endpoint).list_objects_v2(Bucket=bucket)
+    return [item["Key"] for item in listed.get("Contents", [])]
