@@ -159,7 +159,8 @@ def reach_storage_path(storage_path: str, timeout_s: float) -> None:
     failure = _within(probe, timeout_s)
     if failure is not None:
         raise SpecError(
-            f"--storage-path: cannot write and remove an object under {storage_path} ({failure}); valid: an existing bucket these credentials can write (AWS_ENDPOINT_URL for an "
+            f"--storage-path: cannot write and remove an object under {storage_path} ({failure}); "
+            "valid: an existing bucket these credentials can write (AWS_ENDPOINT_URL for an "
             "S3-compatible store)"
         )
 
