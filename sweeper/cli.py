@@ -28,9 +28,10 @@ if TYPE_CHECKING:
 
     from sweeper.plan.spec import SweepSpec
 
-# Ray, MLflow, torch and transformers take seconds to import, the task registry and its data
-# library one or two: each command imports what it needs, so that --help, `tasks`, `scales`
-# and `plan` answer at once (tests/sweeper/test_cli.py checks what they import).
+# Ray, MLflow, torch, transformers, `datasets` and seqeval (scikit-learn) take seconds to import:
+# each command imports what it needs, and the task registry imports them only where it loads
+# rows or scores tags, so that --help, `tasks`, `scales` and `plan` answer at once
+# (tests/sweeper/test_cli.py checks what they import; benchmarks/cli_startup.py times them).
 
 
 def _tracking_uri(value: str | None, reach: bool = True) -> str:
@@ -97,6 +98,8 @@ class _Commands(click.Group):
 
 
 @click.group(cls=_Commands)
+# The installed distribution's version, read (importlib.metadata) only when asked.
+@click.version_option(package_name="xsweep", prog_name="xsweep")
 @click.option("--verbose", is_flag=True, help="On an error, show its traceback (for a bug report).")
 def main(verbose: bool) -> None:
     """xsweep: STILTs sweeps over XLM-R scales, on Ray Tune, Optuna and MLflow."""

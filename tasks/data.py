@@ -12,14 +12,16 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
-
-import pyarrow
-import pyarrow.json
-from datasets import Dataset, concatenate_datasets, load_dataset
-from datasets.exceptions import DatasetGenerationError
+from typing import TYPE_CHECKING
 
 from tasks.hub import load_arguments
 from tasks.task import Source, Task
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+# `datasets` and pyarrow take seconds to import, and the registry (what `xsweep tasks` and
+# `xsweep plan` read) imports this module: they are imported where rows are loaded.
 
 HUB = "hub"
 # Local files up to this size are read into memory; larger ones go through `datasets`' cache.
@@ -40,6 +42,11 @@ def load_split(source: Source, data: str) -> Dataset:
 
 
 def _load_whole_split(source: Source, data: str) -> Dataset:
+    import pyarrow
+    import pyarrow.json
+    from datasets import Dataset, load_dataset
+    from datasets.exceptions import DatasetGenerationError
+
     if data == HUB and source.path is None:
         if source.local_only:
             raise DataError(
@@ -144,6 +151,8 @@ def training_sources(task: Task) -> list[Source]:
 def load_training_stages(task: Task, data: str) -> list[Dataset]:
     """The rows of each training stage, in order; a stage mixing several sources holds their
     rows together, in the first source's columns (the Trainer shuffles them)."""
+    from datasets import concatenate_datasets
+
     if task.train is None:
         return []
     first = [load_split(source, data) for source in (task.train, *task.train_with)]

@@ -7,8 +7,6 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 
-from seqeval.metrics import f1_score, precision_score, recall_score
-
 
 def tagging_scores(predictions: Sequence[Sequence[str]], gold: Sequence[Sequence[str]]) -> dict[str, float]:
     """Micro ``f1``, ``precision`` and ``recall`` over chunks, on a 0-1 scale.
@@ -24,6 +22,9 @@ def tagging_scores(predictions: Sequence[Sequence[str]], gold: Sequence[Sequence
     type; 1.x takes the name without its first letter, so CCONJ and SCONJ share the type
     "CONJ" and an SCONJ right after a CCONJ restarts the chunk instead of closing it.
     """
+    # seqeval imports scikit-learn (seconds), and the registry imports this module.
+    from seqeval.metrics import f1_score, precision_score, recall_score
+
     if len(predictions) != len(gold) or not gold:
         raise ValueError(f"{len(predictions)} predicted sentences for {len(gold)} gold sentences")
     for index, (predicted, expected) in enumerate(zip(predictions, gold, strict=True)):

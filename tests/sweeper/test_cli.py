@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -83,18 +84,26 @@ def test_compare_of_an_unknown_sweep_names_the_argument(tmp_path: Path) -> None:
     assert result.output.strip().splitlines()[-1] == "Error: NAME_A: no sweep named 'ghost' in this tracking store"
 
 
-HEAVY = ("torch", "transformers", "ray", "mlflow")
+# Seconds to import each: seqeval brings scikit-learn, `datasets` brings pandas.
+HEAVY = ("torch", "transformers", "ray", "mlflow", "datasets", "pandas", "sklearn", "seqeval")
 
 
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["tasks"], ["scales", "--json"], ["plan", "--scales", "tiny,mini", "--intermediate", "mnli"]],
+    [
+        ["--help"],
+        ["--version"],
+        ["tasks"],
+        ["scales"],
+        ["plan", "--scales", "base,large,xl"],
+        ["launch", "--dry-run", "--scales", "base,large,xl"],
+        ["plan", "--scales", "tiny,mini", "--intermediate", "mnli", "--targets", "xnli", "--data", "DEMO"],
+    ],
 )
 def test_listing_and_planning_import_no_heavy_library(args: list[str], demo_data: Path) -> None:
-    """They answer at once: none of torch, transformers, ray or mlflow is imported (a fresh
-    process, so that nothing this test session imported counts)."""
-    if args[0] == "plan":
-        args = [*args, "--targets", "xnli", "--data", str(demo_data)]
+    """They answer at once: none of the libraries in HEAVY is imported (a fresh process, so
+    that nothing this test session imported counts)."""
+    args = [str(demo_data) if arg == "DEMO" else arg for arg in args]
     probe = (
         "import sys; from click.testing import CliRunner; from sweeper.cli import main; "
         f"result = CliRunner().invoke(main, {args!r}); assert result.exit_code == 0, result.output; "
@@ -102,3 +111,10 @@ def test_listing_and_planning_import_no_heavy_library(args: list[str], demo_data
     )
     found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=300)
     assert found.stdout.strip().splitlines()[-1:] in ([], [""]), found.stdout
+
+
+def test_version_is_the_projects() -> None:
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text(encoding="utf-8"))
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert result.output == f"xsweep, version {pyproject['project']['version']}\n"
