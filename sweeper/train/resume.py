@@ -17,8 +17,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-import pyarrow.fs
+if TYPE_CHECKING:
+    import pyarrow.fs
 
 # Long enough that saving costs little next to training, short enough that a reclaimed
 # spot node loses little work.
@@ -26,6 +29,14 @@ DEFAULT_CHECKPOINT_EVERY_S = 1800.0
 # How often a trial whose process, worker or node died runs again (Tune's max_failures).
 DEFAULT_RETRIES = 2
 COMPLETE = ".complete"
+
+
+def _arrow() -> ModuleType:
+    """pyarrow's filesystems, imported when a checkpoint moves: the command line reads this
+    module's defaults and should not pay for pyarrow."""
+    import pyarrow.fs
+
+    return pyarrow.fs
 
 
 @dataclass(frozen=True)
@@ -40,14 +51,14 @@ class ResumeStore:
         return cls(f"{storage_path.rstrip('/')}/resume/{run_id}", every_s)
 
     def _filesystem(self) -> tuple[pyarrow.fs.FileSystem, str]:
-        return pyarrow.fs.FileSystem.from_uri(self.uri if "://" in self.uri else str(Path(self.uri).resolve()))
+        return _arrow().FileSystem.from_uri(self.uri if "://" in self.uri else str(Path(self.uri).resolve()))
 
     def _stage_path(self, stage: int) -> str:
         return f"{self._filesystem()[1]}/stage{stage}"
 
     def _entries(self, path: str) -> list[pyarrow.fs.FileInfo]:
         filesystem, _ = self._filesystem()
-        return filesystem.get_file_info(pyarrow.fs.FileSelector(path, allow_not_found=True))
+        return filesystem.get_file_info(_arrow().FileSelector(path, allow_not_found=True))
 
     def _complete_versions(self, stage: int) -> list[str]:
         """The stage's versions whose marker exists, oldest first (names sort by time)."""
@@ -66,11 +77,11 @@ class ResumeStore:
         filesystem, _ = self._filesystem()
         version = self._complete_versions(stage)[-1]
         local_dir.mkdir(parents=True, exist_ok=True)
-        pyarrow.fs.copy_files(
+        _arrow().copy_files(
             f"{self._stage_path(stage)}/{version}",
             str(local_dir.resolve()),
             source_filesystem=filesystem,
-            destination_filesystem=pyarrow.fs.LocalFileSystem(),
+            destination_filesystem=_arrow().LocalFileSystem(),
         )
         return local_dir
 
@@ -81,10 +92,10 @@ class ResumeStore:
         stage_path = self._stage_path(stage)
         version = f"v{time.time_ns():020d}"
         filesystem.create_dir(f"{stage_path}/{version}", recursive=True)
-        pyarrow.fs.copy_files(
+        _arrow().copy_files(
             str(checkpoint_dir.resolve()),
             f"{stage_path}/{version}",
-            source_filesystem=pyarrow.fs.LocalFileSystem(),
+            source_filesystem=_arrow().LocalFileSystem(),
             destination_filesystem=filesystem,
         )
         with filesystem.open_output_stream(f"{stage_path}/{version}{COMPLETE}") as marker:
@@ -100,10 +111,10 @@ class ResumeStore:
             if info.base_name.endswith(COMPLETE) and info.base_name != keep + COMPLETE:
                 filesystem.delete_file(info.path)
         for info in entries:
-            if info.type == pyarrow.fs.FileType.Directory and info.base_name != keep:
+            if info.type == _arrow().FileType.Directory and info.base_name != keep:
                 filesystem.delete_dir(info.path)
 
     def clear(self) -> None:
         filesystem, root = self._filesystem()
-        if filesystem.get_file_info(root).type != pyarrow.fs.FileType.NotFound:
+        if filesystem.get_file_info(root).type != _arrow().FileType.NotFound:
             filesystem.delete_dir(root)
