@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
+from tasks.facts import evidence_of
 from tasks.families import family_of
 from tasks.task import Source, Task
 
@@ -48,7 +49,8 @@ def labelled_sources(task: Task, languages: Iterable[str] | None = None) -> list
 
 def source_table(tasks: Iterable[Task]) -> str:
     """The catalog's hub sources as a Markdown table (task, repository, revision, layout,
-    languages): the README's table is this text, so that it cannot drift from the entries."""
+    evidence, languages): docs/tasks.md's table is this text, so that it cannot drift from the
+    entries. Evidence is the hub facts' (``tasks/facts.py``): "read", "cited" or "unverified"."""
     rows: dict[tuple[str, str, str, str], list[str]] = {}
     for task in tasks:
         if task.family == "multitask":
@@ -60,7 +62,8 @@ def source_table(tasks: Iterable[Task]) -> str:
             languages = rows.setdefault((name, repo, revision, layout), [])
             if label not in languages:
                 languages.append(label)
-    lines = ["| task | repository | revision | layout | languages |", "|---|---|---|---|---|"]
+    lines = ["| task | repository | revision | layout | evidence | languages |", "|---|---|---|---|---|---|"]
     for (name, repo, revision, layout), languages in rows.items():
-        lines.append(f"| {name} | {repo} | `{revision}` | {layout} | {' '.join(languages)} |")
+        evidence = evidence_of(repo, revision) if layout != "local" else "-"
+        lines.append(f"| {name} | {repo} | `{revision}` | {layout} | {evidence} | {' '.join(languages)} |")
     return "\n".join(lines) + "\n"
