@@ -86,6 +86,13 @@ def _matching(files: Iterable[str], patterns: Iterable[str]) -> list[str]:
     return [name for name in files if any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)]
 
 
+def loading_script(repo: str, files: Iterable[str]) -> str | None:
+    """The loading script `datasets` 5 refuses a hub repository for (``<name>.py`` at its root),
+    where the tree holds one."""
+    script = f"{repo.rsplit('/', 1)[-1]}.py"
+    return script if script in files else None
+
+
 def source_problem(source: Source, listing: Listing) -> str | None:
     """What is missing for ``source`` in ``listing`` (one phrase), or None where the
     repository at that revision holds the split as the entry expects."""
@@ -94,10 +101,14 @@ def source_problem(source: Source, listing: Listing) -> str | None:
         if not _matching(listing.files, [pattern]):
             return f"no {pattern} (the layout of a parquet export)"
         return None
+    script = loading_script(source.dataset, listing.files)
+    if script is not None:
+        # datasets/load.py downloads <name>.py at the revision and raises, README configs or not.
+        return (
+            f"{script}: a loading script in the tree, so `datasets` refuses the repository "
+            '("Dataset scripts are no longer supported"); valid: a revision without it, or its files by path'
+        )
     if listing.configs is None:
-        scripts = [name for name in listing.files if name.endswith(".py")]
-        if scripts:
-            return f"no README configs, only a loading script ({scripts[0]}), which `datasets` no longer runs"
         return "no README configs (a parquet export? read it by path: layout 'converted')"
     named = {entry.get("config_name"): entry for entry in listing.configs}
     if source.config not in named:

@@ -1,11 +1,14 @@
-"""Hub sources against a local stand-in for the hub (tests/tasks/hub_standin.py): each layout
-kind loaded through the real `datasets` calls the entries make, `xsweep data check` through
-the real `huggingface_hub` client against an HTTP stand-in on 127.0.0.1, and the failures the
-old entries had, reproduced."""
+"""Hub sources against a stand-in for the hub built from the recorded hub facts alone
+(tests/tasks/hub_standin.py, tasks/hub_facts): every catalog source loaded through the real
+`datasets` and `huggingface_hub` over HTTP on 127.0.0.1, `xsweep data check` against the same
+server, and entries that disagree with the facts (a loading script in the tree, a wrong config
+or split) failing both."""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,12 +17,22 @@ from datasets import load_dataset
 
 from sweeper.cli import main
 from tasks import HUB, TASKS, DataError, Source, get_task, load_split
+from tasks.facts import RevisionFacts, hub_facts
 from tasks.hub import Listing, check_sources, load_arguments, source_problem
 from tasks.sources import labelled_sources, source_table
-from tests.tasks.hub_standin import build, place, repo_dir, serving, write_readme, write_rows
+from tests.tasks import hub_standin
+from tests.tasks.hub_standin import build, hub_at, place, repo_dir, serving, write_readme, write_rows
 
 ROWS = {"ar": [{"id": "a1", "text": "مرحبا"}], "de": [{"id": "d1", "text": "hallo"}, {"id": "d2", "text": "welt"}]}
 SOURCE_TABLE_DOC = Path(__file__).resolve().parents[2] / "docs" / "tasks.md"
+XTREME_PR = ("google/xtreme", "refs/pr/9")
+SCRIPT_REFUSED = "Dataset scripts are no longer supported, but found xtreme.py"
+# What the facts say cannot load, and `datasets`' own words for it: (repository, revision,
+# config or None for every config) -> the error. Anything else must load.
+KNOWN_TO_FAIL = {
+    ("google/xtreme", "b09e9378cb97d39c628feb5135a749ac43e7ea5e", None): SCRIPT_REFUSED,
+    ("izhx/mewsli-x", "main", "candidate_entities"): "BuilderConfig 'candidate_entities' not found",
+}
 
 
 def _local(source: Source, root: Path) -> Source:
@@ -32,10 +45,107 @@ def _every_hub_source() -> list[tuple[str, str, Source]]:
     return [row for row in rows if not row[2].local_only]
 
 
-def _standin_of_catalog(root: Path, tasks: tuple[str, ...] | None = None) -> None:
-    """Every registered hub source (of ``tasks``) where its entry expects it (names only:
-    the check reads no data)."""
-    build(root, [source for task, _, source in _every_hub_source() if tasks is None or task in tasks])
+def _known_failure(source: Source) -> str | None:
+    return KNOWN_TO_FAIL.get((source.dataset, source.revision, source.config)) or KNOWN_TO_FAIL.get(
+        (source.dataset, source.revision, None)
+    )
+
+
+@pytest.fixture(scope="module")
+def facts_hub(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every recorded repository at every recorded revision, as folders the server serves."""
+    root = tmp_path_factory.mktemp("facts_hub")
+    build(root, hub_facts().values())
+    return root
+
+
+@pytest.fixture
+def hub(facts_hub: Path, tmp_path: Path) -> Iterator[str]:
+    """The facts' stand-in served, `datasets` and `huggingface_hub` pointed at it (own caches)."""
+    with serving(facts_hub) as endpoint, hub_at(endpoint, tmp_path / "cache"):
+        yield endpoint
+
+
+def _with_script(facts: RevisionFacts) -> RevisionFacts:
+    return dataclasses.replace(facts, other_files=(*facts.other_files, "xtreme.py"))
+
+
+def test_the_standin_is_built_from_the_facts_alone() -> None:
+    tree = ast.parse(Path(hub_standin.__file__).read_text(encoding="utf-8"))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    ours = sorted(name for name in imported if name and name.split(".")[0] in ("tasks", "sweeper"))
+    assert ours == ["tasks.facts", "tasks.task"]
+    text = Path(hub_standin.__file__).read_text(encoding="utf-8")
+    names = ("tasks.catalog", "tasks.registry", "TASKS", "ENTRIES", "get_task", "labelled_sources", "task_sources")
+    assert not [name for name in names if name in text]
+
+
+def test_every_catalog_source_loads_through_datasets(hub: str) -> None:
+    # One source per config: `datasets` builds every split of a config at once.
+    sources = {(s.dataset, s.revision, s.layout, s.config): s for _, _, s in _every_hub_source()}
+    outcomes = {}
+    for source in sources.values():
+        try:
+            outcomes[source] = len(load_split(dataclasses.replace(source, id_prefix=None), HUB))
+        except Exception as error:  # noqa: BLE001 - each source's outcome is compared below
+            outcomes[source] = f"{type(error).__name__}: {error}"
+    wrong = [
+        f"{s.dataset}@{s.revision} {s.config}: {outcome}"
+        for s, outcome in outcomes.items()
+        if (_known_failure(s) is None) != isinstance(outcome, int)
+        or (isinstance(outcome, str) and _known_failure(s) not in outcome)
+    ]
+    assert wrong == []
+    assert sum(isinstance(outcome, int) and outcome > 0 for outcome in outcomes.values()) > 50
+
+
+def test_data_check_against_the_facts_fails_only_where_they_say(hub: str) -> None:
+    result = CliRunner().invoke(main, ["data", "check"])
+    lines = result.output.splitlines()[:-1]
+    assert len(lines) == len(_every_hub_source())
+    failed = [line for line in lines if "FAILED" in line]
+    expected = [line for line, (_, _, s) in zip(lines, _every_hub_source(), strict=True) if _known_failure(s)]
+    assert failed == expected and failed
+    assert result.exit_code == 1
+    script_lines = [line for line in failed if "google/xtreme@" in line]
+    assert all("xtreme.py: a loading script in the tree" in line for line in script_lines)
+
+
+def test_a_script_in_the_tree_fails_the_check_and_the_load(tmp_path: Path) -> None:
+    facts = hub_facts()[XTREME_PR]
+    udpos = Source("udpos", *XTREME_PR[:1], "udpos.German", "test", XTREME_PR[1])
+    for with_script, root in ((False, tmp_path / "clean"), (True, tmp_path / "script")):
+        build(root, [_with_script(facts) if with_script else facts])
+        with serving(root) as endpoint, hub_at(endpoint, root / "cache"):
+            (check,) = check_sources([("udpos", "de", udpos)], endpoint=endpoint)
+            if not with_script:
+                assert check.ok and len(load_split(udpos, HUB)) == 2
+                continue
+            assert check.line() == (
+                "udpos          de   google/xtreme@refs/pr/9 udpos.German/test: FAILED: xtreme.py: a loading "
+                'script in the tree, so `datasets` refuses the repository ("Dataset scripts are no longer '
+                'supported"); valid: a revision without it, or its files by path'
+            )
+            with pytest.raises(RuntimeError, match=SCRIPT_REFUSED):
+                load_split(udpos, HUB)
+
+
+@pytest.mark.parametrize(
+    ("config", "split", "problem", "refusal"),
+    [
+        ("udpos.Klingon", "test", "no config 'udpos.Klingon'", "BuilderConfig 'udpos.Klingon' not found"),
+        ("udpos.Thai", "validation", "config 'udpos.Thai' has no split 'validation'", "Unknown split"),
+    ],
+)
+def test_a_wrong_config_or_split_fails_the_check_and_the_load(
+    config: str, split: str, problem: str, refusal: str, hub: str
+) -> None:
+    wrong = Source("udpos", XTREME_PR[0], config, split, XTREME_PR[1])
+    (check,) = check_sources([("udpos", "xx", wrong)], endpoint=hub)
+    assert f"google/xtreme@refs/pr/9 {config}/{split}: FAILED: {problem}" in check.line()
+    with pytest.raises(ValueError, match=refusal):
+        load_split(wrong, HUB)
 
 
 @pytest.mark.parametrize("layout", ["configs", "converted"])
@@ -91,7 +201,7 @@ def test_source_problems_name_what_is_missing() -> None:
     )
     old_mlqa = Source("mlqa", "facebook/mlqa", "mlqa.ar.ar", "validation", "refs/convert/parquet")
     assert "no README configs (a parquet export?" in source_problem(old_mlqa, export)
-    assert "only a loading script (mlqa.py)" in source_problem(old_mlqa, script)
+    assert "mlqa.py: a loading script in the tree" in source_problem(old_mlqa, script)
     old_candidates = Source("mewslix", "izhx/mewsli-x", "candidates", "test")
     assert source_problem(old_candidates, readme) == "no config 'candidates'; valid: candidate_entities"
     assert source_problem(get_task("mewslix").settings.candidates, readme) is None
@@ -114,25 +224,18 @@ def test_no_old_entry_is_left() -> None:
         load_split(get_task("lareqa").dev["ar"], HUB)
 
 
-def test_data_check_all_ok_then_one_broken_entry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _standin_of_catalog(tmp_path)
-    runner = CliRunner()
+def test_one_file_gone_is_one_failed_line(tmp_path: Path) -> None:
+    build(tmp_path, [hub_facts()[("unimelb-nlp/wikiann", get_task("panx").dev["lt"].revision)]])
+    broken = get_task("panx").dev["lt"]
+    (repo_dir(tmp_path, broken.dataset, broken.revision) / "lt" / "validation" / "0000.parquet").unlink()
+    rows = [row for row in labelled_sources(get_task("panx")) if row[2].dataset == broken.dataset]
     with serving(tmp_path) as endpoint:
-        monkeypatch.setenv("HF_ENDPOINT", endpoint)
-        result = runner.invoke(main, ["data", "check"])
-        lines = result.output.splitlines()
-        assert result.exit_code == 0, result.output
-        assert len(lines) - 1 == len(_every_hub_source()) and all(": OK (commit " in line for line in lines[:-1])
-        # One file gone: that source's line says so, the others stay OK.
-        broken = get_task("panx").dev["lt"]
-        (repo_dir(tmp_path, broken.dataset, broken.revision) / "lt" / "validation" / "0000.parquet").unlink()
-        result = runner.invoke(main, ["data", "check", "--tasks", "panx,xnli"])
-    assert result.exit_code == 1
-    missing = [line for line in result.output.splitlines() if "FAILED" in line]
-    assert missing == [
+        checks = check_sources(rows, endpoint=endpoint)
+    assert [check.line() for check in checks if not check.ok] == [
         f"panx           lt   unimelb-nlp/wikiann@{broken.revision} lt/validation: "
         "FAILED: no lt/validation/*.parquet (the layout of a parquet export)"
     ]
+    assert sum(check.ok for check in checks) == len(checks) - 1
 
 
 def test_an_unknown_repository_or_revision_is_one_line(tmp_path: Path) -> None:
@@ -150,8 +253,9 @@ def test_a_launch_with_a_broken_source_fails_before_any_experiment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     standin = tmp_path / "hub"
-    _standin_of_catalog(standin, ("pawsx", "mnli"))
     broken = get_task("pawsx").dev["de"]
+    glue = get_task("mnli").train
+    build(standin, [hub_facts()[(broken.dataset, broken.revision)], hub_facts()[(glue.dataset, glue.revision)]])
     (repo_dir(standin, broken.dataset, broken.revision) / "de" / "validation-00000-of-00001.parquet").unlink()
     database = tmp_path / "mlflow.db"
     args = ["launch", "--scales", "tiny", "--intermediate", "mnli", "--targets", "pawsx", "--languages", "de",
@@ -206,7 +310,9 @@ def test_a_launch_records_the_commits_the_hub_served(tmp_path: Path) -> None:
     pawsx = get_task("pawsx")
     rows = labelled([(pawsx, pawsx.train), (pawsx, pawsx.dev["de"]), (pawsx, pawsx.test["de"])])
     assert [(task, language) for task, language, _ in rows] == [("pawsx", "train"), ("pawsx", "de"), ("pawsx", "de")]
-    build(tmp_path, [pawsx.train, pawsx.dev["de"]])
+    build(tmp_path, [hub_facts()[(pawsx.train.dataset, pawsx.train.revision)]])
+    test_file = repo_dir(tmp_path, pawsx.train.dataset, pawsx.train.revision) / "de" / "test-00000-of-00001.parquet"
+    test_file.unlink()
     with serving(tmp_path) as endpoint:
         checks = check_sources(rows, endpoint=endpoint)
     # The test split is missing: only what the hub served is recorded, as the commit it resolved to.
