@@ -1,19 +1,22 @@
 """Where a source's rows are on the hub, and whether they are there: the arguments its one
 loading call takes, and the check of a repository listing against what the catalog expects.
 
-Two layouts exist (``Source.layout``). A repository whose README declares ``configs`` (what
-the hub's script-to-parquet conversions leave on main, e.g. google/xtreme's
-``MLQA.ar.ar/validation-00000-of-00001.parquet``,
-https://huggingface.co/datasets/google/xtreme/tree/b09e9378cb97d39c628feb5135a749ac43e7ea5e/MLQA.en.ar)
-is loaded by config name, which `datasets` resolves from that README. The hub's parquet
-export (``refs/convert/parquet``: ``<config>/<split>/0000.parquet`` and no README,
-https://huggingface.co/datasets/unimelb-nlp/wikiann/tree/e1f9e9646ef1f33ad3e2476ef849e1b088e03078/ay/validation)
-is loaded by file path: there `datasets` infers a single config, ``default``, holding every
-config's files, and refuses ``mlqa.ar.ar`` ("BuilderConfig not found").
+Three layouts exist (``Source.layout``). A repository whose README declares ``configs`` (what
+the hub's script-to-parquet conversions leave, e.g. google/xtreme's
+``MLQA.ar.ar/validation-00000-of-00001.parquet``) is loaded by config name, which `datasets`
+resolves from that README, unless the tree also holds a loading script ``<name>.py``: then
+`datasets` 5 refuses the repository ("Dataset scripts are no longer supported", its
+``dataset_module_factory``). Such a repository's parquet files are read by file path instead
+(layout ``files``: ``<config>/<split>-*.parquet``), which the script check does not concern.
+The hub's parquet export (``refs/convert/parquet``: ``<config>/<split>/0000.parquet`` and no
+README, https://huggingface.co/datasets/unimelb-nlp/wikiann/tree/e1f9e9646ef1f33ad3e2476ef849e1b088e03078/ay/validation)
+is read by file path too (layout ``converted``): there `datasets` infers a single config,
+``default``, holding every config's files, and refuses ``mlqa.ar.ar`` ("BuilderConfig not found").
 
 The listing comes from one hub API call, ``HfApi.dataset_info`` (``/api/datasets/<repo>/
 revision/<rev>``): the commit the revision resolves to, the file names and the README's
-metadata. No data file is downloaded.
+metadata. Each split's columns come from its first parquet file's footer, read by ranged
+requests through ``HfFileSystem`` (a few kilobytes, not the file).
 """
 
 from __future__ import annotations
@@ -50,17 +53,23 @@ def repo_root(source: Source) -> str:
     return f"hf://datasets/{source.dataset}@{quote(source.revision, safe='')}"
 
 
-def converted_files(source: Source) -> str:
-    """The split's files in the hub's parquet export, relative to the repository."""
+def path_pattern(source: Source) -> str:
+    """The split's parquet files, relative to the repository, for a layout read by file path:
+    the hub's export (``converted``) or a converted repository's own files (``files``)."""
+    if source.layout == "files":
+        return f"{source.config}/{source.split}-*.parquet"
     return f"{source.config or 'default'}/{source.split}/*.parquet"
+
+
+_PATH_LAYOUTS = {"converted": "the layout of a parquet export", "files": "the split's parquet files by path"}
 
 
 def load_arguments(source: Source) -> tuple[tuple[str, ...], dict[str, object]]:
     """The positional and keyword arguments of ``datasets.load_dataset`` for the split:
     the one call every hub source is read through, its form chosen by the layout."""
-    if source.layout == "converted":
+    if source.layout in _PATH_LAYOUTS:
         return ("parquet",), {
-            "data_files": {source.split: f"{repo_root(source)}/{converted_files(source)}"},
+            "data_files": {source.split: f"{repo_root(source)}/{path_pattern(source)}"},
             "split": source.split,
         }
     if Path(source.dataset).is_dir():
@@ -96,10 +105,10 @@ def loading_script(repo: str, files: Iterable[str]) -> str | None:
 def source_problem(source: Source, listing: Listing) -> str | None:
     """What is missing for ``source`` in ``listing`` (one phrase), or None where the
     repository at that revision holds the split as the entry expects."""
-    if source.layout == "converted":
-        pattern = converted_files(source)
+    if source.layout in _PATH_LAYOUTS:
+        pattern = path_pattern(source)
         if not _matching(listing.files, [pattern]):
-            return f"no {pattern} (the layout of a parquet export)"
+            return f"no {pattern} ({_PATH_LAYOUTS[source.layout]})"
         return None
     script = loading_script(source.dataset, listing.files)
     if script is not None:

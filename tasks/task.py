@@ -38,10 +38,13 @@ class Source:
     # text for continued MLM): JSON lines, or plain text (``.txt``, a ``text`` column).
     path: str | None = None
     # How the repository holds the split at ``revision`` (tasks/hub.py): "configs", parquet
-    # files its README's ``configs`` name; "converted", the hub's parquet export
-    # (``<config>/<split>/NNNN.parquet``, no README), read by file path: there `datasets`
-    # knows one config, ``default``, and refuses the config names.
-    layout: Literal["configs", "converted"] = "configs"
+    # files its README's ``configs`` name, loaded by config name; "converted", the hub's parquet
+    # export (``<config>/<split>/NNNN.parquet``, no README), read by file path: there `datasets`
+    # knows one config, ``default``, and refuses the config names; "files", a converted
+    # repository's ``<config>/<split>-NNNNN-of-NNNNN.parquet`` read by file path, which
+    # `datasets` loads at a revision whose tree still holds a loading script (it refuses such a
+    # repository by name).
+    layout: Literal["configs", "converted", "files"] = "configs"
 
     @property
     def pinned(self) -> bool:

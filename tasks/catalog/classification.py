@@ -12,7 +12,9 @@ NLI_COLUMNS = {"text_a": "premise", "text_b": "hypothesis", "label": "label"}
 GLUE = "nyu-mll/glue"
 GLUE_REVISION = "main"
 XNLI = "facebook/xnli"
-XNLI_REVISION = "main"
+# The commit of its conversion's PR #10, "Delete loading script" among its commits
+# (tasks/hub_facts/facebook--xnli.json).
+XNLI_REVISION = "b8dd5d7af51114dbda02c0e3f6133f332186418e"
 PAWSX = "google-research-datasets/paws-x"
 PAWSX_REVISION = "main"
 

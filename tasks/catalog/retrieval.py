@@ -20,13 +20,12 @@ BUCC_LANGUAGES = tuple("de fr ru zh".split())
 LAREQA_LANGUAGES = tuple("ar de el en es hi ru th tr vi zh".split())
 MEWSLIX_LANGUAGES = tuple("ar de en es fa ja pl ro ta tr uk".split())
 
-# google/xtreme's tatoeba.<code> configs: validation only, 1000 pairs (fewer for some).
-# google/xtreme at a commit after its conversion to parquet (hub PR #9, "Convert dataset to
-# Parquet", https://huggingface.co/datasets/xtreme/discussions/9): README configs, one folder
-# per config with <split>-00000-of-00001.parquet, as the tree at this commit lists
-# (https://huggingface.co/datasets/google/xtreme/tree/b09e9378cb97d39c628feb5135a749ac43e7ea5e/MLQA.en.ar).
+# google/xtreme's tatoeba.<code> configs: validation only, 1000 pairs (fewer for some). They
+# are converted only after b09e937 in the repository's parquet conversion (hub PR #9), so they
+# are read by config name at the PR's head, after its "Delete loading script" commit (see
+# tasks/catalog/tagging.py; the pages are in tasks/hub_facts/google--xtreme.json).
 XTREME = "google/xtreme"
-XTREME_REVISION = "b09e9378cb97d39c628feb5135a749ac43e7ea5e"
+XTREME_REVISION = "refs/pr/9"
 # LASER's Tatoeba files for XTREME-R's five added pairs, as MTEB's copy of them (main holds
 # JSON): its parquet export, read by file path, configs ``<code>-eng``, split ``test``, at a
 # commit whose tree holds <config>/test/0000.parquet

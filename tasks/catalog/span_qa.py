@@ -16,13 +16,15 @@ QA_RECIPE = Recipe(epochs=2, max_length=384, batch_size=16)
 # their default branch. google/xquad's configs are xquad.<lang>, xquad.ro (XTREME-R's
 # addition) among them, each with a validation split only (XTREME's XQuAD test set).
 # MLQA: facebook/mlqa's main is a loading script, and its parquet export has no README, so
-# `datasets` refuses its config names there; google/xtreme serves the same files as
-# MLQA.<context language>.<question language> (validation and test) on main, as parquet.
+# `datasets` refuses its config names there; google/xtreme holds the same files as
+# MLQA.<context language>.<question language> (validation and test), as parquet since its
+# conversion (hub PR #9).
 SQUAD = "rajpurkar/squad"
 SQUAD_REVISION = "main"
 XQUAD = "google/xquad"
 XQUAD_REVISION = "main"
-# See tasks/catalog/tagging.py for the commit's evidence.
+# By file path (layout "files") at a commit whose tree holds MLQA.<c>.<q>/<split>-00000-of-
+# 00001.parquet but still the loading script: see tasks/catalog/tagging.py.
 MLQA = "google/xtreme"
 MLQA_REVISION = "b09e9378cb97d39c628feb5135a749ac43e7ea5e"
 TYDIQA = "google-research-datasets/tydiqa"
@@ -37,6 +39,11 @@ TYDIQA_ID_PREFIXES = {
     "ar": "arabic-", "bn": "bengali-", "en": "english-", "fi": "finnish-", "id": "indonesian-",
     "ko": "korean-", "ru": "russian-", "sw": "swahili-", "te": "telugu-",
 }  # fmt: skip
+
+
+def _mlqa(lang: str, split: str) -> Source:
+    return Source("mlqa", MLQA, f"MLQA.{lang}.{lang}", split, MLQA_REVISION, layout="files")
+
 
 TASKS: tuple[Task, ...] = (
     Task(
@@ -60,8 +67,8 @@ TASKS: tuple[Task, ...] = (
         metric="f1",
         languages=MLQA_LANGUAGES,
         train=SQUAD_TRAIN,
-        dev={lang: Source("mlqa", MLQA, f"MLQA.{lang}.{lang}", "validation", MLQA_REVISION) for lang in MLQA_LANGUAGES},
-        test={lang: Source("mlqa", MLQA, f"MLQA.{lang}.{lang}", "test", MLQA_REVISION) for lang in MLQA_LANGUAGES},
+        dev={lang: _mlqa(lang, "validation") for lang in MLQA_LANGUAGES},
+        test={lang: _mlqa(lang, "test") for lang in MLQA_LANGUAGES},
         columns=QA_COLUMNS,
         train_source="squad",
         recipe=QA_RECIPE,

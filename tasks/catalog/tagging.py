@@ -12,13 +12,19 @@ PANX_LANGUAGES = tuple(
 )
 
 # google/xtreme: one config per language, `udpos.<English name>` (UD 2.5) and `PAN-X.<code>`,
-# each with train/validation/test splits, except the udpos configs noted below.
-# google/xtreme at a commit after its conversion to parquet (hub PR #9, "Convert dataset to
-# Parquet", https://huggingface.co/datasets/xtreme/discussions/9): README configs, one folder
-# per config with <split>-00000-of-00001.parquet, as the tree at this commit lists
-# (https://huggingface.co/datasets/google/xtreme/tree/b09e9378cb97d39c628feb5135a749ac43e7ea5e/MLQA.en.ar).
+# each with train/validation/test splits, except the udpos configs noted below. Its parquet
+# conversion is hub PR #9, config by config; the loading script xtreme.py is deleted only by
+# the PR's last commit ("Delete loading script"), and `datasets` 5 refuses the repository by
+# name wherever the script is in the tree (tasks/hub_facts/google--xtreme.json has the pages).
+# PAN-X: its files by path at b09e937, a commit in the middle of the PR ("Add XQuAD.zh data
+# files") whose tree holds PAN-X.<code>/<split>-00000-of-00001.parquet (and still xtreme.py,
+# which a load by path does not consult).
 XTREME = "google/xtreme"
-XTREME_REVISION = "b09e9378cb97d39c628feb5135a749ac43e7ea5e"
+XTREME_FILES_REVISION = "b09e9378cb97d39c628feb5135a749ac43e7ea5e"
+# udpos: its configs are converted only after b09e937; read by config name at the PR's head,
+# after the script's deletion. A ref, not a commit: the deletion commit's full id (21f88c0…) is
+# on no page read here, so `xsweep plan` warns and runs record the commit served.
+XTREME_PR_REVISION = "refs/pr/9"
 # XTREME-R's additions come from their own datasets, through the hub's parquet export, read
 # by file path (layout "converted": <config>/<split>/0000.parquet, no README; by config name
 # `datasets` refuses them): UD 2.7 (the release XTREME-R used) for the five UD languages, and
@@ -70,13 +76,13 @@ def _udpos(lang: str, split: str) -> Source:
         return Source("udpos", UD, UD_TREEBANKS[lang], split, UD_REVISION, layout="converted")
     if split == "validation" and lang in UDPOS_TEST_ONLY:
         split = "test"
-    return Source("udpos", XTREME, UDPOS_CONFIGS[lang], split, XTREME_REVISION)
+    return Source("udpos", XTREME, UDPOS_CONFIGS[lang], split, XTREME_PR_REVISION)
 
 
 def _panx(lang: str, split: str) -> Source:
     if lang in PANX_EXTRA:
         return Source("panx", WIKIANN, lang, split, WIKIANN_REVISION, layout="converted")
-    return Source("panx", XTREME, f"PAN-X.{lang}", split, XTREME_REVISION)
+    return Source("panx", XTREME, f"PAN-X.{lang}", split, XTREME_FILES_REVISION, layout="files")
 
 
 TASKS: tuple[Task, ...] = (

@@ -30,7 +30,6 @@ SCRIPT_REFUSED = "Dataset scripts are no longer supported, but found xtreme.py"
 # What the facts say cannot load, and `datasets`' own words for it: (repository, revision,
 # config or None for every config) -> the error. Anything else must load.
 KNOWN_TO_FAIL = {
-    ("google/xtreme", "b09e9378cb97d39c628feb5135a749ac43e7ea5e", None): SCRIPT_REFUSED,
     ("izhx/mewsli-x", "main", "candidate_entities"): "BuilderConfig 'candidate_entities' not found",
 }
 
@@ -108,8 +107,22 @@ def test_data_check_against_the_facts_fails_only_where_they_say(hub: str) -> Non
     expected = [line for line, (_, _, s) in zip(lines, _every_hub_source(), strict=True) if _known_failure(s)]
     assert failed == expected and failed
     assert result.exit_code == 1
-    script_lines = [line for line in failed if "google/xtreme@" in line]
-    assert all("xtreme.py: a loading script in the tree" in line for line in script_lines)
+    assert not [line for line in lines if "google/xtreme@" in line and "OK (commit" not in line]
+
+
+def test_the_pinned_xtreme_commit_is_refused_by_name_and_read_by_path(hub: str) -> None:
+    # b09e937 still holds xtreme.py: `datasets` refuses the repository by name there, while
+    # its parquet files load by path (the MLQA and PAN-X entries).
+    mlqa = get_task("mlqa").dev["ar"]
+    assert mlqa.revision == "b09e9378cb97d39c628feb5135a749ac43e7ea5e" and mlqa.layout == "files"
+    with pytest.raises(RuntimeError, match=SCRIPT_REFUSED):
+        load_dataset(mlqa.dataset, mlqa.config, split=mlqa.split, revision=mlqa.revision)
+    assert load_split(mlqa, HUB).column_names == ["id", "title", "context", "question", "answers"]
+    by_name = dataclasses.replace(mlqa, layout="configs")
+    (check,) = check_sources([("mlqa", "ar", by_name)], endpoint=hub)
+    assert "google/xtreme@b09e9378cb97d39c628feb5135a749ac43e7ea5e MLQA.ar.ar/validation: FAILED: xtreme.py" in (
+        check.line()
+    )
 
 
 def test_a_script_in_the_tree_fails_the_check_and_the_load(tmp_path: Path) -> None:
@@ -164,10 +177,20 @@ def test_load_arguments_read_an_export_by_path_and_pin_the_revision() -> None:
     assert kwargs["data_files"] == {
         "validation": "hf://datasets/unimelb-nlp/wikiann@refs%2Fconvert%2Fparquet/lt/validation/*.parquet"
     }
-    configs = get_task("mlqa").dev["ar"]
-    assert load_arguments(configs) == (
-        ("google/xtreme", "MLQA.ar.ar"),
-        {"split": "validation", "revision": configs.revision},
+    mlqa = get_task("mlqa").dev["ar"]
+    assert load_arguments(mlqa) == (
+        ("parquet",),
+        {
+            "data_files": {
+                "validation": f"hf://datasets/google/xtreme@{mlqa.revision}/MLQA.ar.ar/validation-*.parquet"
+            },
+            "split": "validation",
+        },
+    )
+    udpos = get_task("udpos").dev["de"]
+    assert load_arguments(udpos) == (
+        ("google/xtreme", "udpos.German"),
+        {"split": "validation", "revision": "refs/pr/9"},
     )
 
 
@@ -281,7 +304,9 @@ def test_plan_warns_of_unpinned_sources_and_models() -> None:
     assert "dataset allenai/social_i_qa@refs/convert/parquet" in lines
     assert "dataset universal-dependencies/universal_dependencies@refs/convert/parquet" in lines
     assert "model FacebookAI/xlm-roberta-base@main (scale base)" in lines
-    assert not [line for line in lines if "google/xtreme" in line or "xlm-roberta-large" in line]
+    # udpos's google/xtreme configs are read at the conversion PR's head, a ref.
+    assert "dataset google/xtreme@refs/pr/9" in lines
+    assert not [line for line in lines if "xlm-roberta-large" in line]
 
 
 def test_the_documented_source_table_is_the_catalog() -> None:

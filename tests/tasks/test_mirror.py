@@ -129,15 +129,20 @@ def test_mirror_collects_failures_keeps_the_rest_and_a_rerun_skips_them(
 
     from sweeper.cli import main
     from tasks import TASKS
+    from tasks.facts import hub_facts
     from tests.tasks.hub_standin import build, repo_dir
 
-    # PAWS-X from folders laid out as its repository; German's dev split is not there.
+    # PAWS-X's repository as the hub facts record it, first without its German config.
     pawsx = get_task("pawsx")
     hub = tmp_path / "hub"
-    rows = [{"id": 1, "sentence1": "a", "sentence2": "b", "label": 1}]
-    build(hub, [pawsx.train, pawsx.dev["en"], pawsx.dev["de"]], rows)
+    facts = [hub_facts()[(pawsx.train.dataset, pawsx.train.revision)]]
+    without_de = dataclasses.replace(
+        facts[0],
+        data_files={key: path for key, path in facts[0].data_files.items() if key[0] != "de"},
+        readme_configs=tuple(c for c in facts[0].readme_configs if c["config_name"] != "de"),
+    )
+    build(hub, [without_de])
     folder = repo_dir(hub, pawsx.train.dataset, pawsx.train.revision)
-    (folder / "de" / "validation-00000-of-00001.parquet").unlink()
     local = str(folder)
 
     def moved(source: Source) -> Source:
@@ -159,8 +164,8 @@ def test_mirror_collects_failures_keeps_the_rest_and_a_rerun_skips_them(
         "pawsx/en/validation.jsonl",
     ]
     # Fixed, then rerun: the two kept splits are skipped, the missing one written.
-    build(hub, [pawsx.dev["de"]], rows)
+    build(hub, facts)
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "3 of 3 splits" in result.output and "(2 already there)" in result.output
-    assert load_split(standin.dev["de"], str(out)).to_list() == rows
+    assert load_split(standin.dev["de"], str(out)).to_list() == load_split(standin.dev["de"], HUB).to_list()
