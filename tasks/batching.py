@@ -31,7 +31,7 @@ GROUPED, RANDOM = "grouped", "random"
 BATCH_ORDERS = (GROUPED, RANDOM)
 # Random until grouping is shown not to move scores: on the demo's PAWS-X, where token length
 # carries the label, grouped batches are label-skewed and its non-English dev accuracy fell
-# beyond the seed spread (README, "Training batches").
+# beyond the seed spread (docs/how-a-sweep-runs.md, "Training batches").
 DEFAULT_BATCH_ORDER = RANDOM
 
 

@@ -23,7 +23,7 @@ class Measured:
     mfu: float  # model FLOPs utilisation
 
 
-# benchmarks/gpu_check.py on one NVIDIA H200 at 256 tokens a sequence (README, "Benchmarks").
+# benchmarks/gpu_check.py on one NVIDIA H200 at 256 tokens a sequence (benchmarks/README.md).
 MEASURED_AT_TOKENS = 256
 MEASURED: dict[str, Measured] = {
     "base": Measured(memory_gib=6.5, mfu=0.118),

@@ -171,7 +171,7 @@ def seed_everything(seed: int, use_cpu: bool) -> None:
     task head would otherwise start from whatever the process drew before (in a reused Tune
     actor, its earlier trials). On CPU every op then runs its deterministic algorithm as well;
     on GPUs the seed fixes data order, initialisation and dropout, while some kernels (cuBLAS,
-    atomics in backward passes) still add in varying order (the README says what remains)."""
+    atomics in backward passes) still add in varying order (docs/reproducibility.md says what remains)."""
     if use_cpu:
         enable_full_determinism(seed)
     else:
