@@ -53,7 +53,7 @@ def source_table(tasks: Iterable[Task]) -> str:
     entries. Evidence is the hub facts' (``tasks/facts.py``): "read", "cited" or "unverified"."""
     rows: dict[tuple[str, str, str, str], list[str]] = {}
     for task in tasks:
-        if task.family == "multitask":
+        if family_of(task.family).reads_members_splits:
             continue  # its members' sources are theirs
         for name, label, source in labelled_sources(task):
             repo = source.dataset or "(local only)"

@@ -461,10 +461,10 @@ def _result(start: _SweepStart, sweep_run: TrackedRun, searcher: SweepSearcher) 
         start.plan.spec.name,
         start.experiment_id,
         sweep_run.run_id,
-        finished=len(searcher.finished_cells),
-        failed=len(searcher.failed_cells),
-        blocked=len(searcher.blocked_cells) + len(searcher.waiting_cells),
-        interrupted=len(searcher.running_cells),
+        finished=len(searcher.dag.finished_cells),
+        failed=len(searcher.dag.failed_cells),
+        blocked=len(searcher.dag.blocked_cells) + len(searcher.dag.waiting_cells),
+        interrupted=len(searcher.dag.running_cells),
         planned=len(start.plan.cells),
     )
     counts = ("finished", "failed", "blocked", "interrupted")
@@ -527,8 +527,8 @@ def _resumed_searcher(start: _SweepStart, sweep_run_id: str) -> SweepSearcher:
     one line, before anything is written, where nothing is left that could run."""
     searcher = SweepSearcher(start.plan, _context(start, sweep_run_id, None))
     searcher.resume()
-    dead_ends = searcher.dead_end_studies()
-    if dead_ends and not searcher.runnable_left():
+    dead_ends = searcher.dag.dead_end_studies()
+    if dead_ends and not searcher.dag.runnable_left():
         names = ", ".join(study_label(key) for key in dead_ends)
         raise SpecError(
             f"--name: sweep {start.plan.spec.name!r} has nothing left to run: every trial of {names} failed "

@@ -12,7 +12,7 @@ from sweeper.plan.scales import SCALES
 from tasks import HUB, TASKS, intermediates, is_present, languages_present, targets, training_sources
 from tasks.alternatives import AlternativeError, check_inputs
 from tasks.batching import BATCH_ORDERS, DEFAULT_BATCH_ORDER, order_identity
-from tasks.catalog.multitask import NINE
+from tasks.catalog.multitask import ALL, NINE
 
 # The intermediate setting without intermediate training: every cell's baseline.
 NONE = "none"
@@ -89,7 +89,7 @@ def _check_names(option: str, names: tuple[str, ...], valid: list[str]) -> None:
 def default_intermediates(data: str) -> tuple[str, ...]:
     """The study's own: the paper's nine and ``all``, less those whose data is the user's to
     bring (CCG) and is not in ``data``."""
-    names = (*NINE, "all")
+    names = (*NINE, ALL)
     return tuple(name for name in names if all(is_present(s, data) for s in training_sources(TASKS[name])))
 
 

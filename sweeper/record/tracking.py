@@ -15,6 +15,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -25,6 +26,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
+from sweeper.plan.dag import StudyState
+from sweeper.plan.plan import INTERMEDIATE, TARGET
 from sweeper.record.inputs import DatasetRead
 from sweeper.record.tags import RunTags, tag_filter
 
@@ -34,6 +37,9 @@ log = logging.getLogger(__name__)
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 
 T = TypeVar("T")
+
+# The client the layers above write through, named so that they need not import mlflow.
+TrackingClient = MlflowClient
 
 
 # Metric points wait out a tracking outage this long (besides the client's own retries).
@@ -223,6 +229,11 @@ class TrackedRun:
 # -- what the sweep's decisions write (sweeper/launch/search.py) -------------------------------
 
 
+def tracking_client(tracking_uri: str) -> TrackingClient:
+    """A client of the tracking store at ``tracking_uri``, for the launch's side."""
+    return MlflowClient(tracking_uri)
+
+
 def runs_of_sweep(client: MlflowClient, experiment_id: str, sweep_run_id: str, extra_filter: str = "") -> list[Run]:
     """Every run a sweep's launches opened (``extra_filter`` narrows them)."""
     where = " and ".join(filter(None, [tag_filter(sweep_run_id=sweep_run_id), extra_filter]))
@@ -238,6 +249,44 @@ def mark_selection(client: MlflowClient, run_ids: list[str], selected: str) -> N
     """Tag each of a study's complete trials as its selection or not."""
     for run_id in run_ids:
         set_run_tags(client, run_id, RunTags(selected=run_id == selected))
+
+
+def record_selection(client: MlflowClient, sweep: str, state: StudyState) -> None:
+    """A study's choice (``state.selected``, not None) on its runs; of an intermediate
+    study, only the selected trial keeps its checkpoint, registered as the study's encoder."""
+    selected = state.selected.run_id
+    mark_selection(client, [outcome.run_id for outcome in state.outcomes], selected)
+    if state.key.phase != INTERMEDIATE:
+        return
+    for outcome in state.outcomes:
+        if outcome is not state.selected:
+            drop_checkpoint(client, outcome.run_id)
+    # Found by name: "the MNLI-trained large encoder of sweep X".
+    register_encoder(client, registered_model_name(sweep, state.key.scale, state.key.task), selected)
+
+
+@dataclass(frozen=True)
+class RecordedRuns:
+    """What a relaunch reads of a sweep's runs (see ``SweepDag.resume``)."""
+
+    # Trial key -> the run of that study trial or cell.
+    run_of_trial: dict[str, str]
+    # Keys of the cells whose target run finished.
+    finished_cells: set[str]
+
+
+def recorded_runs(client: MlflowClient, experiment_id: str, sweep_run_id: str) -> RecordedRuns:
+    """What the sweep's launches recorded so far, as a relaunch resumes from it."""
+    runs = runs_of_sweep(client, experiment_id, sweep_run_id)
+    tags = {run.info.run_id: RunTags.parse(run.data.tags) for run in runs}
+    return RecordedRuns(
+        run_of_trial={tags[run.info.run_id].trial_key: run.info.run_id for run in runs},
+        finished_cells={
+            tags[run.info.run_id].cell
+            for run in runs
+            if tags[run.info.run_id].phase == TARGET and run.info.status == "FINISHED"
+        },
+    )
 
 
 def drop_checkpoint(client: MlflowClient, run_id: str) -> None:

@@ -1,5 +1,6 @@
 """The Ray cluster-launcher config, read to check that every scale's GPU need fits a node and
-to size a sweep's concurrency by what its autoscaler may start."""
+to size a sweep's concurrency by what its autoscaler may start; and the GPUs of the nodes a
+running sweep places its trials on."""
 
 from __future__ import annotations
 
@@ -72,3 +73,16 @@ def cluster_size(config: dict | None, path: str | Path | None = None, local: boo
             "valid: the config the cluster was started with (ray up CONFIG)"
         )
     return autoscaling_size(config)
+
+
+def live_node_gpus(planned: tuple[int, ...] = ()) -> list[int] | None:
+    """GPUs per node that trials are placed on: ``planned`` (every node an autoscaling cluster
+    may start, see ``capacity.node_gpus``) where given, else the alive nodes'; None where this
+    process is connected to no Ray cluster."""
+    import ray  # a launch's, as in ``cluster_size``
+
+    if not ray.is_initialized():
+        return None
+    if planned:
+        return list(planned)
+    return [int(node["Resources"].get("GPU", 0)) for node in ray.nodes() if node["Alive"]]

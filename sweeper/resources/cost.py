@@ -23,7 +23,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from sweeper.plan.plan import Plan
+from sweeper.plan.plan import Cell, Plan
 from sweeper.plan.scales import SCALES, batch_layout
 from sweeper.plan.spec import NONE, SweepSpec
 from sweeper.resources.calibration import Calibration
@@ -137,72 +137,11 @@ def estimate(plan: Plan, hardware: Hardware, calibration: Calibration | None = N
     """The plan's GPU-hours: from model FLOPs at ``hardware``'s assumed utilisation, or, for the
     scales ``calibration`` measured on ``gpu`` (one trial per GPU), at the measured tokens/s."""
     spec = plan.spec
-    names = (*spec.intermediates, *spec.targets)
-    tasks = {name: plan.tasks[name] for name in names}
+    tasks = {name: plan.tasks[name] for name in (*spec.intermediates, *spec.targets)}
     train_tokens = {name: _train_tokens(task, spec.data) for name, task in tasks.items()}
-
-    def eval_tokens(name: str, languages: int) -> float:
-        return tasks[name].size.eval_examples_per_language * tasks[name].size.mean_tokens * languages
-
-    scale_costs = []
-    for scale_name in spec.scales:
-        scale = SCALES[scale_name]
-        params = scale.parameters
-        devices = max(scale.gpus, 1)
-        batches = {
-            name: batch_layout(task.recipe.batch_size, scale.per_device_batch, devices)[0]
-            for name, task in tasks.items()
-        }
-        padded = {name: _train_tokens(task, spec.data, batches[name], spec.batch_order) for name, task in tasks.items()}
-        measured = calibration.tokens_per_s(scale_name, gpu) if calibration else None
-        # A measured trial trains ``measured`` tokens/s at the plan's 6 · parameters FLOPs each.
-        flops_per_s = measured * 6 * params if measured else hardware.peak_tflops * 1e12 * hardware.utilisation
-        packing = None
-        if hardware.gpu_memory_gib is not None:
-            packing = packing_of(scale_name, hardware.gpu_memory_gib, plan.longest_sequence)
-        if packing and measured and calibration:
-            packing = _measured_gain(
-                packing, measured, calibration.tokens_per_s(scale_name, gpu, packing.trials_per_gpu)
-            )
-        # A packed GPU trains ``gain`` times what one trial alone would; each packed trial,
-        # sharing it, takes trials_per_gpu / gain times as long.
-        gain = packing.throughput_gain if packing else 1.0
-        slowdown = packing.trials_per_gpu / gain if packing else 1.0
-
-        def gpu_hours(flops: float, flops_per_s: float = flops_per_s) -> float:
-            return flops / flops_per_s / 3600
-
-        def trial_flops(name: str, languages: int, params: int = params, padded: dict = padded) -> float:
-            return 6 * params * padded[name] + 2 * params * eval_tokens(name, languages)
-
-        # One study per intermediate, and per target that trains (BUCC has no learning rate).
-        studied = [key.task for key in plan.studies if key.scale == scale_name]
-        study_flops = {name: trial_flops(name, 1) for name in studied}
-        run_flops = {t: trial_flops(t, len(plan.languages[t])) for t in spec.targets}
-        cells = [cell for cell in plan.cells if cell.scale == scale_name]
-        flops = sum(study_flops.values()) * spec.trials + sum(run_flops[cell.target] for cell in cells)
-        tokens = sum(train_tokens[name] for name in studied) * spec.trials
-        tokens += sum(train_tokens[cell.target] for cell in cells)
-        padded_tokens = sum(padded[name] for name in studied) * spec.trials
-        padded_tokens += sum(padded[cell.target] for cell in cells)
-        chain = max(
-            max(study_flops.get(cell.target, 0.0), study_flops.get(cell.intermediate, 0.0)) + run_flops[cell.target]
-            for cell in cells
-        )
-        scale_costs.append(
-            ScaleCost(
-                scale=scale_name,
-                parameters=params,
-                gpus_per_trial=scale.gpus,
-                trials=len(studied) * spec.trials + len(cells),
-                train_tokens=tokens,
-                padded_tokens=padded_tokens,
-                gpu_hours=gpu_hours(flops) / gain,
-                longest_chain_hours=gpu_hours(chain) / max(scale.gpus, 1) * slowdown,
-                throughput=f"measured {measured:,.0f} tokens/s on {gpu}" if measured else "assumed",
-                packing=packing,
-            )
-        )
+    scale_costs = [
+        _scale_cost(plan, name, train_tokens, _speed(plan, name, hardware, calibration, gpu)) for name in spec.scales
+    ]
     with_intermediate = [cell for cell in plan.cells if cell.intermediate != NONE]
     return CostPlan(
         hardware=hardware,
@@ -215,6 +154,95 @@ def estimate(plan: Plan, hardware: Hardware, calibration: Calibration | None = N
         intermediate_trainings_without_reuse=len(with_intermediate) * spec.trials,
         length_sources={name: _length_source(task, spec.data) for name, task in tasks.items()},
     )
+
+
+@dataclass(frozen=True)
+class _Speed:
+    """How fast one trial of a scale trains, and how its trials share GPUs."""
+
+    flops_per_s: float
+    # Where the speed comes from (ScaleCost.throughput).
+    throughput: str
+    packing: Packing | None
+
+    @property
+    def gain(self) -> float:
+        """A packed GPU trains ``gain`` times what one trial alone would."""
+        return self.packing.throughput_gain if self.packing else 1.0
+
+    @property
+    def slowdown(self) -> float:
+        """Each packed trial, sharing its GPU, takes trials_per_gpu / gain times as long."""
+        return self.packing.trials_per_gpu / self.gain if self.packing else 1.0
+
+
+def _speed(plan: Plan, scale: str, hardware: Hardware, calibration: Calibration | None, gpu: str) -> _Speed:
+    measured = calibration.tokens_per_s(scale, gpu) if calibration else None
+    # A measured trial trains ``measured`` tokens/s at the plan's 6 · parameters FLOPs each.
+    flops_per_s = (
+        measured * 6 * SCALES[scale].parameters if measured else hardware.peak_tflops * 1e12 * hardware.utilisation
+    )
+    packing = None
+    if hardware.gpu_memory_gib is not None:
+        packing = packing_of(scale, hardware.gpu_memory_gib, plan.longest_sequence)
+    if packing and measured and calibration:
+        packing = _measured_gain(packing, measured, calibration.tokens_per_s(scale, gpu, packing.trials_per_gpu))
+    throughput = f"measured {measured:,.0f} tokens/s on {gpu}" if measured else "assumed"
+    return _Speed(flops_per_s, throughput, packing)
+
+
+def _scale_cost(plan: Plan, scale_name: str, train_tokens: dict[str, float], speed: _Speed) -> ScaleCost:
+    """One scale's trials: each study's learning-rate trials and one run per cell, what they
+    train and what that takes at ``speed``."""
+    spec, scale = plan.spec, SCALES[scale_name]
+    padded = _padded_tokens(plan, scale_name)
+    # One study per intermediate, and per target that trains (BUCC has no learning rate).
+    studied = [key.task for key in plan.studies if key.scale == scale_name]
+    cells = [cell for cell in plan.cells if cell.scale == scale_name]
+    study_flops = {name: _trial_flops(plan.tasks[name], 1, scale.parameters, padded[name]) for name in studied}
+    run_flops = {
+        target: _trial_flops(plan.tasks[target], len(plan.languages[target]), scale.parameters, padded[target])
+        for target in spec.targets
+    }
+    flops = sum(study_flops.values()) * spec.trials + sum(run_flops[cell.target] for cell in cells)
+    chain = max(
+        max(study_flops.get(cell.target, 0.0), study_flops.get(cell.intermediate, 0.0)) + run_flops[cell.target]
+        for cell in cells
+    )
+    return ScaleCost(
+        scale=scale_name,
+        parameters=scale.parameters,
+        gpus_per_trial=scale.gpus,
+        trials=len(studied) * spec.trials + len(cells),
+        train_tokens=_over_trials(train_tokens, studied, cells, spec.trials),
+        padded_tokens=_over_trials(padded, studied, cells, spec.trials),
+        gpu_hours=flops / speed.flops_per_s / 3600 / speed.gain,
+        longest_chain_hours=chain / speed.flops_per_s / 3600 / max(scale.gpus, 1) * speed.slowdown,
+        throughput=speed.throughput,
+        packing=speed.packing,
+    )
+
+
+def _padded_tokens(plan: Plan, scale_name: str) -> dict[str, float]:
+    """Per task, the tokens one training run processes in the scale's batches, padding included."""
+    spec, scale = plan.spec, SCALES[scale_name]
+    padded = {}
+    for name in (*spec.intermediates, *spec.targets):
+        task = plan.tasks[name]
+        per_device, _ = batch_layout(task.recipe.batch_size, scale.per_device_batch, max(scale.gpus, 1))
+        padded[name] = _train_tokens(task, spec.data, per_device, spec.batch_order)
+    return padded
+
+
+def _trial_flops(task: Task, languages: int, parameters: int, padded_tokens: float) -> float:
+    """Training on the padded tokens, then evaluating on ``languages``."""
+    eval_tokens = task.size.eval_examples_per_language * task.size.mean_tokens * languages
+    return 6 * parameters * padded_tokens + 2 * parameters * eval_tokens
+
+
+def _over_trials(per_task: dict[str, float], studied: list[str], cells: list[Cell], trials: int) -> float:
+    """A per-task amount over a scale's trials: ``trials`` per study, one run per cell."""
+    return sum(per_task[name] for name in studied) * trials + sum(per_task[cell.target] for cell in cells)
 
 
 def _measured_gain(packing: Packing, alone: float, packed: float | None) -> Packing:

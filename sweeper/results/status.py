@@ -17,7 +17,7 @@ from mlflow.tracking import MlflowClient
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-from sweeper.plan.plan import INTERMEDIATE, TARGET, TARGET_SEARCH
+from sweeper.plan.plan import INTERMEDIATE, NONE, TARGET, TARGET_SEARCH
 from sweeper.plan.scales import SCALES
 from sweeper.record.tags import RunTags
 from sweeper.record.tracking import runs_of_sweep
@@ -60,7 +60,7 @@ def _planned(sweep: Run) -> dict[tuple[str, str], int]:
     """Planned runs per (scale, kind), from the spec the launch logged."""
     params = sweep.data.params
     scales = params["scales"].split(",")
-    intermediates = [i for i in params["intermediates"].split(",") if i and i != "none"]
+    intermediates = [i for i in params["intermediates"].split(",") if i and i != NONE]
     targets = params["targets"].split(",")
     trials, seeds = int(params["trials"]), int(params["seeds"])
     planned = {}

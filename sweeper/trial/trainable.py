@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 
@@ -110,6 +110,38 @@ def train_stage(config: dict) -> StageResult:
     log metrics, the checkpoint or the predictions to the trial's run."""
     spec, sweep = TrialSpec.from_config(config), SweepShared.from_config(config)
     task = _resolved(spec, sweep)
+    _hold_to_share(spec)
+    # The driver opened (or reopened) the run; what an earlier attempt logged is not re-sent.
+    run = TrackedRun.reopen(MlflowClient(sweep.tracking_uri), config["run_id"], mark_running=False)
+    with tempfile.TemporaryDirectory(prefix="xsweep-trial-") as tmp:
+        work = Path(tmp)
+        encoder = fetch_encoder(spec.encoder, spec.encoder_revision, sweep.tracking_uri, work / "encoder")
+        if _rank_zero():
+            # Before training: a trial its study prunes, or one that fails, keeps its lineage too.
+            _log_lineage(run, task, encoder, spec, sweep.data)
+        hparams = hyperparameters(spec, sweep)
+        resume = ResumeStore.for_run(sweep.storage_path, run.run_id, sweep.checkpoint_every_s)
+        on_epoch = _epoch_reporter(run, spec, sweep, task, hparams.max_length) if prunable(spec) else None
+        monitor = _monitor_system(run)
+        try:
+            tuned = fine_tune(
+                encoder, task, sweep.data, hparams, work / "trainer", [LossLogger(run)], resume, on_epoch=on_epoch
+            )
+            evaluation = evaluate(tuned, task, sweep.data, spec.languages, spec.splits, hparams.max_length)
+        finally:
+            if monitor is not None:
+                monitor.finish()
+        metrics = with_averages(evaluation.metrics)
+        checkpoint = _save_checkpoint(tuned, spec, work / "checkpoint")
+        if tuned.is_main_process:
+            _log_provenance(run, tuned)
+            _log_results(run, spec, task, metrics, checkpoint, evaluation, work / "predictions")
+    run.flush()  # this process's points are all in before the driver ends the run
+    return {"objective": objective_of(metrics, task.metric)}
+
+
+def _hold_to_share(spec: TrialSpec) -> None:
+    """Keep the trial's process to its share of the machine."""
     if not torch.cuda.is_available():
         # As many intra-op threads as CPUs the trial holds, whatever the machine's core count
         # (Ray leaves torch's default otherwise): sums split the same way in every launch.
@@ -118,64 +150,79 @@ def train_stage(config: dict) -> StageResult:
         # Ray shares out the GPU, not its memory: a trial past its share fails alone, with an
         # out-of-memory error, instead of failing the trials packed beside it.
         torch.cuda.set_per_process_memory_fraction(spec.placement.gpus_per_worker)
-    # The driver opened (or reopened) the run; what an earlier attempt logged is not re-sent.
-    run = TrackedRun.reopen(MlflowClient(sweep.tracking_uri), config["run_id"], mark_running=False)
-    with tempfile.TemporaryDirectory(prefix="xsweep-trial-") as tmp:
-        work = Path(tmp)
-        encoder = fetch_encoder(spec.encoder, spec.encoder_revision, sweep.tracking_uri, work / "encoder")
-        hparams = hyperparameters(spec, sweep)
-        resume = ResumeStore.for_run(sweep.storage_path, run.run_id, sweep.checkpoint_every_s)
-        objective = metric_key("dev", task.metric, "en")
 
-        def report_epoch(tuned: FineTuned, epoch: int) -> None:
-            """The study's pruner judges the trial on its English dev score after each epoch."""
-            # Every rank evaluates (the Trainer gathers the predictions) and reports.
-            score = evaluate(tuned, task, sweep.data, ("en",), ("dev",), hparams.max_length).metrics[objective]
-            if tuned.is_main_process:
-                run.log_metrics({f"epoch/{objective}": score}, step=epoch)
-                # In before Tune hears of it: a pruned trial is killed soon after, queue and all.
-                run.flush()
-            # Tune wants the searcher's metric in every result; EPOCH_SCORE marks it unfinished.
-            result = {"objective": score, EPOCH_SCORE: score, "epoch": epoch, "run_id": run.run_id}
-            if spec.placement.distributed:
-                # To the Tune trial that started these workers (``run_placed``), from rank 0.
-                ray.train.report(result)
-            else:
-                tune.report(result)
 
-        monitor = _monitor_system(run)
-        try:
-            tuned = fine_tune(
-                encoder, task, sweep.data, hparams, work / "trainer", [LossLogger(run)], resume,
-                on_epoch=report_epoch if prunable(spec) else None,
-            )  # fmt: skip
-            evaluation = evaluate(tuned, task, sweep.data, spec.languages, spec.splits, hparams.max_length)
-        finally:
-            if monitor is not None:
-                monitor.finish()
-        metrics = with_averages(evaluation.metrics)
-        checkpoint = None
-        if spec.phase == INTERMEDIATE:
-            checkpoint = tuned.save_encoder(work / "checkpoint")
-        elif spec.keep_checkpoint:
-            checkpoint = tuned.save_model(work / "checkpoint")
+def _epoch_reporter(
+    run: TrackedRun, spec: TrialSpec, sweep: SweepShared, task: Task, max_length: int
+) -> Callable[[FineTuned, int], None]:
+    """The study's pruner judges the trial on its English dev score after each epoch."""
+    objective = metric_key("dev", task.metric, "en")
+
+    def report_epoch(tuned: FineTuned, epoch: int) -> None:
+        # Every rank evaluates (the Trainer gathers the predictions) and reports.
+        score = evaluate(tuned, task, sweep.data, ("en",), ("dev",), max_length).metrics[objective]
         if tuned.is_main_process:
-            run.set_tags(RunTags(provenance={**provenance.runtime_tags(), **provenance.encoder_tags(encoder)}))
-            run.log_params({"world_size": tuned.trainer.args.world_size, "fsdp": tuned.trainer.is_fsdp_enabled})
-            log_datasets(run.client, run.run_id, datasets_read(task, sweep.data, spec.languages, spec.splits))
-            members = family_of(task.family).members(task)
-            if members:
-                run.set_tags(RunTags(members=tuple(member.name for member in members)))
-            if tuned.resumed_from is not None:
-                stage, step = tuned.resumed_from
-                run.set_tags(RunTags(resumed_from_step=step, resumed_from_stage=stage))
-            run.log_metrics(metrics)
-            if checkpoint is not None:
-                run.log_artifacts(checkpoint, "checkpoint")
-            if spec.phase == TARGET:
-                run.log_artifacts(write_predictions(evaluation, task.name, work / "predictions"), "predictions")
-    run.flush()  # this process's points are all in before the driver ends the run
-    return {"objective": objective_of(metrics, task.metric)}
+            run.log_metrics({f"epoch/{objective}": score}, step=epoch)
+            # In before Tune hears of it: a pruned trial is killed soon after, queue and all.
+            run.flush()
+        # Tune wants the searcher's metric in every result; EPOCH_SCORE marks it unfinished.
+        result = {"objective": score, EPOCH_SCORE: score, "epoch": epoch, "run_id": run.run_id}
+        if spec.placement.distributed:
+            # To the Tune trial that started these workers (``run_placed``), from rank 0.
+            ray.train.report(result)
+        else:
+            tune.report(result)
+
+    return report_epoch
+
+
+def _save_checkpoint(tuned: FineTuned, spec: TrialSpec, where: Path) -> Path | None:
+    """An intermediate trial's encoder (what targets start from); a target's whole model only
+    where the sweep keeps them."""
+    if spec.phase == INTERMEDIATE:
+        return tuned.save_encoder(where)
+    if spec.keep_checkpoint:
+        return tuned.save_model(where)
+    return None
+
+
+def _rank_zero() -> bool:
+    return not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0
+
+
+def _log_lineage(run: TrackedRun, task: Task, encoder: str, spec: TrialSpec, data: str) -> None:
+    """What the trial starts from: its runtime and encoder, the data it reads, a multi-task
+    run's members."""
+    run.set_tags(RunTags(provenance={**provenance.runtime_tags(), **provenance.encoder_tags(encoder)}))
+    log_datasets(run.client, run.run_id, datasets_read(task, data, spec.languages, spec.splits))
+    members = family_of(task.family).members(task)
+    if members:
+        run.set_tags(RunTags(members=tuple(member.name for member in members)))
+
+
+def _log_provenance(run: TrackedRun, tuned: FineTuned) -> None:
+    """How the trial trained: how many processes, and where a resumed training picked up."""
+    run.log_params({"world_size": tuned.trainer.args.world_size, "fsdp": tuned.trainer.is_fsdp_enabled})
+    if tuned.resumed_from is not None:
+        stage, step = tuned.resumed_from
+        run.set_tags(RunTags(resumed_from_step=step, resumed_from_stage=stage))
+
+
+def _log_results(
+    run: TrackedRun,
+    spec: TrialSpec,
+    task: Task,
+    metrics: Mapping[str, float],
+    checkpoint: Path | None,
+    evaluation: Evaluation,
+    predictions: Path,
+) -> None:
+    """The scores, the checkpoint kept, and a target run's predictions (written to ``predictions``)."""
+    run.log_metrics(metrics)
+    if checkpoint is not None:
+        run.log_artifacts(checkpoint, "checkpoint")
+    if spec.phase == TARGET:
+        run.log_artifacts(write_predictions(evaluation, task.name, predictions), "predictions")
 
 
 def prunable(spec: TrialSpec) -> bool:
@@ -187,9 +234,7 @@ def prunable(spec: TrialSpec) -> bool:
 def _monitor_system(run: TrackedRun) -> SystemSampler | None:
     """Rank 0 samples its node's CPU, memory and GPUs into the run (a multi-GPU trial's
     workers share one node, so one sampler sees them all)."""
-    if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
-        return None
-    return SystemSampler(run).start()
+    return SystemSampler(run).start() if _rank_zero() else None
 
 
 def _version_params() -> dict[str, str]:

@@ -5,10 +5,12 @@ from tasks.task import Recipe, Size, Task
 # The paper's nine English intermediate tasks (Phang et al. 2020); those whose data is
 # present train together (tasks/families/multitask.py).
 NINE = ("anli", "mnli", "qqp", "sst2", "squad", "hellaswag", "cosmosqa", "commonsenseqa", "ccg")
+# The nine at once.
+ALL = "all"
 
 TASKS: tuple[Task, ...] = (
     Task(
-        name="all",
+        name=ALL,
         kind="intermediate",
         family="multitask",
         # Selection on the mean of the members' English dev scores.
@@ -16,7 +18,7 @@ TASKS: tuple[Task, ...] = (
         languages=("en",),
         train=None,
         dev={},
-        train_source="all",
+        train_source=ALL,
         recipe=Recipe(epochs=2),
         # The members' own sizes count (see sweeper/resources/cost.py).
         size=Size(train_examples=0, eval_examples_per_language=0, mean_tokens=0),

@@ -59,6 +59,9 @@ class TaskFamily(abc.ABC):
     # Whether the Trainer passes every column of a batch to the model (multi-task's model
     # routes a batch by a column of its own), rather than those the model's forward names.
     forwards_whole_batches: ClassVar[bool] = False
+    # Whether every split a task of it reads is a member's (multi-task): a list of the catalog's
+    # sources shows them under the members, not again under the composite task.
+    reads_members_splits: ClassVar[bool] = False
 
     @abc.abstractmethod
     def encode(self, rows: Dataset, task: Task, tokenizer: PreTrainedTokenizerBase, max_length: int) -> Dataset:

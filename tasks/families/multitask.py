@@ -145,6 +145,7 @@ class MultiTask(TaskFamily):
     """A run over several member tasks; every hook goes through the members' own families."""
 
     forwards_whole_batches = True
+    reads_members_splits = True
 
     def __init__(self, family_of: Callable[[str], TaskFamily]) -> None:
         # The members' families come from the table this family is itself part of.

@@ -14,7 +14,8 @@ from mlflow.tracking import MlflowClient
 from transformers import AutoModel
 
 from sweeper.launch.launch import _resources
-from sweeper.launch.search import LEARNING_RATE, MLFLOW_RUN_ID, StudyPruning, SweepSearcher
+from sweeper.launch.search import StudyPruning, SweepSearcher
+from sweeper.launch.studies import LEARNING_RATE, MLFLOW_RUN_ID
 from sweeper.launch.trial_specs import SweepContext
 from sweeper.plan.plan import INTERMEDIATE, make_plan
 from sweeper.plan.scales import SCALES
@@ -164,13 +165,13 @@ def test_a_search_trial_on_two_train_workers_is_pruned_mid_training(
     searcher = SweepSearcher(make_plan(spec), context)
     low, high = SCALES["tiny"].learning_rate_range
     distributions = {LEARNING_RATE: optuna.distributions.FloatDistribution(low, high, log=True)}
-    for state in searcher.studies.values():  # whichever study's trial Tune asks for first
+    for state in searcher.dag.studies.values():  # whichever study's trial Tune asks for first
         for learning_rate in (low, high):
             earlier = optuna.trial.create_trial(
                 params={LEARNING_RATE: learning_rate}, distributions=distributions, value=0.99,
                 intermediate_values={1: 0.99},
             )  # fmt: skip
-            searcher._study(state).add_trial(earlier)
+            searcher.optuna_studies.study(state).add_trial(earlier)
     tuner = tune.Tuner(
         tune.with_resources(run_trial, _resources),
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=StudyPruning(searcher), num_samples=1),
@@ -184,7 +185,7 @@ def test_a_search_trial_on_two_train_workers_is_pruned_mid_training(
     assert run.data.params["workers"] == "2" and run.info.status == "KILLED" and run.data.tags["pruned"] == "true"
     (pruned,) = [
         trial
-        for state in searcher.studies.values()
+        for state in searcher.dag.studies.values()
         for trial in optuna.load_study(study_name=state.name, storage=context.study_storage).trials
         if trial.user_attrs.get(MLFLOW_RUN_ID) == run.info.run_id
     ]

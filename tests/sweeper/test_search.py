@@ -92,7 +92,7 @@ def test_trials_follow_the_dag(searcher: SweepSearcher, tmp_path: Path) -> None:
     assert searcher.suggest("end") == Searcher.FINISHED
 
     mnli_cells = [c for c in cells if c.tags["intermediate"] == "mnli"]
-    assert len(mnli_cells) == 2 and len(searcher.finished_cells) == 4
+    assert len(mnli_cells) == 2 and len(searcher.dag.finished_cells) == 4
     intermediate_run, _ = chosen["intermediate"]
     _, target_lr = chosen["target_search"]
     for cell in mnli_cells:
@@ -110,7 +110,7 @@ def test_trials_follow_the_dag(searcher: SweepSearcher, tmp_path: Path) -> None:
         assert has_checkpoint == (run.info.run_id == intermediate_run)
 
     study = optuna.load_study(
-        study_name=searcher.studies[next(iter(searcher.studies))].name, storage=searcher.context.study_storage
+        study_name=searcher.dag.studies[next(iter(searcher.dag.studies))].name, storage=searcher.context.study_storage
     )
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2
 
@@ -127,17 +127,21 @@ def test_cells_behind_a_study_whose_trials_all_failed_are_blocked(searcher: Swee
         assert TrialSpec.from_config(config).tags["intermediate"] == "none"
         searcher.on_trial_complete("c", {"objective": 0.5, "run_id": "x"})
     assert searcher.suggest("end") == Searcher.FINISHED
-    assert len(searcher.blocked_cells) == 2 and len(searcher.finished_cells) == 2
+    assert len(searcher.dag.blocked_cells) == 2 and len(searcher.dag.finished_cells) == 2
 
 
 def test_searcher_pickles_without_live_handles(searcher: SweepSearcher, tmp_path: Path) -> None:
     searcher.suggest("t0")
-    assert searcher._live
+    assert searcher.optuna_studies._live
     path = tmp_path / "searcher.pkl"
     searcher.save(str(path))
     restored = SweepSearcher.__new__(SweepSearcher)
     restored.restore(str(path))
-    assert restored._live == {} and restored.studies.keys() == searcher.studies.keys()
+    assert (
+        restored._client is None
+        and restored.optuna_studies._live == {}
+        and restored.dag.studies.keys() == searcher.dag.studies.keys()
+    )
 
 
 def test_the_largest_scale_goes_first(demo_data: Path, tmp_path: Path) -> None:
@@ -172,7 +176,7 @@ def test_a_trial_below_the_median_after_an_epoch_is_pruned_and_told_so(demo_data
         mnli.append((trial_id, spec))
         run(trial_id, spec, epoch_score)
     # The pruner judges once two trials finished: the third is below their median at epoch 1.
-    state = next(state for key, state in searcher.studies.items() if key.task == "mnli")
+    state = next(state for key, state in searcher.dag.studies.items() if key.task == "mnli")
     trials = optuna.load_study(study_name=state.name, storage=searcher.context.study_storage).trials
     assert [trial.state.name for trial in trials] == ["COMPLETE", "COMPLETE", "PRUNED", "COMPLETE"]
     assert trials[2].intermediate_values == {1: 0.3}  # its last reported score, as PRUNED
