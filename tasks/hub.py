@@ -26,9 +26,16 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from tasks.task import Source
+
+if TYPE_CHECKING:
+    import pyarrow
+
+# Enough for a parquet footer of a few hundred columns in one ranged request.
+FOOTER_BLOCK = 64 * 2**10
 
 
 @dataclass(frozen=True)
@@ -131,13 +138,52 @@ def source_problem(source: Source, listing: Listing) -> str | None:
     return None
 
 
+def split_files(source: Source, listing: Listing) -> list[str]:
+    """The files that hold ``source``'s split in ``listing`` (none where it is missing)."""
+    if source.layout in _PATH_LAYOUTS:
+        return sorted(_matching(listing.files, [path_pattern(source)]))
+    named = {entry.get("config_name"): entry for entry in listing.configs or ()}
+    patterns = _patterns(named.get(source.config, {}).get("data_files"), source.split)
+    return sorted(_matching(listing.files, patterns or []))
+
+
+def _endpoint(endpoint: str | None) -> str | None:
+    # HF_ENDPOINT read now, not when huggingface_hub was imported: a mirror or a stand-in
+    # named in the environment of this process is the hub asked.
+    return endpoint or os.environ.get("HF_ENDPOINT")
+
+
+def footer_schema(repo: str, commit: str, path: str, endpoint: str | None = None) -> pyarrow.Schema:
+    """A parquet file's schema from its footer alone: ranged reads of its last kilobytes
+    through ``HfFileSystem``, never the whole file."""
+    import pyarrow.parquet
+    from huggingface_hub import HfFileSystem
+
+    filesystem = HfFileSystem(endpoint=_endpoint(endpoint))
+    with filesystem.open(f"datasets/{repo}@{commit}/{path}", "rb", block_size=FOOTER_BLOCK) as handle:
+        return pyarrow.parquet.ParquetFile(handle).schema_arrow
+
+
+def columns_problem(task_name: str, source: Source, schema: pyarrow.Schema) -> str | None:
+    """What ``task_name``'s family cannot read in a split of ``schema``'s columns (its own
+    check, on no rows: the columns and their kinds), or None; None too for a task not
+    registered or a table its settings name (Mewsli-X's candidates, read their own way)."""
+    from datasets import Dataset
+
+    from tasks.families import family_of
+    from tasks.registry import TASKS
+
+    task = TASKS.get(task_name)
+    if task is None or source in task.settings.sources():
+        return None
+    return family_of(task.family).check_rows(Dataset(schema.empty_table()), task)
+
+
 def fetch_listing(repo: str, revision: str, endpoint: str | None = None) -> Listing:
     """The hub's listing of ``repo`` at ``revision`` (raises huggingface_hub's errors)."""
     from huggingface_hub import HfApi
 
-    # HF_ENDPOINT read now, not when huggingface_hub was imported: a mirror or a stand-in
-    # named in the environment of this process is the hub asked.
-    info = HfApi(endpoint=endpoint or os.environ.get("HF_ENDPOINT")).dataset_info(repo, revision=revision)
+    info = HfApi(endpoint=_endpoint(endpoint)).dataset_info(repo, revision=revision)
     card = info.card_data.to_dict() if info.card_data is not None else {}
     configs = card.get("configs")
     return Listing(
@@ -182,9 +228,12 @@ class SourceCheck:
 
 
 def check_sources(wanted: Iterable[tuple[str, str, Source]], endpoint: str | None = None) -> list[SourceCheck]:
-    """Each (task, language, source) checked against its repository's listing, each
-    repository at each revision asked for once. Local-only sources are not the hub's."""
+    """Each (task, language, source) checked against what `datasets` will refuse: its
+    repository's listing (a loading script, the config, the split's files), then the columns
+    in its first parquet file's footer against what the task reads. Each repository at each
+    revision is listed once, each file's footer read once. Local-only sources are not the hub's."""
     listings: dict[tuple[str, str], Listing | str] = {}
+    footers: dict[tuple[str, str, str], pyarrow.Schema | str] = {}
     checks = []
     for task, language, source in wanted:
         if source.local_only or source.path is not None:
@@ -198,6 +247,18 @@ def check_sources(wanted: Iterable[tuple[str, str, Source]], endpoint: str | Non
         listing = listings[key]
         if isinstance(listing, str):
             checks.append(SourceCheck(task, language, source, "", listing))
-        else:
-            checks.append(SourceCheck(task, language, source, listing.sha, source_problem(source, listing)))
+            continue
+        problem = source_problem(source, listing)
+        parquet = [path for path in split_files(source, listing) if path.endswith(".parquet")]
+        if problem is None and parquet:
+            footer = (source.dataset, listing.sha, parquet[0])
+            if footer not in footers:
+                try:
+                    footers[footer] = footer_schema(*footer, endpoint=endpoint)
+                except Exception as error:  # noqa: BLE001 - an unreadable file is a line too
+                    footers[footer] = f"footer unreadable ({listing_error(error)})"
+            schema = footers[footer]
+            problem = schema if isinstance(schema, str) else columns_problem(task, source, schema)
+            problem = f"{parquet[0]}: {problem}" if problem else None
+        checks.append(SourceCheck(task, language, source, listing.sha, problem))
     return checks

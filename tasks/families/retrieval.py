@@ -50,7 +50,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from tasks.batching import feature_lengths
-from tasks.families._base import Infer, TaskFamily
+from tasks.families._base import Infer, TaskFamily, missing_column
 from tasks.families.retrieval_setups import SETUPS, Encoding, Setup, mined_pairs, tokenized
 from tasks.scoring.retrieval import Pair
 from tasks.task import Task
@@ -150,6 +150,15 @@ class Retrieval(TaskFamily):
         paired = tokenized(tokenizer, max_length, *zip(*candidates, strict=True))
         features.update({f"candidate_{key}": value for key, value in paired.items()})
         return Dataset.from_dict(features)
+
+    def check_rows(self, rows: Dataset, task: Task) -> str | None:
+        # The entry's columns, or the other spelling one of its sources has (MTEB's Tatoeba);
+        # Mewsli-X names none (its setup reads the official records' own fields).
+        names = set(rows.column_names)
+        spellings = [list(task.columns.values()), list(task.settings.alternate_columns.values())]
+        if not spellings[0] or any(spelling and set(spelling) <= names for spelling in spellings):
+            return None
+        return missing_column(rows, spellings[0])
 
     def collator(self, tokenizer: PreTrainedTokenizerBase) -> Callable:
         return _PairCollator(tokenizer)

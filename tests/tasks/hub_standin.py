@@ -207,8 +207,9 @@ def _entry(folder: Path, path: Path) -> dict:
 
 
 @contextmanager
-def serving(root: Path) -> Iterator[str]:
-    """Serve ``root`` as the hub on 127.0.0.1; yields the endpoint URL."""
+def serving(root: Path, log: list[tuple[str, str, int]] | None = None) -> Iterator[str]:
+    """Serve ``root`` as the hub on 127.0.0.1; yields the endpoint URL. Each file request is
+    appended to ``log`` where given: (method, path, bytes sent)."""
     hub = _Hub(root)
 
     class Handler(BaseHTTPRequestHandler):
@@ -291,6 +292,8 @@ def serving(root: Path) -> Iterator[str]:
             self.end_headers()
             if body:
                 self.wfile.write(data[start:end])
+            if log is not None:
+                log.append((self.command, inner, end - start if body else 0))
 
         def _json(self, value: object) -> None:
             payload = json.dumps(value).encode()

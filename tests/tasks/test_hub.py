@@ -144,6 +144,34 @@ def test_a_script_in_the_tree_fails_the_check_and_the_load(tmp_path: Path) -> No
                 load_split(udpos, HUB)
 
 
+def test_a_column_the_task_reads_missing_from_the_footer_is_one_line(tmp_path: Path) -> None:
+    facts = hub_facts()[("google/xtreme", "b09e9378cb97d39c628feb5135a749ac43e7ea5e")]
+    without_context = {"MLQA.*": {k: v for k, v in facts.columns("MLQA.ar.ar").items() if k != "context"}}
+    build(tmp_path, [dataclasses.replace(facts, columns_by_config={**facts.columns_by_config, **without_context})])
+    mlqa = get_task("mlqa")
+    with serving(tmp_path) as endpoint:
+        checks = check_sources([("mlqa", "ar", mlqa.dev["ar"]), ("panx", "de", get_task("panx").dev["de"])], endpoint)
+    assert [check.line() for check in checks] == [
+        f"mlqa           ar   google/xtreme@{mlqa.dev['ar'].revision} MLQA.ar.ar/validation: FAILED: "
+        "MLQA.ar.ar/validation-00000-of-00001.parquet: no column 'context' (it has id, title, question, answers)",
+        f"panx           de   google/xtreme@{mlqa.dev['ar'].revision} PAN-X.de/validation: "
+        f"OK (commit {mlqa.dev['ar'].revision[:12]})",
+    ]
+
+
+def test_columns_come_from_the_footer_by_ranged_reads(tmp_path: Path) -> None:
+    source = Source("x", "owner/repo", "big", "train", "abc")
+    rows = [{"id": f"{n}", "text": "word " * 40 + str(n)} for n in range(20_000)]
+    folder = place(tmp_path, source, rows)
+    size = (folder / "big" / "train-00000-of-00001.parquet").stat().st_size
+    log: list[tuple[str, str, int]] = []
+    with serving(tmp_path, log) as endpoint:
+        (check,) = check_sources([("x", "en", source)], endpoint=endpoint)
+    assert check.ok
+    sent = sum(count for _, path, count in log if path.endswith(".parquet"))
+    assert 0 < sent < size / 4, (sent, size)
+
+
 @pytest.mark.parametrize(
     ("config", "split", "problem", "refusal"),
     [
