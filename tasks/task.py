@@ -95,6 +95,21 @@ class Submission:
     labels_as_indices: bool = False
 
 
+@dataclass(frozen=True)
+class Release:
+    """Where a local-only task's official files are, for ``xsweep data fetch`` (tasks/fetch.py):
+    ``base_url`` and the files under it, ``{lang}`` standing for each of the task's languages."""
+
+    base_url: str
+    files: tuple[str, ...]
+
+    def urls(self, languages: tuple[str, ...], base_url: str | None = None) -> dict[str, str]:
+        """Each file's name (languages filled in) -> its URL, under ``base_url`` where given."""
+        base = (base_url or self.base_url).rstrip("/") + "/"
+        names = dict.fromkeys(name.format(lang=lang) for lang in languages for name in self.files)
+        return {name: base + name for name in names}
+
+
 class SettingsError(ValueError):
     """An entry's settings name an unknown knob or give one a value of the wrong type."""
 
@@ -207,6 +222,8 @@ class Task:
     # family's settings dataclass (its defaults where a key is absent).
     settings: Settings = field(default_factory=Settings)
     submission: Submission = Submission()
+    # The official files a local-only task is built from (``xsweep data fetch``).
+    release: Release | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "settings", _settings(self.name, self.family, self.settings))

@@ -17,7 +17,7 @@ from tasks.catalog.multiple_choice import (
     SUPER_GLUE_REVISION,
 )
 from tasks.catalog.span_qa import QA_COLUMNS, QA_RECIPE, SQUAD, SQUAD_REVISION, SQUAD_TRAIN
-from tasks.task import CONVERTED, Recipe, Size, Source, Task
+from tasks.task import CONVERTED, Recipe, Release, Size, Source, Task
 
 # facebook/anli's main branch holds parquet files: config `plain_text`, splits train_r1..r3,
 # dev_r1..r3 and test_r1..r3, columns uid, premise, hypothesis, label (ClassLabel entailment,
@@ -40,7 +40,13 @@ HELLASWAG = "Rowan/hellaswag"
 # Cosmos QA is local only: allenai/cosmos_qa's main is a loading script, and neither its
 # export nor a parquet copy from its authors was found (only third-party re-uploads). Bring
 # DIR/cosmos_qa/default/{train,validation}.jsonl from the official release, one row a line:
-# context, question, answer0..3, label an int.
+# context, question, answer0..3, label an int: `xsweep data fetch cosmosqa` converts its
+# authors' train.csv and valid.csv (header id,context,question,answer0..answer3,label) at this
+# commit of their repository.
+COSMOS_QA_RELEASE = Release(
+    "https://raw.githubusercontent.com/wilburOne/cosmosqa/b6eb99cca4e2a51dd28a9a6f562534872d851639/data/",
+    ("train.csv", "valid.csv"),
+)
 # tau/commonsense_qa's main branch holds parquet files: config `default`, columns question,
 # choices {label: [A..E], text: [...]}, answerKey ("" in test).
 COMMONSENSE_QA = "tau/commonsense_qa"
@@ -155,6 +161,7 @@ TASKS: tuple[Task, ...] = (
         recipe=Recipe(epochs=2),
         # Four pairs of a passage, its question and an answer: about 110 tokens each.
         size=Size(train_examples=25_262, eval_examples_per_language=2_985, mean_tokens=440),
+        release=COSMOS_QA_RELEASE,
     ),
     Task(
         name="commonsenseqa",

@@ -1,7 +1,7 @@
 """Retrieval entries: Tatoeba and BUCC from the encoder as it is; LAReQA and Mewsli-X after
 training a dual encoder on English pairs."""
 
-from tasks.task import Recipe, Size, Source, Submission, Task, per_language
+from tasks.task import Recipe, Release, Size, Source, Submission, Task, per_language
 
 # Tatoeba's languages as the issue names them, with the three-letter codes of LASER's files
 # (and of google/xtreme's ``tatoeba.<code>`` configs).
@@ -45,6 +45,18 @@ SQUAD_REVISION = "main"
 # among them, without the comparable corpora's other sentences, scores far above BUCC. Build
 # DIR/bucc2018/bucc18.<lang>/{validation,test}.jsonl from the official BUCC 2018 files
 # (<lang>-en.{sample,training}.{<lang>,en,gold}) with ``retrieval_rows.bucc_rows``.
+# The official files `xsweep data fetch` builds them from: LAReQA's XQuAD-R files in its
+# GitHub repository (XTREME's scripts/download_lareqa_data.sh takes that repository's master
+# archive); BUCC's sample (dev) and training (test) tarballs with their gold, as XTREME's
+# scripts/download_data.sh names them (it deletes the training gold; it is kept here to score
+# the test pool).
+LAREQA_RELEASE = Release(
+    "https://raw.githubusercontent.com/google-research-datasets/lareqa/master/", ("xquad-r/{lang}.json",)
+)
+BUCC_RELEASE = Release(
+    "https://comparable.limsi.fr/bucc2018/",
+    ("bucc2018-{lang}-en.sample-gold.tar.bz2", "bucc2018-{lang}-en.training-gold.tar.bz2"),
+)
 # Mewsli-X has no official hub dataset (the official download is a script in
 # google-research/google-research, dense_representations_for_entity_retrieval/mel). This
 # is an unofficial mirror of its files (jsonl; per-language wikinews mentions, Wikipedia
@@ -111,6 +123,7 @@ TASKS: tuple[Task, ...] = (
         settings={"setup": "mining", "layer": 14 / 24, "neighbourhood": 4},
         # XTREME-R dropped BUCC.
         submission=Submission(benchmarks=("xtreme",)),
+        release=BUCC_RELEASE,
     ),
     Task(
         name="lareqa",
@@ -128,6 +141,7 @@ TASKS: tuple[Task, ...] = (
         size=Size(train_examples=87_599, eval_examples_per_language=1_190 + 13_000, mean_tokens=190),
         settings={"setup": "answer", "layer": 1.0},
         submission=Submission(benchmarks=("xtreme-r",)),
+        release=LAREQA_RELEASE,
     ),
     Task(
         name="mewslix",

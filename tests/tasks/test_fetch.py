@@ -1,0 +1,130 @@
+"""`xsweep data fetch`: LAReQA, BUCC and Cosmos QA from their official files, served from a
+loopback HTTP server in their original formats (the real LAReQA and Cosmos QA samples of
+../shared/fixtures/realdata; BUCC's tarballs built from the real-data BUCC stand-in), into
+the local layout; atomic per split, a rerun downloads nothing, every file's SHA-256 kept."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+import tarfile
+import threading
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tasks import get_task, load_split
+from tasks.fetch import FetchError, fetch
+from tests.tasks.realdata_retrieval import LAREQA_SAMPLE_LANGUAGES, convert_bucc, convert_lareqa, write_bucc_standin
+
+BUCC_STANDIN_LANGUAGES = ("de", "fr", "zh")
+SPLITS = ("validation", "test")
+
+
+@pytest.fixture
+def release(realdata: Path, tmp_path: Path) -> Path:
+    """The three releases as their publishers lay them out, under one folder per task."""
+    root = tmp_path / "served"
+    for lang in LAREQA_SAMPLE_LANGUAGES:
+        target = root / "lareqa" / "xquad-r" / f"{lang}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(realdata / "lareqa" / "xquad-r" / f"{lang}.json", target)
+    (root / "cosmosqa").mkdir(parents=True)
+    for name in ("train.csv", "valid.csv"):
+        shutil.copy(realdata / "english" / "cosmos_qa" / name, root / "cosmosqa" / name)
+    # BUCC's tarballs: bucc2018/<lang>-en/<lang>-en.{sample,training}.{<lang>,en,gold}.
+    prefixes = write_bucc_standin(realdata, tmp_path / "bucc-files")
+    (root / "bucc2018").mkdir()
+    for lang, prefix in prefixes.items():
+        for split, kind in (("dev", "sample"), ("test", "training")):
+            with tarfile.open(root / "bucc2018" / f"bucc2018-{lang}-en.{kind}-gold.tar.bz2", "w:bz2") as tar:
+                for side in (lang, "en", "gold"):
+                    data = Path(f"{prefix}.{split}.{side}").read_bytes()
+                    info = tarfile.TarInfo(f"bucc2018/{lang}-en/{lang}-en.{kind}.{side}")
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+    return root
+
+
+@pytest.fixture
+def server(release: Path) -> Iterator[tuple[str, list[str]]]:
+    """``release`` on 127.0.0.1; yields its URL and the log of paths requested."""
+    requested: list[str] = []
+
+    class Handler(SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            requested.append(self.path)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(release)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", requested
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_the_three_are_fetched_into_the_local_layout(
+    server: tuple[str, list[str]], release: Path, realdata: Path, tmp_path: Path
+) -> None:
+    url, requested = server
+    out = tmp_path / "data"
+    plan = {"lareqa": LAREQA_SAMPLE_LANGUAGES, "bucc2018": BUCC_STANDIN_LANGUAGES, "cosmosqa": None}
+    done = {name: fetch(get_task(name), out, languages, f"{url}/{name}") for name, languages in plan.items()}
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.jsonl")) == sorted(
+        [f"lareqa/{lang}/validation.jsonl" for lang in LAREQA_SAMPLE_LANGUAGES]
+        + [f"bucc2018/bucc18.{lang}/{split}.jsonl" for lang in BUCC_STANDIN_LANGUAGES for split in SPLITS]
+        + ["cosmos_qa/default/train.jsonl", "cosmos_qa/default/validation.jsonl"]
+    )
+    # The rows are those the tests' own converters (of the same official formats) build, which
+    # the end-to-end sweep scores with mAP@20 and F1 (tests/sweeper/test_targets_e2e.py).
+    expected = tmp_path / "expected"
+    convert_lareqa(realdata, expected)
+    convert_bucc(write_bucc_standin(realdata, tmp_path / "bucc-again"), expected)
+    for task in ("lareqa", "bucc2018"):
+        for source in (*get_task(task).dev.values(), *get_task(task).test.values()):
+            if Path(source.local_path(str(expected))).is_file():
+                assert load_split(source, str(out)).to_list() == load_split(source, str(expected)).to_list()
+    cosmos = get_task("cosmosqa")
+    validation = load_split(cosmos.dev["en"], str(out))
+    assert len(validation) == 40 and set(validation[0]) >= {"context", "question", "answer0", "answer3", "label"}
+    assert isinstance(validation[0]["label"], int)
+    # Every file's SHA-256, as served.
+    manifest = json.loads((out / "cosmos_qa" / "fetched.json").read_text(encoding="utf-8"))
+    assert {(r["file"], r["sha256"]) for r in manifest} == {
+        (name, _sha256(release / "cosmosqa" / name)) for name in ("train.csv", "valid.csv")
+    }
+    assert all(record["url"].startswith(f"{url}/") for d in done.values() for record in d.files)
+    assert len(json.loads((out / "bucc2018" / "fetched.json").read_text(encoding="utf-8"))) == 6
+
+    # A rerun downloads nothing and keeps every split.
+    before = len(requested)
+    again = {name: fetch(get_task(name), out, languages, f"{url}/{name}") for name, languages in plan.items()}
+    assert len(requested) == before
+    assert all(not d.written and d.kept for d in again.values())
+
+
+def test_a_failed_download_writes_no_split_and_a_rerun_completes(
+    server: tuple[str, list[str]], release: Path, tmp_path: Path
+) -> None:
+    url, requested = server
+    out = tmp_path / "data"
+    hidden = release / "cosmosqa" / "valid.csv"
+    hidden.rename(hidden.with_suffix(".away"))
+    with pytest.raises(FetchError, match="valid.csv: HTTP Error 404"):
+        fetch(get_task("cosmosqa"), out, None, f"{url}/cosmosqa")
+    assert not list(out.rglob("*.jsonl")) and not list(out.rglob("*.partial"))
+    hidden.with_suffix(".away").rename(hidden)
+    requested.clear()
+    result = fetch(get_task("cosmosqa"), out, None, f"{url}/cosmosqa")
+    # train.csv came whole the first time: only valid.csv is asked for again.
+    assert requested == ["/cosmosqa/valid.csv"] and len(result.written) == 2
