@@ -8,7 +8,9 @@ from collections.abc import Iterable
 
 from sweeper.plan.plan import Plan
 from sweeper.plan.scales import SCALES
-from tasks import DataError
+from sweeper.plan.spec import SweepSpec
+from tasks import DataError, get_task, targets, training_sources
+from tasks.catalog.multitask import ALL, NINE
 from tasks.hub import SourceCheck, check_sources
 from tasks.sources import labelled
 from tasks.task import is_commit
@@ -44,3 +46,38 @@ def check_hub_data(plan: Plan) -> dict[str, str]:
             f"{shown}{more}; `xsweep data check` lists them all (--no-data-check skips this check)"
         )
     return served_commits(checks)
+
+
+def target_coverage(spec: SweepSpec) -> list[str]:
+    """What a ``--data hub`` sweep leaves out, and how to run it all: the benchmark's targets
+    (XTREME-R's, then XTREME's others), those of them and of the paper's intermediates whose data
+    is local only, and the exact commands that fetch those from their official files and
+    mirror the rest into one ``--data DIR``."""
+    from tasks.fetch import CONVERTERS
+
+    every = targets()
+    xtreme_r = [task.name for task in every if "xtreme-r" in task.submission.benchmarks]
+    xtreme = [task.name for task in every if task.name not in xtreme_r and "xtreme" in task.submission.benchmarks]
+    lines = [f"XTREME-R's {len(xtreme_r)} targets: {' '.join(xtreme_r)}; XTREME's others: {' '.join(xtreme)}"]
+    left_out = [task.name for task in every if task.name not in spec.targets]
+    left_out += [name for name in NINE if name not in spec.intermediates]
+    named = (*spec.targets, *left_out, *spec.intermediates)
+    # Named or left out, a fetchable task's data is never read from the hub.
+    fetchable = [name for name in dict.fromkeys(named) if name in CONVERTERS]
+    if not fetchable:
+        return lines
+    mirrored = [name for name in dict.fromkeys(named) if name not in fetchable]
+    mirrored = [name for name in mirrored if name != ALL and not _local_only(name)]
+    return [
+        *lines,
+        f"local only, so not read from the hub: {', '.join(fetchable)}; to run every target:",
+        f"  xsweep data fetch {','.join(fetchable)} --out DIR",
+        f"  xsweep data mirror --tasks {','.join(mirrored)} --out DIR",
+        "  then this command with --data DIR",
+    ]
+
+
+def _local_only(name: str) -> bool:
+    """Whether ``name`` trains or is scored on data the hub does not hold (CCG, the fetched ones)."""
+    task = get_task(name)
+    return any(source.local_only for source in (*training_sources(task), *task.dev.values()))

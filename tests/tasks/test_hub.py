@@ -389,3 +389,20 @@ def test_every_trial_run_carries_the_commits_the_hub_served() -> None:
     key = plan.studies[0]
     tags = RunTags.parse(study_trial_spec(context, plan, key, 0, 1e-5).tags)
     assert tags.provenance["provenance/data_commits"] == served
+
+
+def test_plan_names_every_target_and_the_commands_that_run_them_all() -> None:
+    from sweeper.launch.hub_data import target_coverage
+    from sweeper.plan.spec import build_spec
+
+    lines = target_coverage(build_spec(scales="base,large,xl", trials=1, seeds=1, data=HUB))
+    assert lines[0] == (
+        "XTREME-R's 10 targets: xnli xcopa udpos panx xquad mlqa tydiqa tatoeba lareqa mewslix; "
+        "XTREME's others: pawsx bucc2018"
+    )
+    assert lines[1] == "local only, so not read from the hub: bucc2018, lareqa, cosmosqa; to run every target:"
+    assert lines[2] == "  xsweep data fetch bucc2018,lareqa,cosmosqa --out DIR"
+    mirrored = lines[3].split()[4].split(",")
+    assert "ccg" not in mirrored and "all" not in mirrored and {"xnli", "mewslix", "mnli", "squad"} <= set(mirrored)
+    named = build_spec(scales="base", targets_="lareqa,xnli", intermediate="mnli", trials=1, seeds=1)
+    assert target_coverage(named)[2] == "  xsweep data fetch lareqa,bucc2018,cosmosqa --out DIR"
