@@ -18,7 +18,7 @@ from rich.table import Table
 
 from sweeper.plan.sampling import DEFAULT_SAMPLER, SAMPLERS
 from sweeper.plan.scales import SCALES
-from sweeper.record.locations import DEFAULT_CONNECT_TIMEOUT_S, local_store_dir, resolve_tracking_uri, ui_instructions
+from sweeper.record.locations import DEFAULT_CONNECT_TIMEOUT_S, local_store_dir, resolve_tracking_uri
 from sweeper.resources.hardware import Hardware
 from sweeper.train.resume import DEFAULT_CHECKPOINT_EVERY_S, DEFAULT_RETRIES
 from tasks.batching import BATCH_ORDERS, DEFAULT_BATCH_ORDER
@@ -397,13 +397,16 @@ def launch(**options: object) -> None:
     result = launch_sweep(spec, launch_options)
     console = _console()
     console.print(result.summary())
-    if not options["no_table"]:
-        from mlflow.tracking import MlflowClient
+    from mlflow.tracking import MlflowClient
 
+    from sweeper.results.links import answer_lines
+
+    client = MlflowClient(uri)
+    if not options["no_table"]:
         from sweeper.results.report import build_report, print_report
 
-        print_report(build_report(MlflowClient(uri), result.name), console)
-        _print_links(console, ui_instructions(uri, result.experiment_id, result.sweep_run_id, spec.scales))
+        print_report(build_report(client, result.name), console)
+    _print_links(console, answer_lines(client, uri, result.experiment_id, result.sweep_run_id, spec.scales))
     if not result.ok:
         raise SystemExit(1)
 
@@ -421,6 +424,7 @@ def launch(**options: object) -> None:
 def report(name: str, tracking_uri: str | None, out: Path | None) -> None:
     """The answer for one sweep: Δ per scale, intermediate, target and language, with
     bootstrap intervals; written to --out and logged under report/ of the sweep run."""
+    from sweeper.results.links import answer_lines
     from sweeper.results.report import build_report, print_report, print_summary, write_report
 
     uri, client = _reading_client(tracking_uri, name)
@@ -431,7 +435,7 @@ def report(name: str, tracking_uri: str | None, out: Path | None) -> None:
     summaries = write_report(result, out, client)
     print_summary(summaries, result.deltas, console)
     console.print(f"report.md, report.csv and two plots in {out}/, and under report/ of the sweep run")
-    _print_links(console, ui_instructions(uri, result.experiment_id, result.sweep_run_id, result.scales))
+    _print_links(console, answer_lines(client, uri, result.experiment_id, result.sweep_run_id, result.scales))
 
 
 @main.command()
@@ -483,6 +487,7 @@ def status(name: str, tracking_uri: str | None, watch: float | None) -> None:
 
     from rich.live import Live
 
+    from sweeper.results.links import answer_lines
     from sweeper.results.status import read_status, status_table
 
     uri, client = _reading_client(tracking_uri, name)
@@ -490,7 +495,7 @@ def status(name: str, tracking_uri: str | None, watch: float | None) -> None:
     console = _console()
     if watch is None:
         console.print(status_table(current))
-        _print_links(console, ui_instructions(uri, current.experiment_id, current.sweep_run_id, current.scales))
+        _print_links(console, answer_lines(client, uri, current.experiment_id, current.sweep_run_id, current.scales))
         return
     with Live(status_table(current), console=console, auto_refresh=False) as live:
         while current.sweep_status == "RUNNING":

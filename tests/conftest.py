@@ -215,3 +215,13 @@ def object_store() -> ObjectStore:
             os.environ[name] = value
     process.terminate()
     process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def finished_sweep_ui(finished_sweep: FinishedSweep, tmp_path_factory: pytest.TempPathFactory) -> TrackingServer:
+    """A real `mlflow server` (its REST API and its UI) on the finished sweep's store, on 127.0.0.1."""
+    server = start_tracking_server(
+        tmp_path_factory.mktemp("ui"), "127.0.0.1", backend_store_uri=finished_sweep.tracking_uri
+    )
+    yield server
+    server.stop()

@@ -7,7 +7,7 @@ paying for the tracking library (``sweeper/record/tracking.py`` is the part that
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlencode, urlparse
 
@@ -16,6 +16,8 @@ from sweeper.record.tags import tag_filter
 # The phase of the runs that carry the answer (sweeper.plan.plan.TARGET; plan.py imports the tasks).
 TARGET_PHASE = "target"
 LOCAL_UI = "http://127.0.0.1:5000"
+# The UI's sidebar for model training rather than GenAI, asked for in a link's query.
+ML_WORKFLOW = {"workflowType": "machine_learning"}
 # Seconds to reach a tracking server, a study storage or a Ray address before refusing.
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
 
@@ -54,16 +56,23 @@ def ui_base(tracking_uri: str) -> str:
 
 
 def runs_table_url(tracking_uri: str, experiment_id: str, search_filter: str = "", charts: bool = False) -> str:
-    """The experiment's runs table (not MLflow 3's GenAI overview), filtered by
-    ``search_filter`` and shown as charts where asked: the UI reads both from the URL
-    (its ``searchFilter`` and ``compareRunsMode`` parameters)."""
+    """The experiment's runs table (not MLflow 3's GenAI overview, nor its GenAI sidebar),
+    filtered by ``search_filter`` and shown as charts where asked: the UI reads both from the
+    URL (its ``searchFilter`` and ``compareRunsMode`` parameters)."""
     query = {}
     if search_filter:
         query["searchFilter"] = search_filter
     if charts:
         query["compareRunsMode"] = "CHART"
-    suffix = f"?{urlencode(query)}" if query else ""
-    return f"{ui_base(tracking_uri)}/#/experiments/{experiment_id}/runs{suffix}"
+    return f"{ui_base(tracking_uri)}/#/experiments/{experiment_id}/runs?{urlencode({**query, **ML_WORKFLOW})}"
+
+
+def artifact_url(tracking_uri: str, experiment_id: str, run_id: str, path: str) -> str:
+    """The UI's page of one of a run's artifacts (an image shows on it), in the UI's
+    machine-learning mode (MLflow 3 opens in its GenAI one)."""
+    return (
+        f"{ui_base(tracking_uri)}/#/experiments/{experiment_id}/runs/{run_id}/artifacts/{path}?{urlencode(ML_WORKFLOW)}"
+    )
 
 
 def target_runs_filter(sweep_run_id: str, scale: str = "") -> str:
@@ -82,14 +91,27 @@ def answer_links(tracking_uri: str, experiment_id: str, sweep_run_id: str, scale
     return links
 
 
-def ui_instructions(tracking_uri: str, experiment_id: str, sweep_run_id: str, scales: Sequence[str]) -> str:
-    """How to open the sweep's answer in the MLflow UI, as lines to print."""
+def ui_instructions(
+    tracking_uri: str,
+    experiment_id: str,
+    sweep_run_id: str,
+    scales: Sequence[str],
+    views: Mapping[str, str] | None = None,
+    figure: str = "",
+) -> str:
+    """How to open the sweep's answer in the MLflow UI, as lines to print: the links to its
+    saved ``views`` (label -> link) and to its ``figure`` where given, and the target runs'
+    filter; without views, the filter links per scale and how to group by hand."""
     lines = []
     if urlparse(tracking_uri).scheme not in ("http", "https"):
         lines.append(f"Open the MLflow UI: mlflow ui --backend-store-uri {tracking_uri}")
-    links = answer_links(tracking_uri, experiment_id, sweep_run_id, scales)
+    lines += [f"{label}: {url}" for label, url in (views or {}).items()]
+    if figure:
+        lines.append(f"Δ against scale, the figure: {figure}")
+    links = answer_links(tracking_uri, experiment_id, sweep_run_id, [] if views else scales)
     lines += [f"{label}: {url}" for label, url in links.items()]
-    lines.append("(Group by the `intermediate` tag, mean, to chart Δ per intermediate)")
+    if not views:
+        lines.append("(Group by the `scale` and `intermediate` tags, mean, to chart Δ per intermediate)")
     return "\n".join(lines)
 
 

@@ -1,8 +1,13 @@
 """The answer's arithmetic: Δ per (scale, intermediate, target, language), paired by seed,
 with percentile-bootstrap intervals, and the summaries across languages and scales.
 
-Pure functions over ``Score`` rows (one target run's score in one language), so that every
-number in a report can be recomputed by hand from the runs.
+The headline is one number per (scale, intermediate): each target run's non-English average
+minus its paired baseline's (``answer/delta_non_en``, written on the run itself), averaged over
+seeds within each target, then across targets, as XTREME aggregates; its interval resamples
+seeds. Pooling languages across targets instead (``language_average``) is the secondary view.
+
+Pure functions over ``Score`` rows (one target run's score in one language) and ``TargetRun``s,
+so that every number in a report can be recomputed by hand from the runs.
 """
 
 from __future__ import annotations
@@ -16,10 +21,14 @@ import numpy as np
 
 from sweeper.plan.scales import SCALES
 from sweeper.plan.spec import NONE
+from sweeper.record.answer_view import ANSWER_DELTA, ANSWER_NON_EN
 
 RESAMPLES = 1000
 LEVEL = 0.95
 GENERATOR_SEED = 0
+# Digits the answer's points keep: a difference of averages carries binary noise in its last
+# digits (0.8775000000000001), which the UI would show; twelve keep every real digit of a score.
+ANSWER_DIGITS = 12
 
 
 @dataclass(frozen=True)
@@ -35,7 +44,8 @@ class Score:
 
 @dataclass(frozen=True)
 class TargetRun:
-    """A finished target run as the Δ it carries is decided: its cell and its metrics."""
+    """A finished target run as the Δ it carries is decided: its cell, its metrics, and the
+    name of its target's metric (``accuracy``, ``f1``, ...)."""
 
     run_id: str
     scale: str
@@ -43,6 +53,7 @@ class TargetRun:
     target: str
     seed: int
     metrics: Mapping[str, float]
+    target_metric: str
 
 
 DELTA_PREFIX = "delta/"
@@ -60,21 +71,98 @@ def paired_deltas(metrics: Mapping[str, float], baseline: Mapping[str, float]) -
     return found
 
 
+def reported_split(target_metric: str, runs_metrics: Iterable[Mapping[str, float]]) -> str:
+    """The split a target's numbers come from: test where every run has test labels."""
+    key = f"test/{target_metric}/avg"
+    return "test" if all(key in metrics for metrics in runs_metrics) else "dev"
+
+
+def answer_points(runs: Iterable[TargetRun]) -> dict[str, dict[str, float]]:
+    """Per run: ``answer/non_en``, its non-English average on its target's reported split
+    (over ``runs``), and, where its paired ``none`` run (same scale, target and seed) is among
+    ``runs``, ``answer/delta_non_en``, the one minus the other."""
+    runs = list(runs)
+    splits = {
+        target: reported_split(runs_of[0].target_metric, [r.metrics for r in runs_of])
+        for target, runs_of in _by_target(runs).items()
+    }
+    baselines = {(r.scale, r.target, r.seed): r for r in runs if r.intermediate == NONE}
+    points: dict[str, dict[str, float]] = {}
+    for run in runs:
+        key = f"{splits[run.target]}/{run.target_metric}/avg_non_en"
+        if key not in run.metrics:
+            continue  # a target evaluated in English alone
+        points[run.run_id] = {ANSWER_NON_EN: round(run.metrics[key], ANSWER_DIGITS)}
+        baseline = baselines.get((run.scale, run.target, run.seed))
+        if run.intermediate != NONE and baseline is not None and key in baseline.metrics:
+            points[run.run_id][ANSWER_DELTA] = round(run.metrics[key] - baseline.metrics[key], ANSWER_DIGITS)
+    return points
+
+
+def _by_target(runs: Iterable[TargetRun]) -> dict[str, list[TargetRun]]:
+    grouped: dict[str, list[TargetRun]] = defaultdict(list)
+    for run in runs:
+        grouped[run.target].append(run)
+    return grouped
+
+
 def deltas_to_write(runs: Iterable[TargetRun]) -> dict[str, dict[str, float]]:
-    """Per run with an intermediate whose paired ``none`` run (same scale, target and seed) is
-    among ``runs``: the Δ points it lacks. Whichever of the two finishes second gets them
-    written; a point a run holds already is never written again (a relaunch adds none)."""
+    """Per run: the answer's points (``answer_points``) and, where its paired ``none`` run (same
+    scale, target and seed) is among ``runs``, the Δ points, that it lacks. Whichever of the two
+    finishes second gets them written; a point a run holds already is never written again (a
+    relaunch adds none)."""
     runs = list(runs)
     baselines = {(r.scale, r.target, r.seed): r for r in runs if r.intermediate == NONE}
+    answers = answer_points(runs)
     missing = {}
     for run in runs:
+        found = dict(answers.get(run.run_id, {}))
         baseline = baselines.get((run.scale, run.target, run.seed))
-        if run.intermediate == NONE or baseline is None:
-            continue
-        lacking = {k: v for k, v in paired_deltas(run.metrics, baseline.metrics).items() if k not in run.metrics}
+        if run.intermediate != NONE and baseline is not None:
+            found.update(paired_deltas(run.metrics, baseline.metrics))
+        lacking = {k: v for k, v in found.items() if k not in run.metrics}
         if lacking:
             missing[run.run_id] = lacking
     return missing
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The answer for one (scale, intermediate): non-English Δ averaged over seeds within each
+    target, then across targets, with a 95 % bootstrap interval (seeds resampled per target)."""
+
+    scale: str
+    intermediate: str
+    mean: float
+    low: float
+    high: float
+    targets: tuple[str, ...]
+    seeds: int
+
+
+def headline(runs: Iterable[TargetRun]) -> list[Headline]:
+    """The headline per (scale, intermediate ≠ none), from the runs' ``answer/delta_non_en``
+    (``answer_points``): what the MLflow UI's mean over the runs grouped by scale and
+    intermediate shows, wherever every target has the same seeds."""
+    runs = list(runs)
+    points = answer_points(runs)
+    # (scale, intermediate) -> target -> per-seed Δ
+    grouped: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for run in sorted(runs, key=lambda r: r.seed):
+        delta = points.get(run.run_id, {}).get(ANSWER_DELTA)
+        if delta is not None:
+            grouped[(run.scale, run.intermediate)][run.target].append(delta)
+    rng = np.random.default_rng(GENERATOR_SEED)
+    found = []
+    for scale, intermediate in sorted(grouped, key=lambda k: (list(SCALES).index(k[0]), k[1])):
+        by_target = {target: np.asarray(values) for target, values in sorted(grouped[(scale, intermediate)].items())}
+        point = float(np.mean([values.mean() for values in by_target.values()]))
+        samples = np.mean(
+            [rng.choice(values, size=(RESAMPLES, len(values))).mean(axis=1) for values in by_target.values()], axis=0
+        )
+        seeds = max(len(values) for values in by_target.values())
+        found.append(Headline(scale, intermediate, point, *_percentiles(samples), tuple(by_target), seeds))
+    return found
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,7 @@
-"""The report's two pictures: non-English Δ against scale, and Δ by intermediate × target."""
+"""The report's two pictures: the answer (non-English Δ) against scale, and Δ by intermediate × target."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
 
 import matplotlib
@@ -12,23 +11,18 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from sweeper.plan.scales import SCALES  # noqa: E402
-from sweeper.results.analysis import GENERATOR_SEED, Delta, language_average  # noqa: E402
+from sweeper.results.analysis import Delta, Headline  # noqa: E402
 
 
-def plot_delta_vs_scale(cells: list[Delta], path: Path) -> Path:
-    """Mean non-English Δ (×100) per intermediate against parameters, with 95 % intervals."""
-    rng = np.random.default_rng(GENERATOR_SEED)
-    by_intermediate: dict[str, dict[str, list[Delta]]] = defaultdict(lambda: defaultdict(list))
-    for cell in cells:
-        if cell.language != "en":
-            by_intermediate[cell.intermediate][cell.scale].append(cell)
+def plot_delta_vs_scale(rows: list[Headline], path: Path) -> Path:
+    """The answer (``analysis.headline``, ×100) per intermediate against parameters, with its
+    95 % intervals."""
     figure, axes = plt.subplots(figsize=(6.4, 4.2))
-    for intermediate, by_scale in sorted(by_intermediate.items()):
-        scales = [s for s in SCALES if s in by_scale]
-        intervals = [language_average(by_scale[s], rng) for s in scales]
-        x = [SCALES[s].parameters for s in scales]
-        y = [100 * i.mean for i in intervals]
-        errors = [[100 * (i.mean - i.low) for i in intervals], [100 * (i.high - i.mean) for i in intervals]]
+    for intermediate in sorted({row.intermediate for row in rows}):
+        mine = sorted((r for r in rows if r.intermediate == intermediate), key=lambda r: SCALES[r.scale].parameters)
+        x = [SCALES[r.scale].parameters for r in mine]
+        y = [100 * r.mean for r in mine]
+        errors = [[100 * (r.mean - r.low) for r in mine], [100 * (r.high - r.mean) for r in mine]]
         axes.errorbar(x, y, yerr=errors, marker="o", capsize=3, label=intermediate)
     axes.axhline(0, color="grey", linewidth=0.8)
     axes.set_xscale("log")

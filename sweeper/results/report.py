@@ -1,8 +1,11 @@
 """`xsweep report`: from a sweep's MLflow runs to the table that answers the question.
 
-Per (scale, intermediate, target): the English score, the non-English and all-language
-averages, and Δ against the `none` baseline, paired by seed. Per language, the Δ with its
-bootstrap interval (``sweeper.results.analysis``), written as report.md, report.csv and two plots.
+The headline: per (scale, intermediate), non-English Δ against the `none` baseline, paired by
+seed, averaged within each target first, then across targets (``sweeper.results.analysis``),
+from the very ``answer/delta_non_en`` values the target runs carry. Per (scale, intermediate,
+target): the English score, the non-English and all-language averages, and their Δ. Per
+language, the Δ with its bootstrap interval; per scale, Δ pooled over every target's languages.
+Written as report.md, report.csv and two plots.
 """
 
 from __future__ import annotations
@@ -28,14 +31,17 @@ from sweeper.results.analysis import (
     GENERATOR_SEED,
     RESAMPLES,
     Delta,
+    Headline,
     Interval,
     Score,
     deltas,
+    headline,
     language_average,
     negative_transfer_rate,
+    reported_split,
     scale_slope,
 )
-from sweeper.results.runs import latest_sweep_run, target_runs, write_deltas
+from sweeper.results.runs import as_target_run, latest_sweep_run, target_runs, write_deltas
 from tasks import get_task
 
 
@@ -64,6 +70,8 @@ class Report:
     rows: list[ReportRow]
     languages: dict[str, str]
     scores: list[Score]
+    # The answer, per (scale, intermediate): see ``sweeper.results.analysis.headline``.
+    headline: list[Headline]
 
     @property
     def scales(self) -> list[str]:
@@ -82,13 +90,11 @@ def _paired_delta(scores: dict[int, float], baseline: dict[int, float]) -> float
 
 
 def reported_splits(runs: list[Run]) -> dict[str, str]:
-    """Per target, the split its numbers come from: test where every run has test labels."""
-    splits: dict[str, str] = {}
+    """Per target, the split its numbers come from (``analysis.reported_split``)."""
+    by_target: dict[str, list[dict[str, float]]] = defaultdict(list)
     for run in runs:
-        target = RunTags.parse(run.data.tags).target
-        labelled = metric_key("test", get_task(target).metric, "avg") in run.data.metrics
-        splits[target] = "test" if labelled and splits.get(target, "test") == "test" else "dev"
-    return splits
+        by_target[RunTags.parse(run.data.tags).target].append(run.data.metrics)
+    return {target: reported_split(get_task(target).metric, metrics) for target, metrics in by_target.items()}
 
 
 def scores_of(runs: list[Run]) -> list[Score]:
@@ -158,8 +164,9 @@ def build_report(client: MlflowClient, name: str) -> Report:
         if key.startswith("languages/")
     }
     return Report(
-        name, experiment_id, sweep.info.run_id, sweep.info.status, summarize(runs), languages, scores_of(runs)
-    )
+        name, experiment_id, sweep.info.run_id, sweep.info.status, summarize(runs), languages, scores_of(runs),
+        headline([as_target_run(run) for run in runs]),
+    )  # fmt: skip
 
 
 def _number(value: float | None, signed: bool = False) -> str:
@@ -206,6 +213,7 @@ def print_report(report: Report, console: Console | None = None) -> None:
         console.print("* the intermediate task is the target's own English training source")
     for target, langs in sorted(report.languages.items()):
         console.print(f"{target}: evaluated on {langs}")
+    print_headline(report.headline, console)
 
 
 @dataclass(frozen=True)
@@ -273,6 +281,10 @@ def write_csv(cells: list[Delta], path: Path) -> Path:
     return path
 
 
+def _headline_interval(row: Headline) -> str:
+    return _interval(Interval(row.mean, row.low, row.high))
+
+
 def write_markdown(report: Report, summaries: list[ScaleSummary], slope: float | None, path: Path) -> Path:
     lines = [
         f"# Sweep {report.name}: does scale shrink the harm of English intermediate tasks?",
@@ -281,6 +293,21 @@ def write_markdown(report: Report, summaries: list[ScaleSummary], slope: float |
         f"metric; intervals are 95 % percentile bootstraps ({RESAMPLES} resamples, generator seed "
         f"{GENERATOR_SEED}) over seeds, and for averages over languages and seeds. Sweep status: "
         f"{report.sweep_status.lower()}.",
+        "",
+        "## The answer",
+        "",
+        "Non-English Δ per scale and intermediate: each target run's non-English average minus its paired "
+        "baseline's (`answer/delta_non_en` on the run), averaged over seeds within each target, then across "
+        "targets; seeds resampled for the interval.",
+        "",
+        "| scale | intermediate | targets | seeds | Δ non-English |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {row.scale} | {row.intermediate} | {', '.join(row.targets)} | {row.seeds} | {_headline_interval(row)} |"
+            for row in report.headline
+        ),
+        "",
+        "## Per scale, languages pooled across targets",
         "",
         "| scale | parameters | Δ English | Δ non-English | negative transfer (non-English cells with Δ < 0) |",
         "|---|---|---|---|---|",
@@ -330,7 +357,7 @@ def write_report(report: Report, out_dir: Path, client: MlflowClient | None = No
     slope = scale_slope(cells)
     write_csv(cells, out_dir / "report.csv")
     write_markdown(report, summaries, slope, out_dir / "report.md")
-    plot_delta_vs_scale(cells, out_dir / "delta_vs_scale.png")
+    plot_delta_vs_scale(report.headline, out_dir / "delta_vs_scale.png")
     plot_delta_heatmap(cells, out_dir / "delta_heatmap.png")
     if client is not None:
         TrackedRun(client, report.sweep_run_id).log_artifacts(out_dir, "report")
@@ -339,8 +366,20 @@ def write_report(report: Report, out_dir: Path, client: MlflowClient | None = No
     return summaries
 
 
+def print_headline(rows: list[Headline], console: Console) -> None:
+    table = Table(
+        title="the answer: non-English Δ ×100 vs none, paired by seed, mean within each target then across "
+        "targets, 95 % bootstrap interval over seeds"
+    )
+    for header in ("scale", "intermediate", "targets", "seeds", "Δ non-English"):
+        table.add_column(header, justify="right" if header in ("seeds", "Δ non-English") else "left")
+    for row in rows:
+        table.add_row(row.scale, row.intermediate, ", ".join(row.targets), str(row.seeds), _headline_interval(row))
+    console.print(table)
+
+
 def print_summary(summaries: list[ScaleSummary], cells: list[Delta], console: Console) -> None:
-    table = Table(title="the answer: Δ ×100 vs none, paired by seed, 95 % bootstrap interval")
+    table = Table(title="per scale, languages pooled across targets: Δ ×100 vs none, 95 % bootstrap interval")
     for header in ("scale", "Δ English", "Δ non-English", "negative transfer"):
         table.add_column(header, justify="left" if header == "scale" else "right")
     for summary in summaries:

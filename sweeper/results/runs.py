@@ -1,5 +1,5 @@
 """The runs of a sweep as the results read them: its latest sweep run, its finished target
-runs, and the Δ points those lack."""
+runs, and the Δ and answer points those lack."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sweeper.plan.plan import SWEEP, TARGET
 from sweeper.record.tags import RunTags, tag_filter
 from sweeper.record.tracking import MAX_BATCH_METRICS, retrying
 from sweeper.results.analysis import TargetRun, deltas_to_write
+from tasks import get_task
 
 
 class ReportError(LookupError):
@@ -45,18 +46,20 @@ def target_runs(client: MlflowClient, experiment_id: str, sweep_run_id: str) -> 
     )
 
 
+def as_target_run(run: Run) -> TargetRun:
+    tags = RunTags.parse(run.data.tags)
+    return TargetRun(
+        run.info.run_id, tags.scale, tags.intermediate, tags.target, tags.seed, run.data.metrics,
+        get_task(tags.target).metric,
+    )  # fmt: skip
+
+
 def write_deltas(client: MlflowClient, experiment_id: str, sweep_run_id: str, **cell: object) -> int:
-    """Write the Δ points that finished target runs of the sweep lack (of one scale, target
-    and seed where ``cell`` names them); returns how many were written."""
+    """Write the Δ and answer points that finished target runs of the sweep lack (of one
+    scale, target and seed where ``cell`` names them); returns how many were written."""
     where = tag_filter(phase="target", sweep_run_id=sweep_run_id, **cell) + " and attributes.status = 'FINISHED'"
     runs = retrying(lambda: client.search_runs([experiment_id], filter_string=where, max_results=50_000))
-    targets = []
-    for run in runs:
-        tags = RunTags.parse(run.data.tags)
-        targets.append(
-            TargetRun(run.info.run_id, tags.scale, tags.intermediate, tags.target, tags.seed, run.data.metrics)
-        )
-    missing = deltas_to_write(targets)
+    missing = deltas_to_write([as_target_run(run) for run in runs])
     now = int(time.time() * 1000)
     for run_id, deltas in missing.items():
         points = [Metric(key, value, now, 0) for key, value in deltas.items()]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import csv
+import hashlib
 import json
 import re
+import shutil
 import urllib.request
+import zlib
 from collections import Counter
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -361,3 +365,134 @@ def test_unreadable_data_is_refused_before_anything_is_written(tmp_path: Path) -
     )
     assert "xnli/de/test.jsonl" in result.stderr and "Traceback" not in result.stderr
     assert [e.name for e in MlflowClient(tracking_uri).search_experiments()] == ["Default"]
+
+
+def _answer_link(output: str, server: str) -> str:
+    """The saved view's link a command printed, pointed at ``server`` instead of `mlflow ui`'s port."""
+    link = re.search(r"the answer, by scale and intermediate: (\S+)", output).group(1)
+    return link.replace("http://127.0.0.1:5000", server)
+
+
+def test_the_printed_view_groups_by_scale_and_intermediate_and_draws_every_target_run(
+    finished_sweep: FinishedSweep, finished_sweep_ui
+) -> None:
+    """The view behind launch's link, read back through a real server's REST API and decoded as
+    MLflow's UI decodes a shared view (an experiment tag `mlflow.sharedViewState.<key>`,
+    deflated JSON headed `deflate;`): its filter finds exactly the target runs, grouped by the
+    scale and intermediate tags, and the chart draws at least as many runs as there are."""
+    link = _answer_link(finished_sweep.result.stdout, finished_sweep_ui.uri)
+    route, _, query = link.partition("#")[2].partition("?")
+    params = parse_qs(query)
+    assert set(params) == {"viewStateShareKey", "compareRunsMode", "workflowType"}
+    assert params["workflowType"] == ["machine_learning"]
+    experiment_id = re.fullmatch(r"/experiments/(\d+)/runs", route).group(1)
+
+    def rest(path: str, body: dict | None = None) -> dict:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            f"{finished_sweep_ui.uri}/api/2.0/mlflow/{path}", data=data, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)
+
+    tags = {t["key"]: t["value"] for t in rest(f"experiments/get?experiment_id={experiment_id}")["experiment"]["tags"]}
+    value = tags[f"mlflow.sharedViewState.{params['viewStateShareKey'][0]}"]
+    assert hashlib.sha256(value.encode()).hexdigest() == params["viewStateShareKey"][0]
+    state = json.loads(zlib.decompress(base64.b64decode(value.removeprefix("deflate;"))))
+
+    targets = _runs(finished_sweep, "target")
+    search = {"experiment_ids": [experiment_id], "filter": state["searchFilter"], "max_results": 1000}
+    assert {run["info"]["run_id"] for run in rest("runs/search", search)["runs"]} == {r.info.run_id for r in targets}
+    assert [(key["mode"], key["groupByData"]) for key in state["groupBy"]["groupByKeys"]] == [
+        ("tag", "scale"),
+        ("tag", "intermediate"),
+    ]
+    assert state["groupBy"]["aggregateFunction"] == "average" and state["runsHiddenMode"] == "SHOW_ALL"
+    charted = {chart["metricKey"]: chart["runsCountToCompare"] for chart in state["compareRunCharts"]}
+    assert charted["answer/delta_non_en"] >= len(targets)
+
+
+def test_the_ui_grouped_mean_of_the_answer_is_the_report_s_headline(finished_sweep: FinishedSweep) -> None:
+    """Every target run's `answer/delta_non_en` is its test non-English average minus its paired
+    baseline's; the mean over the runs of each (scale, intermediate), as the UI's grouping
+    shows it, is the report's headline number."""
+    targets = _runs(finished_sweep, "target")
+    key = "test/accuracy/avg_non_en"
+    baseline = {r.data.tags["seed"]: r.data.metrics[key] for r in targets if r.data.tags["intermediate"] == "none"}
+    grouped: dict[tuple[str, str], list[float]] = {}
+    for run in targets:
+        tags, metrics = run.data.tags, run.data.metrics
+        assert metrics["answer/non_en"] == pytest.approx(metrics[key], abs=1e-12)
+        if tags["intermediate"] == "none":
+            assert "answer/delta_non_en" not in metrics
+            continue
+        assert metrics["answer/delta_non_en"] == pytest.approx(metrics[key] - baseline[tags["seed"]], abs=1e-12)
+        grouped.setdefault((tags["scale"], tags["intermediate"]), []).append(metrics["answer/delta_non_en"])
+    ui_means = {group: sum(values) / len(values) for group, values in grouped.items()}
+    report = build_report(MlflowClient(finished_sweep.tracking_uri), "e2e")
+    assert {(row.scale, row.intermediate): row.mean for row in report.headline} == pytest.approx(ui_means)
+    assert len(ui_means) == 2
+
+
+def test_launch_status_and_report_link_the_view_and_report_its_figure(
+    finished_sweep: FinishedSweep, tmp_path: Path
+) -> None:
+    """`launch --no-table` (the demo's), `status` and `report` print the same saved view's link;
+    `report` also links the figure it logged on the sweep run."""
+    sweep = finished_sweep
+    relaunch = run_xsweep(*sweep.args, "--no-table", tracking_uri=sweep.tracking_uri, cwd=sweep.work_dir)
+    status = run_xsweep("status", "--name", "e2e", tracking_uri=sweep.tracking_uri, cwd=sweep.work_dir)
+    report = run_xsweep(
+        "report", "--name", "e2e", "--out", str(tmp_path), tracking_uri=sweep.tracking_uri, cwd=sweep.work_dir
+    )
+    for result in (relaunch, status, report):
+        assert result.returncode == 0, result.stderr[-3000:]
+    links = {_answer_link(r.stdout, "") for r in (sweep.result, relaunch, status, report)}
+    assert len(links) == 1
+    figure = re.search(r"Δ against scale, the figure: (\S+)", report.stdout).group(1)
+    sweep_run = _runs(sweep, "sweep")[0]
+    path = re.fullmatch(
+        rf"http://127\.0\.0\.1:5000/#/experiments/\d+/runs/{sweep_run.info.run_id}/artifacts/(\S+)\?.*", figure
+    )
+    logged = {a.path for a in MlflowClient(sweep.tracking_uri).list_artifacts(sweep_run.info.run_id, "report")}
+    assert path.group(1) in logged and path.group(1).endswith("delta_vs_scale.png")
+
+
+BROWSER_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run",
+]  # fmt: skip
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "answer-view.png"
+
+
+def test_the_answer_view_renders_grouped_with_every_target_run_in_a_browser(
+    finished_sweep: FinishedSweep, finished_sweep_ui
+) -> None:
+    """Launch's link opened in headless Chromium on the sweep's `mlflow server`: the page holds
+    every target run, in one group per (scale, intermediate), and the answer's chart. Saves the
+    screenshot the README shows."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the test extra)")
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no Chromium on the PATH (Debian: apt-get install chromium)")
+    targets = _runs(finished_sweep, "target")
+    groups = {(r.data.tags["scale"], r.data.tags["intermediate"]) for r in targets}
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=BROWSER_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.goto(_answer_link(finished_sweep.result.stdout, finished_sweep_ui.uri))
+            page.get_by_text(f"{len(targets)} matching runs").wait_for(timeout=120_000)
+            for run in targets:
+                sync_api.expect(page.get_by_text(run.info.run_name, exact=True)).to_be_visible()
+            for scale, intermediate in groups:
+                group = page.get_by_text(f"Group: scale: {scale}, intermediate: {intermediate}", exact=True)
+                sync_api.expect(group).to_have_count(1)
+            sync_api.expect(page.get_by_text("answer/delta_non_en", exact=True)).to_have_count(1)
+            close = page.get_by_role("button", name="Close")  # the assistant's side panel, for the picture
+            if close.count() == 1:
+                close.click()
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT))
+        finally:
+            browser.close()

@@ -33,8 +33,9 @@ def test_averages_over_languages() -> None:
 
 
 def test_runs_table_link_skips_the_genai_overview() -> None:
-    assert runs_table_url("sqlite:////x/mlflow.db", "7") == "http://127.0.0.1:5000/#/experiments/7/runs"
-    assert runs_table_url("https://mlflow.lab", "7") == "https://mlflow.lab/#/experiments/7/runs"
+    tail = "#/experiments/7/runs?workflowType=machine_learning"
+    assert runs_table_url("sqlite:////x/mlflow.db", "7") == f"http://127.0.0.1:5000/{tail}"
+    assert runs_table_url("https://mlflow.lab", "7") == f"https://mlflow.lab/{tail}"
 
 
 def _search_filter(url: str) -> str:
@@ -106,7 +107,7 @@ def test_paired_deltas_cover_every_shared_score_and_no_training_curve() -> None:
 
 def test_deltas_go_to_runs_with_a_finished_pair_and_only_once() -> None:
     def run(run_id: str, intermediate: str, seed: int, metrics: dict) -> TargetRun:
-        return TargetRun(run_id, "tiny", intermediate, "xnli", seed, metrics)
+        return TargetRun(run_id, "tiny", intermediate, "xnli", seed, metrics, "accuracy")
 
     runs = [
         run("none0", "none", 0, {"test/accuracy/de": 0.5}),
@@ -131,13 +132,15 @@ def test_deltas_written_twice_are_stored_once(client: MlflowClient) -> None:
     """What a relaunch (or `xsweep report` after the sweep) does again adds no point."""
     experiment_id = client.create_experiment("deltas")
     mnli = _target_run(client, experiment_id, "mnli", {"test/accuracy/en": 0.8, "test/accuracy/de": 0.6})
-    assert write_deltas(client, experiment_id, "sweep1") == 0  # no baseline yet
+    assert write_deltas(client, experiment_id, "sweep1") == 1  # no baseline yet: answer/non_en alone
     _target_run(client, experiment_id, "none", {"test/accuracy/en": 0.7, "test/accuracy/de": 0.65})
-    # en, de, avg, avg_non_en: the cell named, as a finishing cell asks.
-    assert write_deltas(client, experiment_id, "sweep1", scale="tiny", target="xnli", seed=0) == 4
+    # Δ of en, de, avg, avg_non_en and answer/delta_non_en on mnli, answer/non_en on none: the
+    # cell named, as a finishing cell asks.
+    assert write_deltas(client, experiment_id, "sweep1", scale="tiny", target="xnli", seed=0) == 6
     assert write_deltas(client, experiment_id, "sweep1") == 0
     metrics = client.get_run(mnli).data.metrics
     assert metrics["delta/test/accuracy/avg_non_en"] == pytest.approx(0.6 - 0.65)
+    assert metrics["answer/delta_non_en"] == pytest.approx(0.6 - 0.65) and metrics["answer/non_en"] == 0.6
     assert metrics["delta/test/accuracy/en"] == pytest.approx(0.8 - 0.7)
     assert len(client.get_metric_history(mnli, "delta/test/accuracy/de")) == 1
 
