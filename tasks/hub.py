@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 
 # Enough for a parquet footer of a few hundred columns in one ranged request.
 FOOTER_BLOCK = 64 * 2**10
+# Footers read at once by `xsweep data check`.
+FOOTER_READERS = 8
 
 
 @dataclass(frozen=True)
@@ -231,10 +233,10 @@ def check_sources(wanted: Iterable[tuple[str, str, Source]], endpoint: str | Non
     """Each (task, language, source) checked against what `datasets` will refuse: its
     repository's listing (a loading script, the config, the split's files), then the columns
     in its first parquet file's footer against what the task reads. Each repository at each
-    revision is listed once, each file's footer read once. Local-only sources are not the hub's."""
+    revision is listed once, each file's footer read once (a few at a time: hundreds of
+    splits are hundreds of small requests). Local-only sources are not the hub's."""
     listings: dict[tuple[str, str], Listing | str] = {}
-    footers: dict[tuple[str, str, str], pyarrow.Schema | str] = {}
-    checks = []
+    found: list[tuple[str, str, Source, Listing | str, str | None, tuple[str, str, str] | None]] = []
     for task, language, source in wanted:
         if source.local_only or source.path is not None:
             continue
@@ -245,20 +247,34 @@ def check_sources(wanted: Iterable[tuple[str, str, Source]], endpoint: str | Non
             except Exception as error:  # noqa: BLE001 - every hub failure is one line of the report
                 listings[key] = listing_error(error)
         listing = listings[key]
-        if isinstance(listing, str):
-            checks.append(SourceCheck(task, language, source, "", listing))
-            continue
-        problem = source_problem(source, listing)
-        parquet = [path for path in split_files(source, listing) if path.endswith(".parquet")]
-        if problem is None and parquet:
-            footer = (source.dataset, listing.sha, parquet[0])
-            if footer not in footers:
-                try:
-                    footers[footer] = footer_schema(*footer, endpoint=endpoint)
-                except Exception as error:  # noqa: BLE001 - an unreadable file is a line too
-                    footers[footer] = f"footer unreadable ({listing_error(error)})"
+        problem, footer = (listing, None) if isinstance(listing, str) else (source_problem(source, listing), None)
+        if not isinstance(listing, str) and problem is None:
+            parquet = [path for path in split_files(source, listing) if path.endswith(".parquet")]
+            footer = (source.dataset, listing.sha, parquet[0]) if parquet else None
+        found.append((task, language, source, listing, problem, footer))
+    footers = _read_footers({footer for *_, footer in found if footer is not None}, endpoint)
+    checks = []
+    for task, language, source, listing, problem, footer in found:
+        if footer is not None:
             schema = footers[footer]
             problem = schema if isinstance(schema, str) else columns_problem(task, source, schema)
-            problem = f"{parquet[0]}: {problem}" if problem else None
-        checks.append(SourceCheck(task, language, source, listing.sha, problem))
+            problem = f"{footer[2]}: {problem}" if problem else None
+        checks.append(SourceCheck(task, language, source, "" if isinstance(listing, str) else listing.sha, problem))
     return checks
+
+
+def _read_footers(
+    footers: set[tuple[str, str, str]], endpoint: str | None
+) -> dict[tuple[str, str, str], pyarrow.Schema | str]:
+    """Each (repository, commit, file)'s schema, or why it could not be read."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def read(footer: tuple[str, str, str]) -> pyarrow.Schema | str:
+        try:
+            return footer_schema(*footer, endpoint=endpoint)
+        except Exception as error:  # noqa: BLE001 - an unreadable file is a line too
+            return f"footer unreadable ({listing_error(error)})"
+
+    ordered = sorted(footers)
+    with ThreadPoolExecutor(max_workers=FOOTER_READERS) as pool:
+        return dict(zip(ordered, pool.map(read, ordered), strict=True))
