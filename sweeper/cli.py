@@ -659,7 +659,7 @@ def check_data(task_names: str | None, languages: str | None) -> None:
 
 @data.command("table")
 def data_table() -> None:
-    """Print the catalog's sources as the README's Markdown table."""
+    """Print the catalog's sources as the Markdown table of docs/tasks.md."""
     from tasks import TASKS
     from tasks.sources import source_table
 
