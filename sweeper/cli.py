@@ -285,17 +285,11 @@ def _print_cost_plan(spec: SweepSpec, options: dict) -> None:
         # The same sweep's bill with batches grouped by length: what opting in would save.
         grouped = replace(plan, spec=replace(spec, batch_order=GROUPED))
         print_grouped_saving(cost, estimate(grouped, hardware, calibration, gpu), console)
-    if spec.data == HUB and options.get("targets") is None:
-        from sweeper.plan.spec import default_targets
-        from tasks import targets
+    if spec.data == HUB:
+        from sweeper.launch.hub_data import target_coverage
 
-        left_out = [task.name for task in targets() if task.name not in default_targets(HUB)]
-        if left_out:
-            console.print(
-                f"not on the hub, so not among the default targets: {', '.join(left_out)} "
-                "(their data is local only: --data DIR)",
-                markup=False,
-            )
+        for line in target_coverage(spec):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
     if spec.data == HUB:
         from sweeper.launch.hub_data import unpinned
 
@@ -655,6 +649,58 @@ def check_data(task_names: str | None, languages: str | None) -> None:
     click.echo(f"{len(checks) - failed} of {len(checks)} hub sources OK; {local} local-only sources not asked for")
     if failed:
         raise SystemExit(1)
+
+
+@data.command("fetch")
+@click.argument("task_names", metavar="TASKS")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="The local layout's root (--data DIR).")
+@click.option(
+    "--languages", default=None, help="Comma list of languages [default: all of each task's; a task with none: all]."
+)
+@click.option(
+    "--source-url",
+    "source_urls",
+    multiple=True,
+    metavar="TASK=URL",
+    help="A task's base URL instead of its official one (a mirror of the same files); repeatable.",
+)
+@one_line_errors
+def fetch_data(task_names: str, out: str, languages: str | None, source_urls: tuple[str, ...]) -> None:
+    """Build local-only tasks (lareqa, bucc2018, cosmosqa) from their official files into the
+    local layout, with each file's SHA-256; a rerun skips the splits already there."""
+    from tasks import TASKS
+    from tasks.fetch import CONVERTERS, FetchError, fetch
+
+    names = _task_list(task_names)
+    unknown = [name for name in names if name not in CONVERTERS]
+    if unknown:
+        raise click.ClickException(
+            f"TASKS: {', '.join(unknown)} has no official files to fetch; valid: {', '.join(CONVERTERS)}"
+        )
+    urls = {}
+    for given in source_urls:
+        name, sep, url = given.partition("=")
+        if not sep or name not in names or not url:
+            raise click.ClickException(f"--source-url: {given!r}; valid: TASK=URL for one of {', '.join(names)}")
+        urls[name] = url
+    wanted = [lang.strip() for lang in languages.split(",")] if languages else None
+    failures = []
+    for name in names:
+        task = TASKS[name]
+        chosen = tuple(lang for lang in wanted if lang in task.languages) if wanted else None
+        try:
+            done = fetch(task, out, chosen or None, urls.get(name))
+        except FetchError as error:
+            failures.append(f"{name}: {error}")
+            continue
+        for record in done.files:
+            click.echo(f"{name} {record['file']} sha256 {record['sha256']}")
+        click.echo(f"{name}: {len(done.written)} splits written, {len(done.kept)} already there")
+    if failures:
+        for line in failures:
+            click.echo(f"failed: {line}")
+        raise click.ClickException(f"{len(failures)} tasks failed (above); rerun to retry them, the others are kept")
+    click.echo(f"use `xsweep launch --data {out}` (with the hub's tasks there too: `xsweep data mirror --out {out}`)")
 
 
 @data.command("table")

@@ -128,3 +128,38 @@ def test_a_failed_download_writes_no_split_and_a_rerun_completes(
     result = fetch(get_task("cosmosqa"), out, None, f"{url}/cosmosqa")
     # train.csv came whole the first time: only valid.csv is asked for again.
     assert requested == ["/cosmosqa/valid.csv"] and len(result.written) == 2
+
+
+def test_the_command_fetches_the_three_and_a_rerun_downloads_nothing(
+    server: tuple[str, list[str]], tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from sweeper.cli import main
+
+    url, requested = server
+    out = tmp_path / "data"
+    args = ["data", "fetch", "lareqa,bucc2018,cosmosqa", "--out", str(out), "--languages", "de,fr,zh,en,ar"]
+    args += [f"--source-url={name}={url}/{name}" for name in ("lareqa", "bucc2018", "cosmosqa")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "lareqa: 4 splits written, 0 already there" in result.output
+    assert "bucc2018: 6 splits written, 0 already there" in result.output
+    assert "cosmosqa: 2 splits written, 0 already there" in result.output
+    assert "cosmosqa valid.csv sha256 " in result.output
+    before = len(requested)
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0 and len(requested) == before
+    assert "bucc2018: 0 splits written, 6 already there" in result.output
+
+
+def test_the_command_refuses_what_it_cannot_fetch(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from sweeper.cli import main
+
+    result = CliRunner().invoke(main, ["data", "fetch", "xnli", "--out", str(tmp_path / "d")])
+    assert result.exit_code != 0 and "valid: lareqa, bucc2018, cosmosqa" in result.output
+    result = CliRunner().invoke(main, ["data", "fetch", "lareqa", "--out", str(tmp_path), "--source-url", "x"])
+    assert result.exit_code != 0 and "--source-url: 'x'; valid: TASK=URL" in result.output
+    assert not (tmp_path / "d").exists()

@@ -406,3 +406,10 @@ def test_plan_names_every_target_and_the_commands_that_run_them_all() -> None:
     assert "ccg" not in mirrored and "all" not in mirrored and {"xnli", "mewslix", "mnli", "squad"} <= set(mirrored)
     named = build_spec(scales="base", targets_="lareqa,xnli", intermediate="mnli", trials=1, seeds=1)
     assert target_coverage(named)[2] == "  xsweep data fetch lareqa,bucc2018,cosmosqa --out DIR"
+
+
+def test_xsweep_plan_lists_the_ten_targets_and_the_fetch_command() -> None:
+    result = CliRunner().invoke(main, ["plan", "--scales", "base,large,xl"])
+    assert result.exit_code == 0, result.output
+    assert "XTREME-R's 10 targets: xnli xcopa udpos panx xquad mlqa tydiqa tatoeba lareqa mewslix" in result.output
+    assert "  xsweep data fetch bucc2018,lareqa,cosmosqa --out DIR" in result.output
