@@ -32,6 +32,7 @@ from sweeper.launch.preflight import (
     check_study_storage,
     check_tracking_uri,
     node_local_state_problem,
+    reach_artifact_store,
     reach_storage_path,
     reach_study_storage,
     reach_tracking_uri,
@@ -325,6 +326,7 @@ def _reach_stores(options: LaunchOptions) -> None:
     reach_tracking_uri(options.tracking_uri, options.connect_timeout_s)
     reach_study_storage(options.study_storage, options.connect_timeout_s)
     reach_storage_path(options.storage_path, options.connect_timeout_s)
+    reach_artifact_store(options.tracking_uri, options.connect_timeout_s)
 
 
 def _start_ray(address: str | None) -> None:

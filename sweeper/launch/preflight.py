@@ -26,6 +26,8 @@ from tasks.checks import check_split
 TRACKING_SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "mssql", "file")
 STUDY_SCHEMES = ("sqlite", "postgresql", "mysql")
 # Tune writes object storage through pyarrow's filesystems.
+# MLflow creates it with every store; the probe run lives there for the seconds it exists.
+DEFAULT_EXPERIMENT_ID = "0"
 OBJECT_STORAGE_SCHEMES = ("s3", "gs", "gcs", "abfs", "hdfs", "file")
 
 
@@ -162,6 +164,35 @@ def reach_storage_path(storage_path: str, timeout_s: float) -> None:
             f"--storage-path: cannot write and remove an object under {storage_path} ({failure}); "
             "valid: an existing bucket these credentials can write (AWS_ENDPOINT_URL for an "
             "S3-compatible store)"
+        )
+
+
+def reach_artifact_store(tracking_uri: str, timeout_s: float) -> None:
+    """A tracking server's artifact store, proxied or direct (s3://...): a probe file logged and
+    deleted in a scratch run of the Default experiment, the run then deleted, so a store the
+    server (or this client) cannot write is refused before the sweep writes anything."""
+    if _scheme(tracking_uri) not in ("http", "https"):
+        return  # SQLite and database URIs keep artifacts in a folder checked above
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+    from mlflow.tracking import MlflowClient
+
+    import sweeper.record.tracking  # noqa: F401 - bounds MLflow's own HTTP retries
+
+    def probe() -> None:
+        client = MlflowClient(tracking_uri)
+        run = client.create_run(DEFAULT_EXPERIMENT_ID, run_name="xsweep-preflight-probe")
+        try:
+            client.log_text(run.info.run_id, "xsweep preflight", "xsweep-probe.txt")
+            get_artifact_repository(run.info.artifact_uri).delete_artifacts()
+        finally:
+            client.update_run(run.info.run_id, status="FINISHED")  # set_terminated prints a link
+            client.delete_run(run.info.run_id)
+
+    failure = _within(probe, timeout_s)
+    if failure is not None:
+        raise SpecError(
+            f"--tracking-uri: the server at {tracking_uri} cannot store artifacts ({failure}); valid: a server "
+            "whose artifact store it (proxied) or this machine (s3://..., AWS_* and MLFLOW_S3_ENDPOINT_URL) can write"
         )
 
 

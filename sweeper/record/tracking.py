@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import os
 import queue
 import threading
 import time
@@ -42,6 +44,11 @@ T = TypeVar("T")
 TrackingClient = MlflowClient
 
 
+# MLflow's HTTP client retries a failing request 7 times with exponential backoff (about 4
+# minutes a call, MLFLOW_HTTP_REQUEST_MAX_RETRIES); around ``retrying`` that made a server
+# answering 500 hold a launch for 20 minutes. Two of its retries here, unless the user set it.
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+
 # Metric points wait out a tracking outage this long (besides the client's own retries).
 OUTAGE_ATTEMPTS, OUTAGE_MAX_WAIT_S = 12, 30.0
 # What one log_batch request may carry (MLflow's limit on metrics per call).
@@ -57,23 +64,31 @@ _WAKE = object()
 _DISK_FULL_WORDS = ("no space left on device", "database or disk is full", "disk quota exceeded")
 
 
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
 def is_disk_full(message: str) -> bool:
     """Whether an error's text says a disk or store is full: waiting does not fix that."""
     lowered = message.lower()
     return any(words in lowered for words in _DISK_FULL_WORDS)
 
 
-def retrying(call: Callable[[], T], attempts: int = 5, first_wait: float = 0.5, max_wait: float = 30.0) -> T:
+def retrying(
+    call: Callable[[], T], attempts: int = 5, first_wait: float = 0.5, max_wait: float = 30.0, deadline_s: float = 60.0
+) -> T:
     """Run ``call``, retrying with backoff on tracking errors (a busy SQLite file, a
-    restarting server); the last error propagates, and a full disk's at once."""
+    restarting server) for at most ``attempts`` tries and ``deadline_s`` seconds; the last
+    error propagates, and a full disk's at once."""
+    give_up_at = time.monotonic() + deadline_s
     for attempt in range(attempts):
         try:
             return call()
         except (MlflowException, OSError) as error:
-            if attempt == attempts - 1 or is_disk_full(str(error)):
-                raise
             wait = min(first_wait * 2**attempt, max_wait)
-            log.warning("tracking call failed (%s); retrying in %.1fs", error, wait)
+            if attempt == attempts - 1 or is_disk_full(str(error)) or time.monotonic() + wait > give_up_at:
+                raise
+            log.warning("tracking call failed (%s); retrying in %.1fs", _first_line(error), wait)
             time.sleep(wait)
     raise AssertionError("unreachable")
 
@@ -165,6 +180,8 @@ class TrackedRun:
                     lambda batch=batch: self.client.log_batch(self.run_id, metrics=batch),
                     attempts=OUTAGE_ATTEMPTS,
                     max_wait=OUTAGE_MAX_WAIT_S,
+                    # Training does not wait on these points: they may wait out a longer outage.
+                    deadline_s=math.inf,
                 )
             except (MlflowException, OSError) as error:
                 self._undelivered = error

@@ -14,8 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from tests.conftest import start_tracking_server
+from sweeper.cli import main
+from tests.conftest import ObjectStore, start_tracking_server
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 # The driver named in SQLAlchemy URLs: MLflow 3 otherwise asks for psycopg (3), not psycopg2.
@@ -202,5 +204,34 @@ def test_a_sweep_on_a_postgresql_tracking_server_loses_nothing(
             ))  # fmt: skip
             for path in files.rglob("*"):
                 assert not path.is_file() or password.encode() not in path.read_bytes(), path
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("mode", ["MLFLOW_ARTIFACTS_DESTINATION", "MLFLOW_DEFAULT_ARTIFACT_ROOT"])
+def test_a_server_that_cannot_store_artifacts_is_refused_before_anything_is_written(
+    mode: str, object_store: ObjectStore, tmp_path: Path, demo_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """serve.sh with its artifacts on the loopback S3 server, in a bucket that does not exist:
+    proxied (the server answers 500 to every upload) and direct (this client writes to S3). The
+    launch logs and deletes a probe file before it writes: one line naming the store's error,
+    no experiment, no file here, and the probe's scratch run deleted."""
+    from mlflow.tracking import MlflowClient
+
+    server = start_tracking_server(tmp_path / "server", "127.0.0.1", extra_env={mode: "s3://nosuchbucket/xsweep"})
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    try:
+        args = ["launch", "--scales", "tiny", "--intermediate", "mnli", "--targets", "xnli", "--trials", "1"]
+        result = CliRunner().invoke(main, [*args, "--data", str(demo_data), "--tracking-uri", server.uri])
+        output = result.output.strip()
+        assert result.exit_code != 0 and output.count("Error:") == 1 and len(output.splitlines()) == 1, output
+        assert f"--tracking-uri: the server at {server.uri} cannot store artifacts" in output, output
+        assert "500" in output if mode == "MLFLOW_ARTIFACTS_DESTINATION" else "NoSuchBucket" in output, output
+        assert list(work.iterdir()) == []
+        client = MlflowClient(server.uri)
+        assert [experiment.name for experiment in client.search_experiments()] == ["Default"]
+        assert client.search_runs(["0"]) == []  # the probe's run is deleted
     finally:
         server.stop()
