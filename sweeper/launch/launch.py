@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -160,10 +160,20 @@ def _fail_running_runs(client: MlflowClient, experiment_id: str, sweep_run_id: s
     return len(stale)
 
 
-def _build_local_models(spec: SweepSpec, texts: list[str], out_dir: Path) -> dict[str, Path]:
-    """Per local scale (tiny, mini), its model, all with one tokenizer trained on all of the
-    sweep's text (read and checked by ``read_sweep_data`` before anything was written)."""
-    local = [name for name in spec.scales if SCALES[name].model in LOCAL_MODELS]
+def unstored_local_models(client: MlflowClient, scales: Sequence[str], resumed_run_id: str | None) -> set[str]:
+    """The local scales (tiny, mini) whose model the sweep run does not hold: all of them for a
+    new sweep; on a relaunch, those an earlier launch died before storing."""
+    local = {name for name in scales if SCALES[name].model in LOCAL_MODELS}
+    if resumed_run_id is None or not local:
+        return local
+    stored = {Path(item.path).name for item in retrying(lambda: client.list_artifacts(resumed_run_id, "pretrained"))}
+    return local - stored
+
+
+def _build_local_models(spec: SweepSpec, texts: list[str], out_dir: Path, only: set[str]) -> dict[str, Path]:
+    """Per local scale (tiny, mini) in ``only``, its model, all with one tokenizer trained on all
+    of the sweep's text (read and checked by ``read_sweep_data`` before anything was written)."""
+    local = [name for name in spec.scales if name in only]
     if not local:
         return {}
     tokenizer = build_tiny_tokenizer(texts)
@@ -172,21 +182,23 @@ def _build_local_models(spec: SweepSpec, texts: list[str], out_dir: Path) -> dic
     }
 
 
-def _pretrained_encoders(
-    plan: Plan, sweep_run_id: str, sweep_run: TrackedRun | None, local_dirs: dict[str, Path]
-) -> dict[str, tuple[str, str]]:
+def _pretrained_encoders(plan: Plan, sweep_run_id: str) -> dict[str, tuple[str, str]]:
     """Per scale, the encoder trials start from: a hub model, or a model built here (tiny,
-    mini), stored with the sweep run so that every node can fetch it."""
+    mini), stored with the sweep run (``_store_local_models``) so that every node can fetch it."""
     encoders = {}
     for scale_name in plan.spec.scales:
         scale = SCALES[scale_name]
         if scale.model in LOCAL_MODELS:
-            if scale_name in local_dirs and sweep_run is not None:  # else a resumed sweep's, stored at its first launch
-                sweep_run.log_artifacts(local_dirs[scale_name], f"pretrained/{scale_name}")
             encoders[scale_name] = (f"{RUNS_PREFIX}{sweep_run_id}/pretrained/{scale_name}", scale.revision)
         else:
             encoders[scale_name] = (scale.model, scale.revision)
     return encoders
+
+
+def _store_local_models(sweep_run: TrackedRun, local_dirs: dict[str, Path]) -> None:
+    """The models built by this launch, with the sweep run, before any trial needs them."""
+    for scale_name, folder in local_dirs.items():
+        sweep_run.log_artifacts(folder, f"pretrained/{scale_name}")
 
 
 def _sweep_provenance(commit: str, local_dirs: dict[str, Path]) -> dict[str, str]:
@@ -374,8 +386,10 @@ def _launch_validated(plan: Plan, options: LaunchOptions, prepared: _Prepared) -
                 spec.name, experiment.experiment_id, previous.finished_run_id, 0, 0, 0, already_done=True
             )
     with tempfile.TemporaryDirectory(prefix="xsweep-tiny-") as tmp:
-        # A resumed sweep keeps the models its finished trials started from.
-        local_dirs = {} if previous.unfinished_run_id else _build_local_models(spec, prepared.texts, Path(tmp))
+        # A resumed sweep keeps the models its finished trials started from; those its first
+        # launch died before storing are built now (no trial can have started from them).
+        missing = unstored_local_models(client, spec.scales, previous.unfinished_run_id)
+        local_dirs = _build_local_models(spec, prepared.texts, Path(tmp), only=missing)
         if experiment is not None:
             experiment_id = experiment.experiment_id
         else:
@@ -421,8 +435,9 @@ def _run_sweep(start: _SweepStart) -> LaunchResult:
     status = "FAILED"
     try:
         launches = _count_launch(client, sweep_run)
+        _store_local_models(sweep_run, start.local_dirs)
         sweep_run.log_params(_sweep_params(start.plan))
-        searcher = searcher or SweepSearcher(start.plan, _context(start, sweep_run.run_id, sweep_run))
+        searcher = searcher or SweepSearcher(start.plan, _context(start, sweep_run.run_id))
         provenance = _sweep_provenance(searcher.context.source_commit, start.local_dirs)
         if start.options.data_commits:
             provenance[f"{PREFIX}data_commits"] = _data_commits(start.options)
@@ -496,7 +511,7 @@ def _sweep_params(plan: Plan) -> dict[str, object]:
     }
 
 
-def _context(start: _SweepStart, sweep_run_id: str, sweep_run: TrackedRun | None) -> SweepContext:
+def _context(start: _SweepStart, sweep_run_id: str) -> SweepContext:
     options = start.options
     return SweepContext(
         name=start.plan.spec.name,
@@ -504,7 +519,7 @@ def _context(start: _SweepStart, sweep_run_id: str, sweep_run: TrackedRun | None
         sweep_run_id=sweep_run_id,
         tracking_uri=options.tracking_uri,
         study_storage=options.study_storage,
-        encoders=_pretrained_encoders(start.plan, sweep_run_id, sweep_run, start.local_dirs),
+        encoders=_pretrained_encoders(start.plan, sweep_run_id),
         storage_path=options.storage_path,
         collective_backend=options.collective_backend,
         driver_resource=_driver_resource(),
@@ -529,7 +544,7 @@ def _driver_resource() -> str:
 def _resumed_searcher(start: _SweepStart, sweep_run_id: str) -> SweepSearcher:
     """The searcher of an unfinished sweep, from what its studies and runs hold; refused in
     one line, before anything is written, where nothing is left that could run."""
-    searcher = SweepSearcher(start.plan, _context(start, sweep_run_id, None))
+    searcher = SweepSearcher(start.plan, _context(start, sweep_run_id))
     searcher.resume()
     dead_ends = searcher.dag.dead_end_studies()
     if dead_ends and not searcher.dag.runnable_left():

@@ -49,3 +49,23 @@ def test_the_tokenizer_has_xlmr_layout_and_covers_its_texts(tmp_path: Path) -> N
     ids = tokenizer(TEXTS[-1])["input_ids"]
     assert tokenizer.unk_token_id not in ids  # every character of the texts has a piece
     assert tokenizer.decode(ids, skip_special_tokens=True) == TEXTS[-1]
+
+
+def test_a_relaunch_rebuilds_the_local_models_its_first_launch_did_not_store(tmp_path: Path) -> None:
+    """A first launch that died before it stored ``pretrained/<scale>`` must not leave the sweep
+    unrelaunchable: the relaunch builds the local models its sweep run lacks (a real MLflow store)."""
+    from mlflow.tracking import MlflowClient
+
+    from sweeper.launch.launch import unstored_local_models
+
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    sweep_run = client.create_run(client.create_experiment("s", artifact_location=(tmp_path / "a").as_uri()))
+    run_id = sweep_run.info.run_id
+    assert unstored_local_models(client, ["tiny", "mini", "base"], None) == {"tiny", "mini"}  # a new sweep
+    assert unstored_local_models(client, ["tiny", "mini"], run_id) == {"tiny", "mini"}  # died before storing
+    stored = tmp_path / "tiny"
+    stored.mkdir()
+    (stored / "config.json").write_text("{}")
+    client.log_artifacts(run_id, str(stored), "pretrained/tiny")
+    assert unstored_local_models(client, ["tiny", "mini"], run_id) == {"mini"}
+    assert unstored_local_models(client, ["base"], run_id) == set()  # hub models are never stored
