@@ -447,7 +447,7 @@ def _run_sweep(start: _SweepStart) -> LaunchResult:
         tuner = _tuner(start, searcher, progress, f"{spec.name}-{sweep_run.run_id[:8]}-{launches}")
         with progress:
             tuner.fit()
-        result = _result(start, sweep_run, searcher)
+        result = _result(start, sweep_run, searcher, launches)
         if searcher.fatal is not None:
             raise SweepAborted(f"{searcher.fatal}; the sweep stopped ({result.summary()}): free space, then relaunch")
         status = result.sweep_status
@@ -474,8 +474,9 @@ def _count_launch(client: MlflowClient, sweep_run: TrackedRun) -> int:
     return launches
 
 
-def _result(start: _SweepStart, sweep_run: TrackedRun, searcher: SweepSearcher) -> LaunchResult:
-    """Where the launch left the planned cells, also logged on the sweep run."""
+def _result(start: _SweepStart, sweep_run: TrackedRun, searcher: SweepSearcher, launch: int) -> LaunchResult:
+    """Where the launch left the planned cells, also logged on the sweep run at the launch's
+    number as step: a relaunch's counts are new points, and the latest is what the UI shows."""
     result = LaunchResult(
         start.plan.spec.name,
         start.experiment_id,
@@ -487,7 +488,7 @@ def _result(start: _SweepStart, sweep_run: TrackedRun, searcher: SweepSearcher) 
         planned=len(start.plan.cells),
     )
     counts = ("finished", "failed", "blocked", "interrupted")
-    sweep_run.log_metrics({f"cells/{count}": getattr(result, count) for count in counts})
+    sweep_run.log_metrics({f"cells/{count}": getattr(result, count) for count in counts}, step=launch)
     return result
 
 

@@ -129,7 +129,13 @@ def test_an_interrupted_launch_is_not_finished_and_its_relaunch_finishes(tmp_pat
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "1 of 1 cells finished" in again.stdout
     runs = _assert_exactly_once(tracking_uri, "interrupted")
-    assert next(run for run in runs if run.data.tags["phase"] == "sweep").data.tags["launches"] == "2"
+    sweep = next(run for run in runs if run.data.tags["phase"] == "sweep")
+    assert sweep.data.tags["launches"] == "2"
+    # The relaunch's counts are the ones the sweep run shows, not the interrupted launch's.
+    assert {key: sweep.data.metrics[f"cells/{key}"] for key in ("finished", "interrupted")} == {
+        "finished": 1,
+        "interrupted": 0,
+    }
 
 
 def _trial_processes() -> list[psutil.Process]:
