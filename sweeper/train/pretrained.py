@@ -19,6 +19,9 @@ from transformers import XLMRobertaConfig, XLMRobertaModel, XLMRobertaTokenizer
 from sweeper.plan.scales import LOCAL_MODELS, TINY_MODEL
 
 TINY_VOCAB_SIZE = 2000
+# Pieces longer than one character, beyond every character, where the text has more
+# characters than TINY_VOCAB_SIZE holds.
+LONGER_PIECES = 500
 # Retrieval's recipe encodes up to 512 tokens.
 TINY_MAX_LENGTH = 512
 # XLM-R's own layout: these four first (its tokenizer looks <unk> up at id 3), <mask> last.
@@ -33,6 +36,13 @@ def train_unigram_pieces(texts: Iterable[str], vocab_size: int = TINY_VOCAB_SIZE
     Not tokenizers' ``train_new_from_iterator``: its Unigram trainer walks Rust hash maps and
     sets whose order is seeded anew in every process (the words it sums over in EM, and the
     characters it appends last), so each process wrote a different ``tokenizer.json``."""
+    texts = list(texts)
+    characters = len(set().union(*texts))
+    if characters >= vocab_size:
+        # Every character is a piece (coverage 1.0), and SentencePiece refuses a vocabulary
+        # smaller than the characters: text in many scripts (LAReQA's pools hold Chinese and
+        # Arabic) can have more. Larger only there: every other sweep's pieces stay the same.
+        vocab_size = characters + LONGER_PIECES
     model = io.BytesIO()
     sentencepiece.SentencePieceTrainer.train(
         sentence_iterator=iter(texts),

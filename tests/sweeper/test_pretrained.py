@@ -69,3 +69,13 @@ def test_a_relaunch_rebuilds_the_local_models_its_first_launch_did_not_store(tmp
     client.log_artifacts(run_id, str(stored), "pretrained/tiny")
     assert unstored_local_models(client, ["tiny", "mini"], run_id) == {"mini"}
     assert unstored_local_models(client, ["base"], run_id) == set()  # hub models are never stored
+
+
+def test_text_with_more_characters_than_the_vocabulary_gets_a_piece_for_each() -> None:
+    from sweeper.train.pretrained import TINY_VOCAB_SIZE, train_unigram_pieces
+
+    # 2,500 CJK ideographs, eight a sentence, each sentence twice.
+    characters = [chr(0x4E00 + n) for n in range(TINY_VOCAB_SIZE + 500)]
+    texts = ["".join(characters[n : n + 8]) for n in range(0, len(characters), 8)] * 2
+    pieces = {piece for piece, _ in train_unigram_pieces(texts)}
+    assert set(characters) <= {piece.removeprefix("\u2581") for piece in pieces}
