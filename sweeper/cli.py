@@ -172,6 +172,12 @@ spec_options = _options(
         "--data", default=None, help="'hub', or a local mirror DIR/<task>/<config>/<split>.jsonl [default: hub]."
     ),
     click.option(
+        "--local-data",
+        default=None,
+        help="Where the tasks with no hub copy (lareqa, bucc2018, cosmosqa; ccg) are read from, whatever --data is: "
+        "the DIR of `xsweep data fetch TASKS --out DIR`.",
+    ),
+    click.option(
         "--translated-data",
         default=None,
         help="Machine-translated intermediate data, DIR/<task>/<lang>/train.jsonl, mixed into intermediate training.",
@@ -235,6 +241,7 @@ def _spec(options: dict) -> SweepSpec:
         trials=options["trials"],
         seeds=options["seeds"],
         data=options["data"] or HUB,
+        local_data=options["local_data"],
         name=options["name"],
         translated_data=options["translated_data"],
         mlm_text=options["mlm_text"],
@@ -700,7 +707,10 @@ def fetch_data(task_names: str, out: str, languages: str | None, source_urls: tu
         for line in failures:
             click.echo(f"failed: {line}")
         raise click.ClickException(f"{len(failures)} tasks failed (above); rerun to retry them, the others are kept")
-    click.echo(f"use `xsweep launch --data {out}` (with the hub's tasks there too: `xsweep data mirror --out {out}`)")
+    click.echo(
+        f"use `xsweep launch --local-data {out}` (the other tasks from --data, the hub by default; "
+        f"or offline, mirrored there too: `xsweep data mirror --out {out}`, then --data {out})"
+    )
 
 
 @data.command("table")

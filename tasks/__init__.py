@@ -16,7 +16,7 @@ from tasks.data import (
 )
 from tasks.families import FAMILIES, Evaluation, TaskFamily, family_of
 from tasks.registry import TASKS, Recipe, Size, Source, Task, get_task, intermediates, registered, targets
-from tasks.resolve import resolve, resolve_task
+from tasks.resolve import resolve, resolve_task, with_local_data
 from tasks.sources import mirror_sources, split_readers, task_sources
 
 __all__ = [
@@ -49,5 +49,6 @@ __all__ = [
     "targets",
     "texts_of",
     "training_sources",
+    "with_local_data",
     "write_split",
 ]

@@ -28,4 +28,5 @@ def check_split(task: Task, source: Source, rows: Dataset, data: str) -> None:
             if data != HUB or source.path
             else f"{source.dataset}:{source.config}:{source.split}"
         )
-        raise DataError(f"--data: {where} ({task.name}): {problem}")
+        option = "--local-data" if source.local_only and source.path else "--data"
+        raise DataError(f"{option}: {where} ({task.name}): {problem}")

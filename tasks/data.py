@@ -50,8 +50,9 @@ def _load_whole_split(source: Source, data: str) -> Dataset:
     if data == HUB and source.path is None:
         if source.local_only:
             raise DataError(
-                f"{source.folder} {source.config}/{source.split}: no faithful hub copy; valid: --data DIR "
-                f"holding {source.local_path('DIR')} (see tasks/catalog for how to build it)"
+                f"{source.folder} {source.config}/{source.split}: no faithful hub copy; valid: --local-data DIR "
+                f"(or --data DIR) holding {source.local_path('DIR')} (`xsweep data fetch` builds LAReQA, BUCC "
+                "and Cosmos QA's; see tasks/catalog)"
             )
         args, kwargs = load_arguments(source)
         return load_dataset(*args, **kwargs)

@@ -27,6 +27,8 @@ from tasks.task import Source, Task
 
 TIMEOUT_S = 60
 CHUNK = 1 << 20
+# Beside a fetched task's splits (``DIR/<folder>/``): the official files they were built from.
+MANIFEST = "fetched.json"
 
 
 class FetchError(RuntimeError):
@@ -155,8 +157,15 @@ def fetch(
         files[name] = path
     rows = CONVERTERS[task.name](task, languages, files)
     written = tuple(str(write_split(source, out, rows[source])) for source in missing)
-    _write_manifest(out / splits[0].folder / "fetched.json", records)
+    _write_manifest(out / splits[0].folder / MANIFEST, records)
     return Fetched(task.name, written, kept, tuple(records))
+
+
+def fetched_files(split_file: str | Path) -> list[dict[str, object]]:
+    """The official files (file, url, bytes, sha256) the fetch that wrote ``split_file``
+    (``DIR/<folder>/<config>/<split>.jsonl``) built its folder from; none for a split no fetch wrote."""
+    manifest = Path(split_file).parent.parent / MANIFEST
+    return json.loads(manifest.read_text(encoding="utf-8")) if manifest.is_file() else []
 
 
 def _write_manifest(path: Path, records: list[dict[str, object]]) -> None:

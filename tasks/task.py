@@ -6,7 +6,8 @@ from __future__ import annotations
 import functools
 import types
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 Kind = Literal["target", "intermediate"]
@@ -60,6 +61,15 @@ class Source:
         if self.path is not None:
             return self.path
         return f"{root}/{self.folder}/{self.config or 'default'}/{self.split}.jsonl"
+
+    def read_from(self, root: str) -> Source:
+        """A local-only split that ``root``'s local layout (``--local-data``) holds, read from
+        there whatever ``--data`` says; any other split (one ``root`` lacks: CCG kept in a
+        ``--data`` mirror) as it is."""
+        path = self.local_path(root)
+        if not self.local_only or self.path is not None or not Path(path).is_file():
+            return self
+        return replace(self, path=path)
 
 
 @dataclass(frozen=True)

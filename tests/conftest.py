@@ -225,3 +225,27 @@ def finished_sweep_ui(finished_sweep: FinishedSweep, tmp_path_factory: pytest.Te
     )
     yield server
     server.stop()
+
+
+@dataclass(frozen=True)
+class FetchedData:
+    """What ``xsweep data fetch`` wrote (``root``) from the official releases served from ``release``."""
+
+    root: Path
+    release: Path
+
+
+@pytest.fixture(scope="session")
+def fetched_data(realdata: Path, tmp_path_factory: pytest.TempPathFactory) -> FetchedData:
+    """LAReQA, BUCC and Cosmos QA fetched once, from the loopback server, into the local layout."""
+    from click.testing import CliRunner
+
+    from sweeper.cli import main
+    from tests.tasks.official_release import fetch_args, serve, write_release
+
+    folder = tmp_path_factory.mktemp("fetched")
+    release = write_release(realdata, folder / "served", folder / "bucc-files")
+    with serve(release) as (url, _):
+        result = CliRunner().invoke(main, fetch_args(url, folder / "data"))
+    assert result.exit_code == 0, result.output
+    return FetchedData(folder / "data", release)

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from sweeper.plan.plan import Plan
 from sweeper.plan.scales import SCALES
 from sweeper.plan.spec import SweepSpec
-from tasks import DataError, get_task, targets, training_sources
+from tasks import DataError, get_task, is_present, targets, training_sources
 from tasks.catalog.multitask import ALL, NINE
 from tasks.hub import SourceCheck, check_sources
 from tasks.sources import labelled
@@ -51,8 +51,8 @@ def check_hub_data(plan: Plan) -> dict[str, str]:
 def target_coverage(spec: SweepSpec) -> list[str]:
     """What a ``--data hub`` sweep leaves out, and how to run it all: the benchmark's targets
     (XTREME-R's, then XTREME's others), those of them and of the paper's intermediates whose data
-    is local only, and the exact commands that fetch those from their official files and
-    mirror the rest into one ``--data DIR``."""
+    is local only, which of those ``--local-data`` holds, and the exact commands that fetch the
+    others from their official files and run them (or, offline, mirror the rest beside them)."""
     from tasks.fetch import CONVERTERS
 
     every = targets()
@@ -64,16 +64,27 @@ def target_coverage(spec: SweepSpec) -> list[str]:
     named = (*spec.targets, *left_out, *spec.intermediates)
     # Named or left out, a fetchable task's data is never read from the hub.
     fetchable = [name for name in dict.fromkeys(named) if name in CONVERTERS]
-    if not fetchable:
+    fetched = [name for name in fetchable if spec.local_data and _fetched(name, spec.local_data)]
+    if fetched:
+        lines.append(f"local only, read from --local-data {spec.local_data}: {', '.join(fetched)}")
+    to_fetch = [name for name in fetchable if name not in fetched]
+    if not to_fetch:
         return lines
+    if spec.local_data:
+        return [
+            *lines,
+            f"local only and not in --local-data yet: {', '.join(to_fetch)}; to run every target:",
+            f"  xsweep data fetch {','.join(to_fetch)} --out {spec.local_data}",
+            "  then this command again",
+        ]
     mirrored = [name for name in dict.fromkeys(named) if name not in fetchable]
     mirrored = [name for name in mirrored if name != ALL and not _local_only(name)]
     return [
         *lines,
-        f"local only, so not read from the hub: {', '.join(fetchable)}; to run every target:",
-        f"  xsweep data fetch {','.join(fetchable)} --out DIR",
-        f"  xsweep data mirror --tasks {','.join(mirrored)} --out DIR",
-        "  then this command with --data DIR",
+        f"local only, so not read from the hub: {', '.join(to_fetch)}; to run every target:",
+        f"  xsweep data fetch {','.join(to_fetch)} --out DIR",
+        "  then this command with --local-data DIR",
+        f"  (offline, instead: xsweep data mirror --tasks {','.join(mirrored)} --out DIR, then --data DIR)",
     ]
 
 
@@ -81,3 +92,12 @@ def _local_only(name: str) -> bool:
     """Whether ``name`` trains or is scored on data the hub does not hold (CCG, the fetched ones)."""
     task = get_task(name)
     return any(source.local_only for source in (*training_sources(task), *task.dev.values()))
+
+
+def _fetched(name: str, local_data: str) -> bool:
+    """Whether ``local_data`` holds ``name``'s local-only training splits and some of its
+    local-only evaluation splits (a language or more: the plan names those it skips)."""
+    task = get_task(name)
+    training = [source for source in training_sources(task) if source.local_only]
+    evaluation = [source for source in (*task.dev.values(), *task.test.values()) if source.local_only]
+    return all(is_present(s, local_data) for s in training) and any(is_present(s, local_data) for s in evaluation)

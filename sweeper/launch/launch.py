@@ -501,6 +501,7 @@ def _sweep_params(plan: Plan) -> dict[str, object]:
         "trials": spec.trials,
         "seeds": spec.seeds,
         "data": spec.data,
+        "local_data": spec.local_data or "none",
         "translated_data": spec.translated_data or "none",
         "mlm_text": spec.mlm_text or "none",
         "sampler": spec.sampler,

@@ -65,6 +65,7 @@ def sweep_shared(context: SweepContext, plan: Plan) -> SweepShared:
         translated_data=spec.translated_data,
         mlm_text=spec.mlm_text,
         batch_order=spec.batch_order,
+        local_data=spec.local_data,
     )
 
 

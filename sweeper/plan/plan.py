@@ -88,7 +88,7 @@ class Plan:
 def _resolved(spec: SweepSpec, name: str) -> Task:
     """``name`` resolved once for the whole plan; an alternative's missing input is the spec's error."""
     try:
-        return resolve(name, spec.data, Alternatives(spec.translated_data, spec.mlm_text))
+        return resolve(name, spec.data, Alternatives(spec.translated_data, spec.mlm_text), spec.local_data)
     except AlternativeError as error:
         raise SpecError(str(error)) from None
 
@@ -118,8 +118,13 @@ def make_plan(spec: SweepSpec) -> Plan:
         present = tuple(languages_present(task, spec.data, wanted))
         _check_training_data(task, spec.data, "--data")
         if not present:
-            expected = ", ".join(task.dev[lang].local_path(spec.data) for lang in wanted)
-            raise SpecError(f"--data: {name} has no evaluation data in {' '.join(wanted)}; expected one of {expected}")
+            # A target with no hub copy (BUCC) is looked for in --local-data, where given.
+            local = spec.local_data is not None and all(task.dev[lang].local_only for lang in wanted)
+            option, root = ("--local-data", spec.local_data) if local else ("--data", spec.data)
+            expected = ", ".join(task.dev[lang].local_path(root) for lang in wanted)
+            raise SpecError(
+                f"{option}: {name} has no evaluation data in {' '.join(wanted)}; expected one of {expected}"
+            )
         languages[name] = present
         skipped[name] = tuple(lang for lang in wanted if lang not in present)
         if skipped[name]:

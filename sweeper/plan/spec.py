@@ -9,7 +9,16 @@ from pathlib import Path
 
 from sweeper.plan.sampling import DEFAULT_SAMPLER, SAMPLERS
 from sweeper.plan.scales import SCALES
-from tasks import HUB, TASKS, intermediates, is_present, languages_present, targets, training_sources
+from tasks import (
+    HUB,
+    TASKS,
+    intermediates,
+    is_present,
+    languages_present,
+    targets,
+    training_sources,
+    with_local_data,
+)
 from tasks.alternatives import AlternativeError, check_inputs
 from tasks.batching import BATCH_ORDERS, DEFAULT_BATCH_ORDER, order_identity
 from tasks.catalog.multitask import ALL, NINE
@@ -34,6 +43,9 @@ class SweepSpec:
     trials: int
     seeds: int
     data: str
+    # Where the local-only splits (no hub copy: LAReQA, BUCC, Cosmos QA, CCG) are read from
+    # (absolute), whatever ``data`` is; None: from ``data`` too.
+    local_data: str | None = None
     # The paper's alternatives for every intermediate run (absolute paths), or None.
     translated_data: str | None = None
     mlm_text: str | None = None
@@ -51,7 +63,7 @@ class SweepSpec:
         fields = asdict(self)
         fields.pop("name")
         # Unset alternatives leave the fingerprint of sweeps from before they existed alone.
-        for alternative in ("translated_data", "mlm_text"):
+        for alternative in ("translated_data", "mlm_text", "local_data"):
             if fields[alternative] is None:
                 fields.pop(alternative)
         # Likewise the default sampler: a sweep's fingerprint changes only where it chose another.
@@ -86,20 +98,44 @@ def _check_names(option: str, names: tuple[str, ...], valid: list[str]) -> None:
         raise SpecError(f"{option}: empty; valid: {', '.join(valid)}")
 
 
-def default_intermediates(data: str) -> tuple[str, ...]:
+def default_intermediates(data: str, local_data: str | None = None) -> tuple[str, ...]:
     """The study's own: the paper's nine and ``all``, less those whose data is the user's to
-    bring (CCG) and is not in ``data``."""
+    bring (CCG, Cosmos QA) and is neither in ``data`` nor in ``local_data``."""
     names = (*NINE, ALL)
-    return tuple(name for name in names if all(is_present(s, data) for s in training_sources(TASKS[name])))
+    return tuple(
+        name
+        for name in names
+        if all(is_present(s, data) for s in training_sources(with_local_data(TASKS[name], local_data)))
+    )
 
 
-def default_targets(data: str) -> tuple[str, ...]:
+def default_targets(data: str, local_data: str | None = None) -> tuple[str, ...]:
     """Every target; on the hub, less those whose evaluation data is local only (BUCC's
-    monolingual corpora, LAReQA's sentence pool: the user's to build from the official files)."""
+    monolingual corpora, LAReQA's sentence pool: `xsweep data fetch` builds them from the
+    official files) and not in ``local_data``."""
     names = tuple(task.name for task in targets())
     if data != HUB:
         return names
-    return tuple(name for name in names if languages_present(TASKS[name], data))
+    return tuple(name for name in names if languages_present(with_local_data(TASKS[name], local_data), data))
+
+
+def _check_local_data(local_data: str) -> str:
+    """``local_data`` made absolute, or a ``SpecError``: not a folder, or one holding none of
+    the catalog's local-only splits (the wrong folder, or a fetch that wrote nothing yet)."""
+    valid = "a folder `xsweep data fetch TASKS --out DIR` wrote (DIR/<folder>/<config>/<split>.jsonl)"
+    if not Path(local_data).is_dir():
+        raise SpecError(f"--local-data: {local_data} is not a directory; valid: {valid}")
+    root = str(Path(local_data).resolve())
+    local_only = [
+        source
+        for task in TASKS.values()
+        for source in (*training_sources(task), *task.dev.values(), *task.test.values())
+        if source.local_only
+    ]
+    if not any(is_present(source, root) for source in local_only):
+        folders = ", ".join(dict.fromkeys(source.folder for source in local_only))
+        raise SpecError(f"--local-data: {local_data} holds no split of {folders}; valid: {valid}")
+    return root
 
 
 def build_spec(
@@ -111,6 +147,7 @@ def build_spec(
     trials: int = 4,
     seeds: int = 3,
     data: str = HUB,
+    local_data: str | None = None,
     name: str | None = None,
     translated_data: str | None = None,
     mlm_text: str | None = None,
@@ -120,9 +157,11 @@ def build_spec(
     """Validate CLI-style comma lists into a ``SweepSpec``; raise ``SpecError`` if invalid."""
     scale_names = _split_names("--scales", scales) or ()
     _check_names("--scales", scale_names, list(SCALES))
-    intermediate_names = _intermediates(intermediate, data)
+    if local_data is not None:
+        local_data = _check_local_data(local_data)
+    intermediate_names = _intermediates(intermediate, data, local_data)
     valid_targets = [task.name for task in targets()]
-    target_names = default_targets(data) if targets_ is None else _split_names("--targets", targets_) or ()
+    target_names = default_targets(data, local_data) if targets_ is None else _split_names("--targets", targets_) or ()
     _check_names("--targets", target_names, valid_targets)
     language_names = _split_names("--languages", languages)
     if language_names is not None:
@@ -150,16 +189,17 @@ def build_spec(
         trials=trials,
         seeds=seeds,
         data=data,
+        local_data=local_data,
         sampler=sampler,
         batch_order=batch_order,
     )
     return _named(spec)
 
 
-def _intermediates(intermediate: str | None, data: str) -> tuple[str, ...]:
+def _intermediates(intermediate: str | None, data: str, local_data: str | None) -> tuple[str, ...]:
     """The intermediates asked for, less ``none`` (always run); by default the study's own."""
     if intermediate is None:
-        return default_intermediates(data)
+        return default_intermediates(data, local_data)
     names = tuple(n for n in _split_names("--intermediate", intermediate) or () if n != NONE)
     _check_names("--intermediate", names or (NONE,), [*(task.name for task in intermediates()), NONE])
     return names

@@ -1,7 +1,8 @@
-"""What a run's numbers depend on besides its spec: the code, the libraries, the device, and
-the bytes of the model and tokenizer it starts from. Every run carries them as
-``provenance/...`` tags, so two runs that should agree can be checked and two that differ
-explained (``xsweep compare`` lists the tags that differ)."""
+"""What a run's numbers depend on besides its spec: the code, the libraries, the device, the
+bytes of the model and tokenizer it starts from, and of the official files its fetched data
+was built from. Every run carries them as ``provenance/...`` tags, so two runs that should
+agree can be checked and two that differ explained (``xsweep compare`` lists the tags that
+differ)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import hashlib
 import json
 import platform
 import subprocess
+from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from sweeper.record.tags import PROVENANCE_PREFIX as PREFIX
+from tasks.fetch import fetched_files
 
 PACKAGES = ("xsweep", "torch", "transformers", "tokenizers", "sentencepiece", "datasets", "ray", "mlflow", "optuna")
 SOURCE = Path(__file__).resolve().parents[1]
@@ -115,3 +118,15 @@ def encoder_tags(folder: str | Path) -> dict[str, str]:
         f"{PREFIX}encoder_sha256": files_hash(folder, model_files(folder)),
         f"{PREFIX}tokenizer_sha256": tokenizer_hash(folder),
     }
+
+
+def fetched_tags(split_files: Iterable[Path]) -> dict[str, str]:
+    """The SHA-256 of each official file the local splits a run read were built from
+    (``xsweep data fetch``'s manifest beside them), as ``provenance/fetched/<folder>/<file>``:
+    a run's LAReQA, BUCC or Cosmos QA rows name the release they came from."""
+    tags = {}
+    for split_file in split_files:
+        folder = Path(split_file).parent.parent.name
+        for record in fetched_files(split_file):
+            tags[f"{PREFIX}fetched/{folder}/{record['file']}"] = str(record["sha256"])
+    return tags

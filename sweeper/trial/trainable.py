@@ -79,9 +79,10 @@ def write_predictions(evaluation: Evaluation, task: str, out_dir: Path) -> Path:
 
 
 def _resolved(spec: TrialSpec, sweep: SweepShared) -> Task:
-    """The effective task the trial trains and scores (``tasks.resolve``): CCG's categories
-    read from its data, a multi-task run's members with data, the sweep's alternatives."""
-    return resolve(spec.task, sweep.data, Alternatives(sweep.translated_data, sweep.mlm_text))
+    """The effective task the trial trains and scores (``tasks.resolve``): its local-only
+    splits read from the sweep's --local-data, CCG's categories read from its data, a
+    multi-task run's members with data, the sweep's alternatives."""
+    return resolve(spec.task, sweep.data, Alternatives(sweep.translated_data, sweep.mlm_text), sweep.local_data)
 
 
 def hyperparameters(spec: TrialSpec, sweep: SweepShared) -> Hyperparameters:
@@ -191,10 +192,12 @@ def _rank_zero() -> bool:
 
 
 def _log_lineage(run: TrackedRun, task: Task, encoder: str, spec: TrialSpec, data: str) -> None:
-    """What the trial starts from: its runtime and encoder, the data it reads, a multi-task
-    run's members."""
-    run.set_tags(RunTags(provenance={**provenance.runtime_tags(), **provenance.encoder_tags(encoder)}))
-    log_datasets(run.client, run.run_id, datasets_read(task, data, spec.languages, spec.splits))
+    """What the trial starts from: its runtime and encoder, the data it reads (and the official
+    files fetched data was built from), a multi-task run's members."""
+    reads = datasets_read(task, data, spec.languages, spec.splits)
+    fetched = provenance.fetched_tags(read.local_file for read in reads if read.local_file is not None)
+    run.set_tags(RunTags(provenance={**provenance.runtime_tags(), **provenance.encoder_tags(encoder), **fetched}))
+    log_datasets(run.client, run.run_id, reads)
     members = family_of(task.family).members(task)
     if members:
         run.set_tags(RunTags(members=tuple(member.name for member in members)))

@@ -33,6 +33,8 @@ class SweepShared:
     translated_data: str | None = None
     mlm_text: str | None = None
     batch_order: str = DEFAULT_BATCH_ORDER
+    # Where the local-only splits are read from (``--local-data``), or None: from ``data``.
+    local_data: str | None = None
 
     @classmethod
     def from_config(cls, config: Mapping) -> SweepShared:

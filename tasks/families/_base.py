@@ -133,9 +133,15 @@ class TaskFamily(abc.ABC):
         if task.train is None:
             return None
         needed = [*training_sources(task), task.dev["en"]]
-        if data == HUB and any(source.local_only for source in needed):
-            layout = ", ".join(source.local_path("DIR") for source in needed if source.local_only)
-            return f"{task.name}'s data is not on the hub (licensed); bring it as {layout}, --data DIR"
+        unbound = [source for source in needed if source.local_only and source.path is None]
+        if data == HUB and unbound:
+            layout = ", ".join(source.local_path("DIR") for source in unbound)
+            if task.release is not None:
+                return (
+                    f"{task.name}'s data is not on the hub; valid: --local-data DIR after "
+                    f"`xsweep data fetch {task.name} --out DIR` (which writes {layout})"
+                )
+            return f"{task.name}'s data is not on the hub (licensed); valid: --local-data DIR holding {layout}"
         missing = [source.local_path(data) for source in needed if not is_present(source, data)]
         if missing:
             return f"{task.name} needs its English training and dev data; expected {', '.join(missing)}"
@@ -177,6 +183,24 @@ class TaskFamily(abc.ABC):
     def with_translations(self, task: Task, translations: Callable[[Task], tuple[Source, ...]]) -> Task:
         """``task`` training on its machine-translated data as well (``translations(task)``)."""
         return dataclasses.replace(task, train_with=(*task.train_with, *translations(task)))
+
+    def with_local_data(self, task: Task, root: str) -> Task:
+        """``task`` reading its local-only splits (no hub copy: LAReQA's pool, BUCC, Cosmos QA,
+        CCG) from ``root``, a folder in the local layout, where it holds them, and every other
+        split from ``--data``."""
+        settings = task.settings
+        named = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
+        return dataclasses.replace(
+            task,
+            train=task.train.read_from(root) if task.train is not None else None,
+            train_with=tuple(source.read_from(root) for source in task.train_with),
+            then_train=task.then_train.read_from(root) if task.then_train is not None else None,
+            dev={lang: source.read_from(root) for lang, source in task.dev.items()},
+            test={lang: source.read_from(root) for lang, source in task.test.items()},
+            settings=dataclasses.replace(
+                settings, **{name: value.read_from(root) for name, value in named.items() if isinstance(value, Source)}
+            ),
+        )
 
     def with_mlm(self, task: Task, mlm: Task) -> Task:
         """``task`` interleaved with continued MLM: a two-member multi-task run selected on the

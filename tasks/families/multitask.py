@@ -255,6 +255,10 @@ class MultiTask(TaskFamily):
         members = tuple(self._family(member).with_translations(member, translations) for member in self.members(task))
         return dataclasses.replace(task, settings=dataclasses.replace(task.settings, members=members))
 
+    def with_local_data(self, task: Task, root: str) -> Task:
+        members = tuple(self._family(member).with_local_data(member, root) for member in self.members(task))
+        return dataclasses.replace(task, settings=dataclasses.replace(task.settings, members=members))
+
     def with_mlm(self, task: Task, mlm: Task) -> Task:
         members = (*self.members(task), mlm)
         return dataclasses.replace(task, settings=dataclasses.replace(task.settings, members=members))

@@ -113,6 +113,17 @@ CASES = [
         _launch("--data", "{empty}"),
         "--data: xnli needs its English training and dev data; expected",
     ),
+    Case(
+        "local data not a directory",
+        _launch("--local-data", "/nonexistent/l"),
+        "--local-data: /nonexistent/l is not a directory; valid: a folder `xsweep data fetch TASKS --out DIR` wrote",
+    ),
+    Case("local data a file", _launch("--local-data", "{file}"), "--local-data: {file} is not a directory; valid:"),
+    Case(
+        "local data not fetched",
+        _launch("--local-data", "{empty}"),
+        "holds no split of bucc2018, lareqa, cosmos_qa, ccg; valid: a folder `xsweep data fetch",
+    ),
     Case("name with a space", _launch("--name", "a b"), "--name: 'a b'; valid: ASCII letters, digits and - _ . +"),
     Case("name too long", _launch("--name", "x" * 300), "(300 characters)'; valid: 1 to 100 characters"),
     Case("name not ASCII", _launch("--name", "größe"), "--name: 'größe'; valid: ASCII letters"),

@@ -98,12 +98,17 @@ HEAVY = ("torch", "transformers", "ray", "mlflow", "datasets", "pandas", "sklear
         ["plan", "--scales", "base,large,xl"],
         ["launch", "--dry-run", "--scales", "base,large,xl"],
         ["plan", "--scales", "tiny,mini", "--intermediate", "mnli", "--targets", "xnli", "--data", "DEMO"],
+        ["plan", "--scales", "base", "--local-data", "LOCAL"],
     ],
 )
-def test_listing_and_planning_import_no_heavy_library(args: list[str], demo_data: Path) -> None:
+def test_listing_and_planning_import_no_heavy_library(args: list[str], demo_data: Path, tmp_path: Path) -> None:
     """They answer at once: none of the libraries in HEAVY is imported (a fresh process, so
     that nothing this test session imported counts)."""
-    args = [str(demo_data) if arg == "DEMO" else arg for arg in args]
+    local = tmp_path / "cosmos_qa" / "default"
+    local.mkdir(parents=True)
+    for split in ("train", "validation"):
+        (local / f"{split}.jsonl").write_text('{"context": "c", "question": "q", "label": 0}\n', encoding="utf-8")
+    args = [{"DEMO": str(demo_data), "LOCAL": str(tmp_path)}.get(arg, arg) for arg in args]
     probe = (
         "import sys; from click.testing import CliRunner; from sweeper.cli import main; "
         f"result = CliRunner().invoke(main, {args!r}); assert result.exit_code == 0, result.output; "

@@ -6,67 +6,31 @@ the local layout; atomic per split, a rerun downloads nothing, every file's SHA-
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import shutil
-import tarfile
-import threading
 from collections.abc import Iterator
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from tasks import get_task, load_split
 from tasks.fetch import FetchError, fetch
+from tests.tasks.official_release import BUCC_STANDIN_LANGUAGES, fetch_args, serve, write_release
 from tests.tasks.realdata_retrieval import LAREQA_SAMPLE_LANGUAGES, convert_bucc, convert_lareqa, write_bucc_standin
 
-BUCC_STANDIN_LANGUAGES = ("de", "fr", "zh")
 SPLITS = ("validation", "test")
 
 
 @pytest.fixture
 def release(realdata: Path, tmp_path: Path) -> Path:
     """The three releases as their publishers lay them out, under one folder per task."""
-    root = tmp_path / "served"
-    for lang in LAREQA_SAMPLE_LANGUAGES:
-        target = root / "lareqa" / "xquad-r" / f"{lang}.json"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(realdata / "lareqa" / "xquad-r" / f"{lang}.json", target)
-    (root / "cosmosqa").mkdir(parents=True)
-    for name in ("train.csv", "valid.csv"):
-        shutil.copy(realdata / "english" / "cosmos_qa" / name, root / "cosmosqa" / name)
-    # BUCC's tarballs: bucc2018/<lang>-en/<lang>-en.{sample,training}.{<lang>,en,gold}.
-    prefixes = write_bucc_standin(realdata, tmp_path / "bucc-files")
-    (root / "bucc2018").mkdir()
-    for lang, prefix in prefixes.items():
-        for split, kind in (("dev", "sample"), ("test", "training")):
-            with tarfile.open(root / "bucc2018" / f"bucc2018-{lang}-en.{kind}-gold.tar.bz2", "w:bz2") as tar:
-                for side in (lang, "en", "gold"):
-                    data = Path(f"{prefix}.{split}.{side}").read_bytes()
-                    info = tarfile.TarInfo(f"bucc2018/{lang}-en/{lang}-en.{kind}.{side}")
-                    info.size = len(data)
-                    tar.addfile(info, io.BytesIO(data))
-    return root
+    return write_release(realdata, tmp_path / "served", tmp_path / "bucc-files")
 
 
 @pytest.fixture
 def server(release: Path) -> Iterator[tuple[str, list[str]]]:
     """``release`` on 127.0.0.1; yields its URL and the log of paths requested."""
-    requested: list[str] = []
-
-    class Handler(SimpleHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            requested.append(self.path)
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(release)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", requested
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve(release) as served:
+        yield served
 
 
 def _sha256(path: Path) -> str:
@@ -139,8 +103,7 @@ def test_the_command_fetches_the_three_and_a_rerun_downloads_nothing(
 
     url, requested = server
     out = tmp_path / "data"
-    args = ["data", "fetch", "lareqa,bucc2018,cosmosqa", "--out", str(out), "--languages", "de,fr,zh,en,ar"]
-    args += [f"--source-url={name}={url}/{name}" for name in ("lareqa", "bucc2018", "cosmosqa")]
+    args = fetch_args(url, out)
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "lareqa: 4 splits written, 0 already there" in result.output

@@ -271,7 +271,7 @@ def test_no_old_entry_is_left() -> None:
     for name in ("lareqa", "bucc2018", "cosmosqa"):
         task = get_task(name)
         assert all(source.local_only for source in (*task.dev.values(), *task.test.values()))
-    with pytest.raises(DataError, match="lareqa ar/validation: no faithful hub copy; valid: --data DIR holding"):
+    with pytest.raises(DataError, match="lareqa ar/validation: no faithful hub copy; valid: --local-data DIR "):
         load_split(get_task("lareqa").dev["ar"], HUB)
 
 
@@ -402,7 +402,8 @@ def test_plan_names_every_target_and_the_commands_that_run_them_all() -> None:
     )
     assert lines[1] == "local only, so not read from the hub: bucc2018, lareqa, cosmosqa; to run every target:"
     assert lines[2] == "  xsweep data fetch bucc2018,lareqa,cosmosqa --out DIR"
-    mirrored = lines[3].split()[4].split(",")
+    assert lines[3] == "  then this command with --local-data DIR"
+    mirrored = lines[4].split("--tasks ")[1].split()[0].split(",")
     assert "ccg" not in mirrored and "all" not in mirrored and {"xnli", "mewslix", "mnli", "squad"} <= set(mirrored)
     named = build_spec(scales="base", targets_="lareqa,xnli", intermediate="mnli", trials=1, seeds=1)
     assert target_coverage(named)[2] == "  xsweep data fetch lareqa,bucc2018,cosmosqa --out DIR"
