@@ -643,7 +643,7 @@ def check_data(task_names: str | None, languages: str | None) -> None:
     """Ask the hub (no data downloaded) whether each source's repository, revision and files
     exist: one line per source; exit 1 where any is missing."""
     from tasks import TASKS
-    from tasks.hub import check_sources
+    from tasks.checks import check_sources
     from tasks.sources import labelled_sources
 
     wanted = [lang.strip() for lang in languages.split(",")] if languages else None

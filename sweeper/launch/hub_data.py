@@ -11,7 +11,7 @@ from sweeper.plan.scales import SCALES
 from sweeper.plan.spec import SweepSpec
 from tasks import DataError, get_task, is_present, targets, training_sources
 from tasks.catalog.multitask import ALL, NINE
-from tasks.hub import SourceCheck, check_sources
+from tasks.checks import SourceCheck, check_sources
 from tasks.sources import labelled
 from tasks.task import is_commit
 

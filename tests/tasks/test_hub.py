@@ -17,8 +17,9 @@ from datasets import load_dataset
 
 from sweeper.cli import main
 from tasks import HUB, TASKS, DataError, Source, get_task, load_split
+from tasks.checks import check_sources
 from tasks.facts import RevisionFacts, hub_facts
-from tasks.hub import Listing, check_sources, load_arguments, source_problem
+from tasks.hub import Listing, load_arguments, source_problem
 from tasks.sources import labelled_sources, source_table
 from tests.tasks import hub_standin
 from tests.tasks.hub_standin import build, hub_at, place, repo_dir, serving, write_readme, write_rows
