@@ -183,7 +183,7 @@ def reach_artifact_store(tracking_uri: str, timeout_s: float) -> None:
         run = client.create_run(DEFAULT_EXPERIMENT_ID, run_name="xsweep-preflight-probe")
         try:
             client.log_text(run.info.run_id, "xsweep preflight", "xsweep-probe.txt")
-            get_artifact_repository(run.info.artifact_uri).delete_artifacts()
+            get_artifact_repository(run.info.artifact_uri, tracking_uri=tracking_uri).delete_artifacts()
         finally:
             client.update_run(run.info.run_id, status="FINISHED")  # set_terminated prints a link
             client.delete_run(run.info.run_id)

@@ -310,7 +310,8 @@ def drop_checkpoint(client: MlflowClient, run_id: str) -> None:
     """Delete a run's checkpoint (an intermediate trial the study did not select)."""
     artifact_uri = retrying(lambda: client.get_run(run_id)).info.artifact_uri
     try:
-        get_artifact_repository(artifact_uri).delete_artifacts("checkpoint")
+        # The client's own store: a proxied mlflow-artifacts: URI resolves against it, not the global URI.
+        get_artifact_repository(artifact_uri, tracking_uri=client.tracking_uri).delete_artifacts("checkpoint")
     except (NotImplementedError, MlflowException):
         log.info("artifact store cannot delete; keeping the checkpoint of run %s", run_id)
 

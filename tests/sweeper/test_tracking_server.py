@@ -235,3 +235,23 @@ def test_a_server_that_cannot_store_artifacts_is_refused_before_anything_is_writ
         assert client.search_runs(["0"]) == []  # the probe's run is deleted
     finally:
         server.stop()
+
+
+def test_a_server_that_stores_artifacts_passes_the_probe_and_keeps_nothing_of_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The probe against a working proxied server, with the process's own tracking URI pointing
+    elsewhere (as in a Ray job whose environment names another store): it passes, and leaves no
+    active run and no file in the server's artifact folder."""
+    from mlflow.tracking import MlflowClient
+
+    from sweeper.launch.preflight import reach_artifact_store
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    server = start_tracking_server(tmp_path / "server", "127.0.0.1")
+    try:
+        reach_artifact_store(server.uri, timeout_s=30)
+        assert MlflowClient(server.uri).search_runs(["0"]) == []
+        assert [path for path in (tmp_path / "server" / "artifacts").rglob("*") if path.is_file()] == []
+    finally:
+        server.stop()
