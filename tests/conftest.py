@@ -21,15 +21,27 @@ REALDATA = ROOT.parent / "shared" / "fixtures" / "realdata"
 XSWEEP = str(Path(sys.executable).parent / "xsweep")
 
 
-# (case, seconds) of the bad-input catalogue, printed at the end of the run: each should take
-# seconds at most; measured, never asserted.
-BAD_INPUT_TIMINGS: list[tuple[str, float]] = []
+# The bad-input catalogue's seconds to refuse each case, printed at the end of the run: each
+# should take seconds at most; measured, never asserted. Recorded as a test report's property,
+# so that the summary sees every case also where pytest-xdist ran them in its workers.
+REFUSED_IN_S = "refused_in_s"
+
+
+def _case_name(nodeid: str) -> str:
+    """A parametrised case's id, else the test's name."""
+    return nodeid.partition("[")[2].rstrip("]") or nodeid.rpartition("::")[2]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not BAD_INPUT_TIMINGS:
+    reports = terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", [])
+    timings = [
+        (_case_name(report.nodeid), dict(report.user_properties)[REFUSED_IN_S])
+        for report in reports
+        if report.when == "call" and REFUSED_IN_S in dict(report.user_properties)
+    ]
+    if not timings:
         return
-    slowest = sorted(BAD_INPUT_TIMINGS, key=lambda item: -item[1])
+    slowest = sorted(timings, key=lambda item: -item[1])
     total = sum(seconds for _, seconds in slowest)
     terminalreporter.section("bad-input catalogue: seconds to refuse")
     terminalreporter.write_line(f"{len(slowest)} cases, {total:.1f} s in all; the slowest:")

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from sweeper.cli import main
 from sweeper.launch.preflight import reach_storage_path
-from tests.conftest import BAD_INPUT_TIMINGS, ObjectStore, run_xsweep
+from tests.conftest import REFUSED_IN_S, ObjectStore, run_xsweep
 
 SPEC = ("--scales", "tiny", "--intermediate", "mnli", "--targets", "xnli", "--languages", "de", "--trials", "1")
 XNLI_DE_TEST = "xnli/de/test.jsonl"
@@ -263,7 +263,7 @@ def test_the_catalogue_has_every_case_of_the_issue_and_more() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_bad_input_is_one_line_and_writes_nothing(
-    case: Case, tmp_path: Path, demo_data: Path, monkeypatch: pytest.MonkeyPatch
+    case: Case, tmp_path: Path, demo_data: Path, monkeypatch: pytest.MonkeyPatch, record_property: Callable
 ) -> None:
     _needs_postgres_driver(case)
     args = _prepare(case, tmp_path, demo_data)
@@ -271,7 +271,7 @@ def test_bad_input_is_one_line_and_writes_nothing(
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     started = time.perf_counter()
     result = CliRunner().invoke(main, args)
-    BAD_INPUT_TIMINGS.append((case.id, time.perf_counter() - started))
+    record_property(REFUSED_IN_S, time.perf_counter() - started)
     output = result.output.strip()
     assert result.exit_code not in (0, None), output
     assert "Traceback" not in output and len(output.splitlines()) <= 3, output
@@ -297,7 +297,11 @@ def test_in_its_own_process_the_error_is_one_line_once(case_id: str, tmp_path: P
 
 
 def test_a_missing_bucket_is_refused_before_anything_is_written(
-    object_store: ObjectStore, tmp_path: Path, demo_data: Path, monkeypatch: pytest.MonkeyPatch
+    object_store: ObjectStore,
+    tmp_path: Path,
+    demo_data: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    record_property: Callable,
 ) -> None:
     """On the loopback S3 server: a bucket that does not exist is refused by the preflight's
     marker object, in one line, before any store or file exists; an existing one passes it."""
@@ -307,7 +311,7 @@ def test_a_missing_bucket_is_refused_before_anything_is_written(
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     started = time.perf_counter()
     result = CliRunner().invoke(main, args)
-    BAD_INPUT_TIMINGS.append((case.id, time.perf_counter() - started))
+    record_property(REFUSED_IN_S, time.perf_counter() - started)
     output = result.output.strip()
     assert result.exit_code not in (0, None) and output.count("Error:") == 1, output
     assert "--storage-path: cannot write and remove an object under s3://nosuchbucket/tune" in output, output

@@ -138,11 +138,15 @@ def test_an_interrupted_launch_is_not_finished_and_its_relaunch_finishes(tmp_pat
     }
 
 
-def _trial_processes() -> list[psutil.Process]:
-    """Tune's trial actors on this machine (`ray::ImplicitFunc...` as `ps` shows them)."""
+def _trial_processes(root: int) -> list[psutil.Process]:
+    """Tune's trial actors below process ``root`` (`ray::ImplicitFunc...` as `ps` shows them):
+    a launch's or this test's own Ray, never another test's or another user's on this machine."""
     found = []
-    for process in psutil.process_iter(["cmdline"]):
-        cmdline = " ".join(process.info["cmdline"] or [])
+    for process in psutil.Process(root).children(recursive=True):
+        try:
+            cmdline = " ".join(process.cmdline())
+        except psutil.Error:  # ended meanwhile
+            continue
         if cmdline.startswith("ray::ImplicitFunc"):
             found.append(process)
     return found
@@ -154,7 +158,7 @@ def test_a_killed_trial_worker_is_retried_in_the_same_launch_and_run(tmp_path: P
     launch = _start(_args("reclaimed", data), tmp_path, tracking_uri)
     try:
         _wait_for(lambda: _training(tracking_uri, "reclaimed", "target_search"), launch, "the search trial trains")
-        workers = _trial_processes()
+        workers = _trial_processes(launch.pid)
         assert workers, "no trial process found"
         for worker in workers:  # one trial runs now: the search trial's
             worker.send_signal(signal.SIGKILL)
@@ -247,7 +251,7 @@ def test_a_full_disk_ends_the_launch_in_one_line_and_the_next_launch_reconciles(
 def _node_running_a_trial(nodes: list) -> object | None:
     """The worker node whose raylet started the running trial process."""
     raylets = {node.all_processes["raylet"][0].process.pid: node for node in nodes}
-    for process in _trial_processes():
+    for process in _trial_processes(os.getpid()):  # the cluster's raylets are this process's
         parent = process.ppid()
         if parent in raylets:
             return raylets[parent]
