@@ -25,8 +25,7 @@ from sweeper.results.report import build_report
 from tasks.demo import PAWSX_DEMO_LANGUAGES, XNLI_DEMO_LANGUAGES, write_demo_data
 from tests.conftest import SWEEP_ARGS, FinishedSweep, run_xsweep, start_tracking_server
 
-# One worker builds the shared sweep and every test that reads it runs there (make test: -n 2 --dist loadgroup).
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("finished_sweep")]
+pytestmark = pytest.mark.slow
 
 DEMO_LANGUAGES = {"xnli": XNLI_DEMO_LANGUAGES, "pawsx": PAWSX_DEMO_LANGUAGES}
 

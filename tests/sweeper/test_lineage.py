@@ -23,8 +23,7 @@ from sweeper.trial.trial_spec import EPOCH_SCORE
 from tasks import get_task, load_split
 from tests.conftest import FinishedSweep
 
-# One worker builds the shared sweep and every test that reads it runs there (make test: -n 2 --dist loadgroup).
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("finished_sweep")]
+pytestmark = pytest.mark.slow
 
 
 def _lineage(run) -> tuple[set[tuple[str, str]], set[str]]:

@@ -15,8 +15,7 @@ from mlflow.tracking import MlflowClient
 from sweeper.record.provenance import encoder_tags
 from tests.conftest import FinishedSweep, run_xsweep
 
-# One worker builds the shared sweep and every test that reads it runs there (make test: -n 2 --dist loadgroup).
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("finished_sweep")]
+pytestmark = pytest.mark.slow
 
 
 def _runs(sweep: FinishedSweep) -> dict[tuple[str, str], object]:
