@@ -105,6 +105,27 @@ def cell_key(fields: dict) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def _target_languages(spec: SweepSpec, task: Task) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The target's languages with evaluation data, and those asked for without it (a warning);
+    ``SpecError`` where none has data, or its training data is missing."""
+    # English is always evaluated: model selection uses English dev data.
+    asked = set(spec.languages or task.languages) | {"en"}
+    wanted = [lang for lang in task.languages if lang in asked]
+    present = tuple(languages_present(task, spec.data, wanted))
+    _check_training_data(task, spec.data, "--data")
+    if not present:
+        # A target with no hub copy (BUCC) is looked for in --local-data, where given.
+        local = spec.local_data is not None and all(task.dev[lang].local_only for lang in wanted)
+        option, root = ("--local-data", spec.local_data) if local else ("--data", spec.data)
+        expected = ", ".join(task.dev[lang].local_path(root) for lang in wanted)
+        in_languages = " ".join(wanted)
+        raise SpecError(f"{option}: {task.name} has no evaluation data in {in_languages}; expected one of {expected}")
+    skipped = tuple(lang for lang in wanted if lang not in present)
+    if skipped:
+        log.warning("%s: no data for %s; evaluating %s", task.name, " ".join(skipped), " ".join(present))
+    return present, skipped
+
+
 def make_plan(spec: SweepSpec) -> Plan:
     """Expand ``spec`` into studies and cells; raise ``SpecError`` where data is missing."""
     languages: dict[str, tuple[str, ...]] = {}
@@ -112,23 +133,7 @@ def make_plan(spec: SweepSpec) -> Plan:
     tasks: dict[str, Task] = {}
     for name in spec.targets:
         task = tasks[name] = _resolved(spec, name)
-        # English is always evaluated: model selection uses English dev data.
-        asked = set(spec.languages or task.languages) | {"en"}
-        wanted = [lang for lang in task.languages if lang in asked]
-        present = tuple(languages_present(task, spec.data, wanted))
-        _check_training_data(task, spec.data, "--data")
-        if not present:
-            # A target with no hub copy (BUCC) is looked for in --local-data, where given.
-            local = spec.local_data is not None and all(task.dev[lang].local_only for lang in wanted)
-            option, root = ("--local-data", spec.local_data) if local else ("--data", spec.data)
-            expected = ", ".join(task.dev[lang].local_path(root) for lang in wanted)
-            raise SpecError(
-                f"{option}: {name} has no evaluation data in {' '.join(wanted)}; expected one of {expected}"
-            )
-        languages[name] = present
-        skipped[name] = tuple(lang for lang in wanted if lang not in present)
-        if skipped[name]:
-            log.warning("%s: no data for %s; evaluating %s", name, " ".join(skipped[name]), " ".join(present))
+        languages[name], skipped[name] = _target_languages(spec, task)
     for name in spec.intermediates:
         tasks[name] = _resolved(spec, name)
         _check_training_data(tasks[name], spec.data, "--data")
