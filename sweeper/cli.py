@@ -358,7 +358,7 @@ def plan_command(**options: object) -> None:
     type=click.IntRange(min=0),
     default=DEFAULT_RETRIES,
     show_default=True,
-    help="Times a trial whose process, worker or node died runs again (in its own run, from its checkpoint).",
+    help="Times a trial whose process, worker or node died runs again (in the same run, from its last checkpoint).",
 )
 @click.option("--dry-run", is_flag=True, help="Print the plan and its cost (as `xsweep plan`) and stop.")
 @click.option(
