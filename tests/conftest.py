@@ -261,3 +261,22 @@ def fetched_data(realdata: Path, tmp_path_factory: pytest.TempPathFactory) -> Fe
         result = CliRunner().invoke(main, fetch_args(url, folder / "data"))
     assert result.exit_code == 0, result.output
     return FetchedData(folder / "data", release)
+
+
+def outscore_every_study(searcher: object, learning_rate_range: tuple[float, float]) -> None:
+    """Give each of the searcher's studies two finished trials scoring 0.99 after epoch 1, so
+    that the median pruner stops the next trial after its first epoch, whichever study Tune
+    asks first."""
+    import optuna
+
+    from sweeper.launch.studies import LEARNING_RATE
+
+    low, high = learning_rate_range
+    distributions = {LEARNING_RATE: optuna.distributions.FloatDistribution(low, high, log=True)}
+    for state in searcher.dag.studies.values():
+        for learning_rate in (low, high):
+            earlier = optuna.trial.create_trial(
+                params={LEARNING_RATE: learning_rate}, distributions=distributions, value=0.99,
+                intermediate_values={1: 0.99},
+            )  # fmt: skip
+            searcher.optuna_studies.study(state).add_trial(earlier)

@@ -15,7 +15,7 @@ from transformers import AutoModel
 
 from sweeper.launch.launch import _resources
 from sweeper.launch.search import StudyPruning, SweepSearcher
-from sweeper.launch.studies import LEARNING_RATE, MLFLOW_RUN_ID
+from sweeper.launch.studies import MLFLOW_RUN_ID
 from sweeper.launch.trial_specs import SweepContext
 from sweeper.plan.plan import INTERMEDIATE, make_plan
 from sweeper.plan.scales import SCALES
@@ -26,6 +26,7 @@ from sweeper.train.pretrained import build_tiny_model
 from sweeper.trial.trainable import run_trial
 from sweeper.trial.trial_spec import EPOCH_SCORE, SweepShared, TrialSpec, trial_config
 from tasks import get_task, load_split
+from tests.conftest import outscore_every_study
 
 pytestmark = pytest.mark.cluster
 
@@ -163,15 +164,7 @@ def test_a_search_trial_on_two_train_workers_is_pruned_mid_training(
         storage_path=str(tmp_path / "tune"),
     )
     searcher = SweepSearcher(make_plan(spec), context)
-    low, high = SCALES["tiny"].learning_rate_range
-    distributions = {LEARNING_RATE: optuna.distributions.FloatDistribution(low, high, log=True)}
-    for state in searcher.dag.studies.values():  # whichever study's trial Tune asks for first
-        for learning_rate in (low, high):
-            earlier = optuna.trial.create_trial(
-                params={LEARNING_RATE: learning_rate}, distributions=distributions, value=0.99,
-                intermediate_values={1: 0.99},
-            )  # fmt: skip
-            searcher.optuna_studies.study(state).add_trial(earlier)
+    outscore_every_study(searcher, SCALES["tiny"].learning_rate_range)
     tuner = tune.Tuner(
         tune.with_resources(run_trial, _resources),
         tune_config=tune.TuneConfig(search_alg=searcher, scheduler=StudyPruning(searcher), num_samples=1),

@@ -10,7 +10,6 @@ from mlflow.tracking import MlflowClient
 
 from sweeper.launch.launch import _resources
 from sweeper.launch.search import StudyPruning, SweepSearcher
-from sweeper.launch.studies import LEARNING_RATE
 from sweeper.launch.trial_specs import SweepContext
 from sweeper.plan.plan import make_plan
 from sweeper.plan.scales import SCALES
@@ -21,7 +20,7 @@ from sweeper.train.pretrained import build_tiny_model
 from sweeper.trial.trainable import run_trial
 from sweeper.trial.trial_spec import EPOCH_SCORE
 from tasks import get_task, load_split
-from tests.conftest import FinishedSweep
+from tests.conftest import FinishedSweep, outscore_every_study
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +38,6 @@ def test_a_pruned_search_trial_has_the_lineage_of_a_finished_one(
     study already holding two trials that scored 0.99 after epoch 1: the random tiny model
     scores far below their median there, so the study prunes it after its first epoch. Its run
     holds the inputs and provenance tags of the finished sweep's MNLI search trials."""
-    import optuna
     import ray
     from ray import tune
 
@@ -62,15 +60,7 @@ def test_a_pruned_search_trial_has_the_lineage_of_a_finished_one(
         storage_path=str(tmp_path / "tune"),
     )
     searcher = SweepSearcher(make_plan(spec), context)
-    low, high = SCALES["tiny"].learning_rate_range
-    distributions = {LEARNING_RATE: optuna.distributions.FloatDistribution(low, high, log=True)}
-    for state in searcher.dag.studies.values():  # whichever study's trial Tune asks for first
-        for learning_rate in (low, high):
-            earlier = optuna.trial.create_trial(
-                params={LEARNING_RATE: learning_rate}, distributions=distributions, value=0.99,
-                intermediate_values={1: 0.99},
-            )  # fmt: skip
-            searcher.optuna_studies.study(state).add_trial(earlier)
+    outscore_every_study(searcher, SCALES["tiny"].learning_rate_range)
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         tuner = tune.Tuner(
