@@ -286,7 +286,9 @@ def _print_cost_plan(spec: SweepSpec, options: dict) -> None:
         gpu = pick_gpu(calibration, options["gpu_model"])
     plan = make_plan(spec)
     console = _console()
-    cost = estimate(plan, hardware, calibration, gpu)
+    # `launch --dry-run` prices the models --keep-target-checkpoints keeps; `plan` has no such option.
+    keep_target_checkpoints = bool(options.get("keep_target_checkpoints"))
+    cost = estimate(plan, hardware, calibration, gpu, keep_target_checkpoints=keep_target_checkpoints)
     print_cost_plan(cost, spec, console)
     if spec.batch_order == RANDOM:
         # The same sweep's bill with batches grouped by length: what opting in would save.

@@ -29,6 +29,7 @@ from sweeper.launch.launch_lock import schema_lock, sweep_lock
 from sweeper.launch.preflight import (
     check_ray_address,
     check_storage_path,
+    check_storage_space,
     check_study_storage,
     check_tracking_uri,
     node_local_state_problem,
@@ -53,6 +54,7 @@ from sweeper.resources.capacity import ClusterSize, concurrency, node_gpus
 from sweeper.resources.cluster import cluster_size, load_cluster
 from sweeper.resources.packing import gpu_fractions
 from sweeper.resources.placement import DRIVER_RESOURCE, Placement
+from sweeper.resources.storage import storage_plan
 from sweeper.train.pretrained import build_tiny_model, build_tiny_tokenizer
 from sweeper.train.resume import DEFAULT_CHECKPOINT_EVERY_S, DEFAULT_RETRIES
 from sweeper.trial.faults import TrialFaults, disk_full, one_line_cause, places_written
@@ -313,6 +315,7 @@ def launch(spec: SweepSpec, options: LaunchOptions) -> LaunchResult:
         # On a cluster, where the stores are (one node's loopback, one node's file) is the
         # first thing wrong with them, and the message that says so comes first.
         _reach_stores(options)
+    _warn_of_storage_space(plan, options, size)
     # Object storage (s3://...) as given; a local folder made absolute, for every process.
     if "://" not in options.storage_path:
         options = replace(options, storage_path=str(Path(options.storage_path).resolve()))
@@ -332,6 +335,16 @@ def _preflight(plan: Plan, options: LaunchOptions) -> list[str]:
     if options.address is None:
         _reach_stores(options)
     return texts
+
+
+def _warn_of_storage_space(plan: Plan, options: LaunchOptions, size: ClusterSize) -> None:
+    """One line where a local --storage-path has less free space than the resume checkpoints
+    of the trials the cluster runs at once (``sweeper/resources/storage.py``). A warning, not a
+    refusal: the need is an upper bound, and a trial shorter than --checkpoint-every writes none."""
+    need = storage_plan(plan, sum(node_gpus(size)), options.gpu_memory_gib).resume_peak
+    warning = check_storage_space(options.storage_path, need)
+    if warning is not None:
+        log.warning(warning)
 
 
 def _reach_stores(options: LaunchOptions) -> None:

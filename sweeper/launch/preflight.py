@@ -3,11 +3,13 @@ starts and before any experiment, run, study or file exists.
 
 Each raises ``SpecError`` (or ``DataError`` for data) with one line naming the option, what
 was wrong and what is valid. Endpoints are reached with a short timeout, so a typo in a host
-fails in seconds instead of hanging in a client's retries.
+fails in seconds instead of hanging in a client's retries. One check only warns: a local
+``--storage-path`` with less free space than the resume checkpoints the sweep may hold there.
 """
 
 from __future__ import annotations
 
+import shutil
 import socket
 import tempfile
 import threading
@@ -20,6 +22,7 @@ from urllib.parse import urlparse
 
 from sweeper.plan.spec import SpecError
 from sweeper.record.locations import local_store_dir, nearest_existing
+from sweeper.resources.storage import human_bytes
 from tasks import Source, Task, load_split, texts_of
 from tasks.checks import check_split
 
@@ -141,6 +144,37 @@ def check_storage_path(storage_path: str) -> None:
             _writable_dir("--storage-path", Path(urlparse(storage_path).path))
         return
     _writable_dir("--storage-path", Path(storage_path).resolve())
+
+
+def local_storage_folder(storage_path: str) -> Path | None:
+    """The folder a local ``--storage-path`` names (a path, or ``file:///PATH`` on a mount);
+    None for object storage."""
+    if "://" not in storage_path:
+        return Path(storage_path).resolve()
+    if _scheme(storage_path) == "file":
+        return Path(urlparse(storage_path).path)
+    return None
+
+
+def storage_warning(free_bytes: int, need_bytes: int, path: str) -> str | None:
+    """One line where ``free_bytes`` at ``path`` are fewer than ``need_bytes``, the resume
+    checkpoints the sweep's running trials may hold there at once; None where they fit."""
+    if free_bytes >= need_bytes:
+        return None
+    return (
+        f"--storage-path: {human_bytes(free_bytes)} free at {path}, less than the {human_bytes(need_bytes)} "
+        "of resume checkpoints the trials running at once may hold there (`xsweep plan`'s storage table); "
+        "a trial that fills the disk fails: free some space, or give a larger folder or object storage"
+    )
+
+
+def check_storage_space(storage_path: str, need_bytes: int) -> str | None:
+    """``storage_warning`` for a local ``--storage-path``, from the free space of the deepest
+    folder of it that exists (nothing is created); None for object storage."""
+    folder = local_storage_folder(storage_path)
+    if folder is None:
+        return None
+    return storage_warning(shutil.disk_usage(nearest_existing(folder)).free, need_bytes, str(folder))
 
 
 def reach_storage_path(storage_path: str, timeout_s: float) -> None:

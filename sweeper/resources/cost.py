@@ -9,7 +9,9 @@ from the lengths of a local mirror's examples, else from the registry's mean wit
 spread. A calibration file (``sweeper/resources/calibration.py``) replaces the assumed utilisation by
 measured tokens/s for the scales it covers. Where the GPU's memory is given, base and large
 trials are packed onto GPUs (``sweeper/resources/packing.py``), and their GPU-hours shrink by the
-throughput a packed GPU is assumed to gain.
+throughput a packed GPU is assumed to gain. Beside the compute, the bytes the sweep stores:
+encoder checkpoints, predictions, registered models and resume checkpoints
+(``sweeper/resources/storage.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from sweeper.resources.calibration import Calibration
 from sweeper.resources.hardware import Hardware
 from sweeper.resources.packing import MEASURED, Packing, packing_of
 from sweeper.resources.padding import SAMPLE, lognormal_lengths, padding_factor, scaled_to_mean
+from sweeper.resources.storage import StoragePlan, human_bytes, storage_plan
 from tasks import HUB, Task, family_of, texts_of, training_sources
 from tasks.batching import GROUPED
 
@@ -64,6 +67,8 @@ class CostPlan:
     intermediate_trainings_without_reuse: int
     # Where each task's lengths come from (a local mirror's examples, or the registry's mean).
     length_sources: dict[str, str] | None = None
+    # The bytes it stores, its trials running on the hardware's GPUs.
+    storage: StoragePlan | None = None
 
     @property
     def gpu_hours(self) -> float:
@@ -133,9 +138,16 @@ def _examples_in(files: tuple[str, ...]) -> int:
     return examples
 
 
-def estimate(plan: Plan, hardware: Hardware, calibration: Calibration | None = None, gpu: str = "") -> CostPlan:
+def estimate(
+    plan: Plan,
+    hardware: Hardware,
+    calibration: Calibration | None = None,
+    gpu: str = "",
+    keep_target_checkpoints: bool = False,
+) -> CostPlan:
     """The plan's GPU-hours: from model FLOPs at ``hardware``'s assumed utilisation, or, for the
-    scales ``calibration`` measured on ``gpu`` (one trial per GPU), at the measured tokens/s."""
+    scales ``calibration`` measured on ``gpu`` (one trial per GPU), at the measured tokens/s;
+    and its bytes (target runs' models too where ``keep_target_checkpoints``)."""
     spec = plan.spec
     tasks = {name: plan.tasks[name] for name in (*spec.intermediates, *spec.targets)}
     train_tokens = {name: _train_tokens(task, spec.data) for name, task in tasks.items()}
@@ -153,6 +165,7 @@ def estimate(plan: Plan, hardware: Hardware, calibration: Calibration | None = N
         # Trained once per (intermediate, target, seed), as a pipeline per pair would.
         intermediate_trainings_without_reuse=len(with_intermediate) * spec.trials,
         length_sources={name: _length_source(task, spec.data) for name, task in tasks.items()},
+        storage=storage_plan(plan, hardware.gpus, hardware.gpu_memory_gib, keep_target_checkpoints),
     )
 
 
@@ -290,8 +303,9 @@ def print_cost_plan(cost: CostPlan, spec: SweepSpec, console: Console) -> None:
     assumed = f"{hw.utilisation:.0%} of {hw.peak_tflops:g} TFLOP/s per GPU"
     table = Table(title=f"compute: 6·params·tokens to train, padding of {spec.batch_order} batches included")
     headers = ("scale", "parameters", "GPUs/trial", "trials", "training tokens", "with padding", "GPU-hours")
-    for header in (*headers, "longest chain h", "speed"):
+    for header in (*headers, "storage, alone", "longest chain h", "speed"):
         table.add_column(header, justify="left" if header in ("scale", "speed") else "right")
+    stored = {row.scale: human_bytes(row.total) for row in cost.storage.scales} if cost.storage else {}
     for row in cost.scales:
         table.add_row(
             row.scale,
@@ -301,10 +315,13 @@ def print_cost_plan(cost: CostPlan, spec: SweepSpec, console: Console) -> None:
             _tokens(row.train_tokens),
             _tokens(row.padded_tokens),
             _hours(row.gpu_hours),
+            stored.get(row.scale, ""),
             _hours(row.longest_chain_hours),
             row.throughput if row.throughput != "assumed" else assumed,
         )
     console.print(table)
+    if cost.storage is not None:
+        print_storage(cost.storage, console)
     if any(row.throughput == "assumed" for row in cost.scales):
         console.print(
             f"assumed: {assumed} (--gpu-tflops, --utilisation); --calibration FILE from "
@@ -318,6 +335,33 @@ def print_cost_plan(cost: CostPlan, spec: SweepSpec, console: Console) -> None:
     console.print(
         f"total {_hours(cost.gpu_hours)} GPU-hours; at least {_hours(cost.wall_hours)} h wall time on {hw.gpus} GPUs; "
         f"cost {cost.cost:,.2f} at {hw.gpu_hour_price:g} per GPU-hour"
+        + (f"; storage {human_bytes(cost.storage.total)}" if cost.storage else "")
+    )
+
+
+def print_storage(storage: StoragePlan, console: Console) -> None:
+    """Per scale, what the sweep stores and where; a total row; one line on what the totals mean."""
+    table = Table(title="storage: bytes as the trials write them (docs/cost-plan.md#storage)")
+    summed = ["encoder_checkpoints", "registered_models", "predictions"]
+    headers = ["scale", "encoders logged", "registered models", "predictions"]
+    if any(row.target_checkpoints for row in storage.scales):
+        summed.append("target_checkpoints")
+        headers.append("target models")
+    for header in (*headers, "resume, one trial", "trials at once", "resume at once"):
+        table.add_column(header, justify="left" if header == "scale" else "right")
+    for row in storage.scales:
+        amounts = [human_bytes(value) for value in (*(getattr(row, name) for name in summed), row.resume_per_trial)]
+        table.add_row(row.scale, *amounts, str(row.trials_at_once), human_bytes(row.resume_at_once))
+    totals = (sum(getattr(row, name) for row in storage.scales) for name in summed)
+    table.add_row("total", *(human_bytes(value) for value in totals), "", "", human_bytes(storage.resume_peak))
+    console.print(table)
+    console.print(
+        f"storage: {human_bytes(storage.artifacts)} of artifacts in the tracking store (every intermediate trial's "
+        "encoder as logged, before the unselected are dropped; registered models are the selected ones, no copy), "
+        f"and at most {human_bytes(storage.resume_peak)} of resume checkpoints at once under --storage-path "
+        f"(weights and AdamW state of the trials that {storage.gpus} GPUs run together, whatever their scales); "
+        f"total {human_bytes(storage.total)}",
+        markup=False,
     )
 
 

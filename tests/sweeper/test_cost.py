@@ -90,3 +90,100 @@ def test_the_plan_says_what_grouped_batches_would_save() -> None:
     # A sweep already grouped has nothing to opt into.
     grouped = CliRunner().invoke(main, [*args, "--batch-order", "grouped"], terminal_width=400)
     assert grouped.exit_code == 0 and "with --batch-order grouped" not in grouped.output
+
+
+BASE = 278_000_000
+
+
+def test_storage_by_hand_for_one_scale() -> None:
+    spec = build_spec(scales="base", intermediate="mnli", targets_="pawsx", trials=2, seeds=3)
+    cost = estimate(make_plan(spec), Hardware(gpus=4))
+    (base,) = cost.storage.scales
+    # Each intermediate trial logs its encoder, saved in bf16: 2 bytes a parameter; the
+    # study's selection is the registered model, the same artifact.
+    assert base.encoder_checkpoints == 1 * 2 * BASE * 2
+    assert base.registered_models == BASE * 2
+    # (none, mnli) × 3 seeds target runs, 7 languages of 2,000 dev + 2,000 test examples, a
+    # line "0\n" or "1\n" each (PAWS-X's labels by index).
+    assert base.predictions == 6 * 7 * 4_000 * 2
+    # A study trial starts from the hub's fp32 weights: weights and AdamW's two moments, 12
+    # bytes a parameter, twice while the next checkpoint is written before the last is dropped.
+    assert base.resume_per_trial == 2 * (4 + 8) * BASE
+    # 2 studies × 2 trials + 6 cells, of which 4 GPUs run 4 at once.
+    assert base.trials_at_once == 4
+    assert cost.storage.resume_peak == base.resume_at_once == 4 * 24 * BASE
+    assert cost.storage.total == base.encoder_checkpoints + base.predictions + 4 * 24 * BASE
+    assert base.target_checkpoints == 0
+
+
+def test_a_cell_after_an_intermediate_trains_in_bf16_and_two_stages_keep_three_checkpoints() -> None:
+    from sweeper.plan.scales import SCALES
+    from sweeper.resources.storage import resume_bytes_per_trial
+
+    base = SCALES["base"]
+    # From the bf16 encoder (from_pretrained keeps its dtype): 2 + 2 × 2 bytes a parameter.
+    assert resume_bytes_per_trial(get_task("pawsx"), base, from_encoder=True) == 2 * 6 * BASE
+    # XCOPA trains SIQA, then COPA: the first stage's last checkpoint stays while the second's two overlap.
+    assert resume_bytes_per_trial(get_task("xcopa"), base, from_encoder=False) == 3 * 12 * BASE
+    # Tatoeba is evaluated straight from the encoder: nothing to resume.
+    assert resume_bytes_per_trial(get_task("tatoeba"), base, from_encoder=False) == 0
+
+
+def test_kept_target_models_are_in_the_dtype_their_run_trained_in() -> None:
+    spec = build_spec(scales="base", intermediate="mnli", targets_="pawsx", trials=1, seeds=2)
+    (base,) = estimate(make_plan(spec), Hardware(), keep_target_checkpoints=True).storage.scales
+    # Two baseline runs in fp32, two after MNLI in bf16.
+    assert base.target_checkpoints == 2 * BASE * 4 + 2 * BASE * 2
+
+
+def test_bigger_scales_store_more_and_share_the_gpus() -> None:
+    spec = build_spec(scales="base,large,xl", intermediate="mnli,qqp", targets_="xnli,pawsx", trials=2, seeds=1)
+    storage = estimate(make_plan(spec), Hardware(gpus=8)).storage
+    for field in ("encoder_checkpoints", "registered_models", "resume_per_trial"):
+        sizes = [getattr(scale, field) for scale in storage.scales]
+        assert sizes == sorted(sizes) and sizes[0] < sizes[-1], field
+    assert [scale.trials_at_once for scale in storage.scales] == [8, 8, 2]
+    assert storage.artifacts == sum(scale.artifacts for scale in storage.scales)
+    # Eight GPUs hold eight base or large trials or two XL ones at once, not all of them together.
+    at_once = [scale.resume_at_once for scale in storage.scales]
+    assert max(at_once) <= storage.resume_peak < sum(at_once)
+    assert storage.total == storage.artifacts + storage.resume_peak
+    # Packed, a GPU holds several base and large trials: more of them at once.
+    packed = estimate(make_plan(spec), Hardware(gpus=8, gpu_memory_gib=141)).storage
+    assert packed.scales[0].trials_at_once > 8
+
+
+def test_the_scales_resume_checkpoints_at_once_fill_the_gpus_most_bytes_a_gpu_first() -> None:
+    # Four trials a scale (a study of mnli and of xnli, a cell with and without mnli).
+    spec = build_spec(scales="base,xl", intermediate="mnli", targets_="xnli", trials=1, seeds=1)
+    storage = estimate(make_plan(spec), Hardware(gpus=18)).storage
+    base, xl = storage.scales
+    assert (base.trials_at_once, xl.trials_at_once) == (4, 4)
+    # XL keeps 24 · 3.48B / 4 bytes a GPU, base 24 · 278M: four XL trials take 16 GPUs, two
+    # base trials the 2 left.
+    assert storage.resume_peak == 4 * 24 * 3_480_000_000 + 2 * 24 * BASE
+
+
+def test_bytes_read_in_decimal_units() -> None:
+    from sweeper.resources.storage import human_bytes
+
+    assert [human_bytes(n) for n in (0, 999, 1_500, 2.5e9, 3.3e12)] == ["0 B", "999 B", "1.5 kB", "2.5 GB", "3.3 TB"]
+
+
+def test_the_plan_shows_the_storage_beside_the_gpu_hours() -> None:
+    import re
+
+    from click.testing import CliRunner
+
+    from sweeper.cli import main
+    from sweeper.resources.storage import human_bytes
+
+    args = ["plan", "--scales", "base", "--intermediate", "mnli", "--targets", "pawsx", "--trials", "2", "--seeds", "3"]
+    shown = CliRunner().invoke(main, [*args, "--gpus", "4"], terminal_width=400)
+    assert shown.exit_code == 0, shown.output
+    expected = estimate(
+        make_plan(build_spec(scales="base", intermediate="mnli", targets_="pawsx", trials=2, seeds=3)), Hardware(gpus=4)
+    ).storage
+    total = re.search(r"GPU-hours; .*; storage ([\d.]+ [kMGTP]?B)", shown.output)
+    assert total and total[1] == human_bytes(expected.total)
+    assert f"at most {human_bytes(expected.resume_peak)} of resume checkpoints" in shown.output
