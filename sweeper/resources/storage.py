@@ -11,14 +11,13 @@ which a finished trial clears. With --keep-target-checkpoints, target runs' whol
 
 Per-parameter counts, and why:
 
-- The hub's XLM-R weights are fp32, and ``from_pretrained`` keeps a checkpoint's own dtype
-  (transformers' default ``dtype="auto"``); bf16 training autocasts and keeps fp32 weights.
+- The hub's XLM-R weights are fp32; bf16 training autocasts and keeps fp32 weights.
 - ``save_encoder`` casts to bf16 where the scale trains in bf16 (``sweeper/train/finetune.py``,
   ``FineTuned.save_encoder``): 2 bytes a parameter, 4 for the fp32 CPU scales.
-- A target run that starts from such an encoder loads it in bf16, so it trains bf16 weights.
-- The Trainer's checkpoint holds the weights and AdamW's two moments, each in the weights'
-  dtype (torch's AdamW keeps ``zeros_like(param)``): 3 × 4 = 12 bytes a parameter from the
-  hub's weights, 3 × 2 = 6 from a bf16 encoder. The scheduler, RNG and trainer state are kilobytes.
+- A target run loads such an encoder back as fp32 (``trainable_model``), so every run trains
+  fp32 weights, and the Trainer's checkpoint holds them and AdamW's two moments in fp32
+  (torch's AdamW keeps ``zeros_like(param)``): 3 × 4 = 12 bytes a parameter. The scheduler,
+  RNG and trainer state are kilobytes.
 
 The task head (a layer or two of hidden size) and the tokenizer's files are left out.
 """
@@ -28,9 +27,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sweeper.plan.plan import Cell, Plan
+from sweeper.plan.plan import Plan
 from sweeper.plan.scales import SCALES, Scale
-from sweeper.plan.spec import NONE
 from sweeper.resources.packing import packing_of
 from tasks import Task, family_of
 from tasks.scoring.retrieval import TOP_K
@@ -141,14 +139,13 @@ def _scale_storage(
     encoder = scale.parameters * encoder_bytes_per_parameter(scale)
     cells = [cell for cell in plan.cells if cell.scale == scale_name]
     studied = [key.task for key in plan.studies if key.scale == scale_name]
-    # Each trial's most at once: study trials start from the hub's weights, cells from an
-    # intermediate's encoder where they have one.
-    per_trial = [resume_bytes_per_trial(plan.tasks[name], scale, from_encoder=False) for name in studied]
-    per_trial += [resume_bytes_per_trial(plan.tasks[cell.target], scale, _from_encoder(cell)) for cell in cells]
+    # Each trial's most at once, study trials' and cells'.
+    tasks_trained = [plan.tasks[name] for name in studied] + [plan.tasks[cell.target] for cell in cells]
+    per_trial = [resume_bytes_per_trial(task, scale) for task in tasks_trained]
     share = _gpus_per_trial(plan, scale, gpu_memory_gib)
     trials = len(studied) * spec.trials + len(cells)
-    # The whole model (Trainer.save_model), in the dtype the run trained in.
-    kept = sum(scale.parameters * _weight_bytes(scale, _from_encoder(cell)) for cell in cells)
+    # The whole model (Trainer.save_model), in fp32, the dtype every run trains in.
+    kept = len(cells) * scale.parameters * FP32_BYTES
     return ScaleStorage(
         scale=scale_name,
         encoder_checkpoints=len(spec.intermediates) * spec.trials * encoder,
@@ -161,11 +158,6 @@ def _scale_storage(
     )
 
 
-def _from_encoder(cell: Cell) -> bool:
-    """Whether a cell's target run starts from an intermediate's saved encoder (not the hub's)."""
-    return cell.intermediate != NONE
-
-
 def _gpus_per_trial(plan: Plan, scale: Scale, gpu_memory_gib: float | None) -> float:
     packing = packing_of(scale.name, gpu_memory_gib, plan.longest_sequence) if gpu_memory_gib else None
     return packing.gpu_fraction if packing else float(scale.gpus)
@@ -176,11 +168,6 @@ def encoder_bytes_per_parameter(scale: Scale) -> int:
     return BF16_BYTES if scale.precision == "bf16" else FP32_BYTES
 
 
-def _weight_bytes(scale: Scale, from_encoder: bool) -> int:
-    """The dtype a trial's weights train in: the hub's fp32, or the intermediate encoder's own."""
-    return encoder_bytes_per_parameter(scale) if from_encoder else FP32_BYTES
-
-
 def training_stages(task: Task) -> int:
     """Stages ``fine_tune`` trains (``tasks/data.py``'s ``load_training_stages``): a multi-task
     run one, XCOPA two (SIQA, then COPA), a task evaluated straight from the encoder none."""
@@ -189,13 +176,13 @@ def training_stages(task: Task) -> int:
     return (task.train is not None) + (task.then_train is not None)
 
 
-def resume_bytes_per_trial(task: Task, scale: Scale, from_encoder: bool) -> int:
+def resume_bytes_per_trial(task: Task, scale: Scale) -> int:
     """The most one trial of ``task`` holds under --storage-path. ``ResumeStore.upload`` writes
     a stage's new checkpoint whole before it drops the older one, and nothing drops an
     earlier stage's before the run ends: at the last stage's upload, one checkpoint of each
     earlier stage and two of the last. A task that does not train writes none."""
     stages = training_stages(task)
-    checkpoint = scale.parameters * COPIES_IN_A_RESUME_CHECKPOINT * _weight_bytes(scale, from_encoder)
+    checkpoint = scale.parameters * COPIES_IN_A_RESUME_CHECKPOINT * FP32_BYTES
     return (stages + 1) * checkpoint if stages else 0
 
 

@@ -29,7 +29,7 @@ from transformers.trainer_utils import enable_full_determinism, set_seed
 
 from sweeper.train.inference import predict_by_length
 from sweeper.train.resume import ResumeStore
-from tasks import Evaluation, Task, family_of, is_present, load_split
+from tasks import Evaluation, Task, TaskFamily, family_of, is_present, load_split
 from tasks.batching import DEFAULT_BATCH_ORDER, Batching
 from tasks.scoring.submission import example_ids
 
@@ -178,6 +178,14 @@ def seed_everything(seed: int, use_cpu: bool) -> None:
         set_seed(seed)
 
 
+def trainable_model(family: TaskFamily, encoder_path: str | Path, task: Task) -> PreTrainedModel:
+    """The family's model over ``encoder_path``, with fp32 weights. transformers 5 loads a
+    checkpoint in its saved dtype, and ``save_encoder`` saves bf16 on GPUs: without the cast a
+    cell after an intermediate would train bf16 weights and optimizer state while its baseline
+    trains fp32 ones under bf16 autocast, and Δ would mix in the precision."""
+    return family.build_model(encoder_path, task).float()
+
+
 def _training_arguments(
     hparams: Hyperparameters, model: PreTrainedModel, work_dir: str | Path, whole_batches: bool = False
 ) -> TrainingArguments:
@@ -233,7 +241,7 @@ def fine_tune(
     seed_everything(hparams.seed, use_cpu=not torch.cuda.is_available())
     tokenizer = AutoTokenizer.from_pretrained(encoder_path)
     family = family_of(task.family)
-    model = family.build_model(encoder_path, task)
+    model = trainable_model(family, encoder_path, task)
     stages = family.training_stages(task, data, tokenizer, hparams.max_length)
     work_dir = Path(work_dir)
     saver = [SaveEvery(resume, stage=0)] if resume else []

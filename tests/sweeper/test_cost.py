@@ -116,24 +116,24 @@ def test_storage_by_hand_for_one_scale() -> None:
     assert base.target_checkpoints == 0
 
 
-def test_a_cell_after_an_intermediate_trains_in_bf16_and_two_stages_keep_three_checkpoints() -> None:
+def test_a_cell_after_an_intermediate_trains_in_fp32_and_two_stages_keep_three_checkpoints() -> None:
     from sweeper.plan.scales import SCALES
     from sweeper.resources.storage import resume_bytes_per_trial
 
     base = SCALES["base"]
-    # From the bf16 encoder (from_pretrained keeps its dtype): 2 + 2 × 2 bytes a parameter.
-    assert resume_bytes_per_trial(get_task("pawsx"), base, from_encoder=True) == 2 * 6 * BASE
+    # From a bf16 encoder too the run trains fp32 weights (trainable_model): 4 + 2 × 4 bytes a parameter.
+    assert resume_bytes_per_trial(get_task("pawsx"), base) == 2 * 12 * BASE
     # XCOPA trains SIQA, then COPA: the first stage's last checkpoint stays while the second's two overlap.
-    assert resume_bytes_per_trial(get_task("xcopa"), base, from_encoder=False) == 3 * 12 * BASE
+    assert resume_bytes_per_trial(get_task("xcopa"), base) == 3 * 12 * BASE
     # Tatoeba is evaluated straight from the encoder: nothing to resume.
-    assert resume_bytes_per_trial(get_task("tatoeba"), base, from_encoder=False) == 0
+    assert resume_bytes_per_trial(get_task("tatoeba"), base) == 0
 
 
-def test_kept_target_models_are_in_the_dtype_their_run_trained_in() -> None:
+def test_kept_target_models_are_fp32_as_every_run_trains() -> None:
     spec = build_spec(scales="base", intermediate="mnli", targets_="pawsx", trials=1, seeds=2)
     (base,) = estimate(make_plan(spec), Hardware(), keep_target_checkpoints=True).storage.scales
-    # Two baseline runs in fp32, two after MNLI in bf16.
-    assert base.target_checkpoints == 2 * BASE * 4 + 2 * BASE * 2
+    # Two baseline runs and two after MNLI, all trained with fp32 weights.
+    assert base.target_checkpoints == 4 * BASE * 4
 
 
 def test_bigger_scales_store_more_and_share_the_gpus() -> None:

@@ -79,3 +79,23 @@ def test_text_with_more_characters_than_the_vocabulary_gets_a_piece_for_each() -
     texts = ["".join(characters[n : n + 8]) for n in range(0, len(characters), 8)] * 2
     pieces = {piece for piece, _ in train_unigram_pieces(texts)}
     assert set(characters) <= {piece.removeprefix("\u2581") for piece in pieces}
+
+
+def test_an_encoder_saved_in_bf16_trains_with_fp32_weights(tmp_path: Path) -> None:
+    """``save_encoder`` writes bf16 on GPUs and transformers 5 loads a checkpoint in its saved
+    dtype; a cell after an intermediate must still train fp32 weights, as its baseline does."""
+    import torch
+    from transformers import AutoModel
+
+    from sweeper.train.finetune import trainable_model
+    from tasks import family_of, get_task
+
+    encoder = tmp_path / "encoder"
+    build_tiny_model(TEXTS, tmp_path / "tiny")
+    AutoModel.from_pretrained(tmp_path / "tiny").to(torch.bfloat16).save_pretrained(encoder)
+    AutoTokenizer.from_pretrained(tmp_path / "tiny").save_pretrained(encoder)
+    task = get_task("xnli")
+    family = family_of(task.family)
+    assert family.build_model(encoder, task).dtype == torch.bfloat16  # what the cast is for
+    model = trainable_model(family, encoder, task)
+    assert {parameter.dtype for parameter in model.parameters()} == {torch.float32}
