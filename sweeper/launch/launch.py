@@ -575,6 +575,12 @@ def _resumed_searcher(start: _SweepStart, sweep_run_id: str) -> SweepSearcher:
 def _tuner(start: _SweepStart, searcher: SweepSearcher, progress: SweepProgress, name: str) -> tune.Tuner:
     options = start.options
     placements = [searcher.context.placement(scale) for scale in start.plan.spec.scales]
+    at_once = concurrency(start.size, placements)
+    # Tune lets a custom searcher keep one trial pending at a time ("auto": 1 for any search
+    # algorithm but random and grid, https://docs.ray.io/en/latest/tune/api/env.html): a
+    # trial waiting for its actor held the next back, so cells ran one after another on
+    # free CPUs, and an autoscaler saw one trial's demand. Pending may be all that may run.
+    os.environ.setdefault("TUNE_MAX_PENDING_TRIALS_PG", str(at_once))
     return tune.Tuner(
         tune.with_resources(options.trainable, _resources),
         tune_config=tune.TuneConfig(
@@ -582,7 +588,7 @@ def _tuner(start: _SweepStart, searcher: SweepSearcher, progress: SweepProgress,
             scheduler=StudyPruning(searcher),
             num_samples=start.plan.total_trials,
             # Running or pending (Tune allows as many pending): the demand an autoscaler sees.
-            max_concurrent_trials=concurrency(start.size, placements),
+            max_concurrent_trials=at_once,
             # A cached actor keeps its GPU while the searcher has no trial of its kind, which
             # can starve a multi-GPU trial of the node it needs: reuse CPU-only actors alone.
             reuse_actors=all(SCALES[scale].gpus == 0 for scale in start.plan.spec.scales),
