@@ -410,6 +410,8 @@ def launch(**options: object) -> None:
 
         print_report(build_report(client, result.name), console)
     _print_links(console, answer_lines(client, uri, result.experiment_id, result.sweep_run_id, spec.scales))
+    if result.stopped_by_signal:
+        raise SystemExit(result.stopped_by_signal)
     if not result.ok:
         raise SystemExit(1)
 

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -85,16 +86,98 @@ SWEEP_ARGS = (
 )  # fmt: skip
 
 
+# Under pytest-xdist the controller launches the two sweeps below once, one after the other,
+# in the background as its workers start: each is read by tests on both workers, and no
+# worker waits for one until a test needs it (an xdist_group would not share a session
+# fixture across workers; each worker would build its own).
+SHARED_SWEEPS = ("shared-sweep", "shared-relaunch")
+_SHARED_RUNNER = pytest.StashKey[threading.Thread]()
+_STOP_SHARED = pytest.StashKey[threading.Event]()
+
+
+def _sweep_args(data: Path) -> tuple[str, ...]:
+    return ("launch", "--name", "e2e", *SWEEP_ARGS, "--data", str(data))
+
+
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    return getattr(config.option, "dist", "no") != "no" and not hasattr(config, "workerinput")
+
+
+def _launch_into(folder: Path, data: Path, stop: threading.Event) -> None:
+    """The sweep launched in ``folder``, its exit code written last (as ``returncode``)."""
+    folder.mkdir()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}"}
+    with (folder / "stdout").open("w") as stdout, (folder / "stderr").open("w") as stderr:
+        process = subprocess.Popen([XSWEEP, *_sweep_args(data)], cwd=folder, env=env, stdout=stdout, stderr=stderr)
+        while process.poll() is None:
+            if stop.wait(1):  # the session ended first (-x, Ctrl-C)
+                process.terminate()
+        (folder / "returncode.tmp").write_text(str(process.wait()))
+    (folder / "returncode.tmp").rename(folder / "returncode")
+
+
+# The test files that read them: a run of other files launches neither.
+READERS = ("sweeper/test_e2e.py", "sweeper/test_lineage.py", "sweeper/test_reproducible.py")
+
+
+def _runs_a_reader(config: pytest.Config) -> bool:
+    tests = Path(__file__).parent
+    paths = [Path(config.invocation_params.dir, arg.split("::")[0]).resolve() for arg in config.args]
+    return any(path == tests / reader or path in (tests / reader).parents for path in paths for reader in READERS)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    if not _is_xdist_controller(config) or not _runs_a_reader(config):
+        return
+    root = config._tmp_path_factory.getbasetemp()
+    data = write_demo_data(root / "shared-data")
+    stop = threading.Event()
+
+    def launch_each() -> None:
+        for folder in SHARED_SWEEPS:
+            _launch_into(root / folder, data, stop)
+
+    runner = threading.Thread(target=launch_each, daemon=True)
+    runner.start()
+    config.stash[_SHARED_RUNNER], config.stash[_STOP_SHARED] = runner, stop
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _SHARED_RUNNER in session.config.stash:
+        session.config.stash[_STOP_SHARED].set()
+        session.config.stash[_SHARED_RUNNER].join(timeout=90)
+
+
+def _shared_sweep(tmp_path_factory: pytest.TempPathFactory, folder: str, timeout: float = 1200) -> FinishedSweep | None:
+    """The controller's sweep in ``folder`` once its launch has exited; None outside xdist."""
+    root = tmp_path_factory.getbasetemp().parent
+    if not os.environ.get("PYTEST_XDIST_WORKER") or not (root / "shared-data").is_dir():
+        return None
+    deadline = time.monotonic() + timeout
+    while not (root / folder / "returncode").exists():
+        assert time.monotonic() < deadline, f"the shared sweep in {root / folder} did not finish within {timeout} s"
+        time.sleep(1)
+    args = _sweep_args(root / "shared-data")
+    outputs = [(root / folder / name).read_text() for name in ("returncode", "stdout", "stderr")]
+    result = subprocess.CompletedProcess([XSWEEP, *args], int(outputs[0]), outputs[1], outputs[2])
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    tracking_uri = f"sqlite:///{root / folder / 'mlflow.db'}"
+    return FinishedSweep("e2e", tracking_uri, root / folder, root / "shared-data", args, result)
+
+
 @pytest.fixture(scope="session")
 def finished_sweep(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) -> FinishedSweep:
-    """One tiny sweep through Ray Tune, Optuna and MLflow, shared by the tests that read it."""
-    return _launch_in_own_store(tmp_path_factory, demo_data, "sweep")
+    """One tiny sweep through Ray Tune, Optuna and MLflow, shared by the tests that read it
+    (and by pytest-xdist's workers, where the controller launched it)."""
+    shared = _shared_sweep(tmp_path_factory, SHARED_SWEEPS[0])
+    return shared or _launch_in_own_store(tmp_path_factory, demo_data, "sweep")
 
 
 def _launch_in_own_store(tmp_path_factory: pytest.TempPathFactory, demo_data: Path, folder: str) -> FinishedSweep:
     work_dir = tmp_path_factory.mktemp(folder)
     tracking_uri = f"sqlite:///{work_dir / 'mlflow.db'}"
-    args = ("launch", "--name", "e2e", *SWEEP_ARGS, "--data", str(demo_data))
+    args = _sweep_args(demo_data)
     result = run_xsweep(*args, tracking_uri=tracking_uri, cwd=work_dir)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     return FinishedSweep("e2e", tracking_uri, work_dir, demo_data, args, result)
@@ -103,7 +186,8 @@ def _launch_in_own_store(tmp_path_factory: pytest.TempPathFactory, demo_data: Pa
 @pytest.fixture(scope="session")
 def relaunched_sweep(tmp_path_factory: pytest.TempPathFactory, demo_data: Path) -> FinishedSweep:
     """``finished_sweep``'s very command again, into a store of its own: a rerun."""
-    return _launch_in_own_store(tmp_path_factory, demo_data, "relaunch")
+    shared = _shared_sweep(tmp_path_factory, SHARED_SWEEPS[1])
+    return shared or _launch_in_own_store(tmp_path_factory, demo_data, "relaunch")
 
 
 def free_port() -> int:

@@ -6,9 +6,11 @@ run this launch opened ends FINISHED or FAILED, whatever happens.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
+import signal
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,6 +27,7 @@ from ray.tune.logger import JsonLoggerCallback
 
 from sweeper.launch.errors import SweepAborted
 from sweeper.launch.hub_data import check_hub_data
+from sweeper.launch.interruption import Interruption
 from sweeper.launch.launch_lock import schema_lock, sweep_lock
 from sweeper.launch.preflight import (
     check_ray_address,
@@ -43,13 +46,13 @@ from sweeper.launch.progress import SweepProgress
 from sweeper.launch.search import FaultStop, StudyPruning, SweepSearcher
 from sweeper.launch.trial_specs import SweepContext
 from sweeper.plan.dag import study_label
-from sweeper.plan.plan import SWEEP, Plan, make_plan
+from sweeper.plan.plan import SWEEP, TARGET, Plan, make_plan
 from sweeper.plan.scales import LOCAL_MODELS, SCALES
 from sweeper.plan.spec import SpecError, SweepSpec
 from sweeper.record.locations import DEFAULT_CONNECT_TIMEOUT_S, artifact_location, local_store_dir
 from sweeper.record.provenance import PREFIX, encoder_tags, runtime_tags, source_commit
 from sweeper.record.tags import RunTags, tag_filter
-from sweeper.record.tracking import EXPERIMENT_KIND_TAG, TrackedRun, retrying
+from sweeper.record.tracking import EXPERIMENT_KIND_TAG, TrackedRun, retrying, runs_of_sweep, set_run_tags
 from sweeper.resources.capacity import ClusterSize, concurrency, node_gpus
 from sweeper.resources.cluster import cluster_size, load_cluster
 from sweeper.resources.packing import gpu_fractions
@@ -74,9 +77,11 @@ class LaunchResult:
     failed: int
     blocked: int
     already_done: bool = False
-    # Cells that were running when the launch ended (interrupted), and every planned cell.
+    # Cells whose runs a stop signal cut off (KILLED), and every planned cell.
     interrupted: int = 0
     planned: int = 0
+    # The shell's exit code of the signal that stopped the launch (130, 143), if one did.
+    stopped_by_signal: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -89,7 +94,7 @@ class LaunchResult:
         could not start."""
         if self.ok:
             return "FINISHED"
-        return "KILLED" if self.interrupted and not self.failed else "FAILED"
+        return "KILLED" if self.stopped_by_signal else "FAILED"
 
     def summary(self) -> str:
         if self.already_done:
@@ -149,17 +154,26 @@ def fork_name(spec: SweepSpec) -> str:
 
 def _fail_running_runs(client: MlflowClient, experiment_id: str, sweep_run_id: str) -> int:
     """Mark runs a dead process left RUNNING as FAILED; return how many."""
+    return len(_end_running_runs(client, experiment_id, sweep_run_id, "FAILED"))
+
+
+def _end_running_runs(
+    client: MlflowClient, experiment_id: str, sweep_run_id: str, status: str, cause: str | None = None
+) -> list:
+    """End the sweep's trial runs left RUNNING with ``status`` (and ``cause`` as their error
+    tag); return them."""
     stale = retrying(
         lambda: client.search_runs(
             [experiment_id],
             filter_string=f"{tag_filter(sweep_run_id=sweep_run_id)} and attributes.status = 'RUNNING'",
         )
     )
-    for run in stale:
-        if run.info.run_id == sweep_run_id:
-            continue
-        retrying(lambda run=run: client.set_terminated(run.info.run_id, "FAILED"))
-    return len(stale)
+    ended = [run for run in stale if run.info.run_id != sweep_run_id]
+    for run in ended:
+        if cause is not None:
+            retrying(lambda run=run: set_run_tags(client, run.info.run_id, RunTags(error=cause)))
+        retrying(lambda run=run: client.set_terminated(run.info.run_id, status))
+    return ended
 
 
 def unstored_local_models(client: MlflowClient, scales: Sequence[str], resumed_run_id: str | None) -> set[str]:
@@ -413,8 +427,10 @@ def _launch_validated(plan: Plan, options: LaunchOptions, prepared: _Prepared) -
                     tags={EXPERIMENT_KIND_TAG: "custom_model_development"},
                 )
             )
-        start = _SweepStart(plan, options, prepared.size, client, experiment_id, local_dirs, previous.unfinished_run_id)
-        return _run_sweep(start)
+        with Interruption().catching() as interruption:
+            resumed = previous.unfinished_run_id
+            start = _SweepStart(plan, options, prepared.size, client, experiment_id, local_dirs, resumed, interruption)
+            return _run_sweep(start)
 
 
 @dataclass(frozen=True)
@@ -430,6 +446,8 @@ class _SweepStart:
     local_dirs: dict[str, Path]
     # The sweep run of an unfinished earlier launch, continued; None for a new sweep.
     resume_run_id: str | None
+    # Which stop signal (Ctrl-C's SIGINT, SIGTERM) ended the launch, if one did.
+    interruption: Interruption
 
 
 def _run_sweep(start: _SweepStart) -> LaunchResult:
@@ -445,7 +463,8 @@ def _run_sweep(start: _SweepStart) -> LaunchResult:
     else:
         tags = RunTags(phase=SWEEP, sweep=spec.name, spec_fingerprint=spec.fingerprint())
         sweep_run = TrackedRun.start(client, start.experiment_id, spec.name, tags.as_mlflow())
-    status = "FAILED"
+    status, launches = "FAILED", 0
+    start.interruption.on_stop = functools.partial(_request_stop, client, start.experiment_id, sweep_run.run_id)
     try:
         launches = _count_launch(client, sweep_run)
         _store_local_models(sweep_run, start.local_dirs)
@@ -460,14 +479,20 @@ def _run_sweep(start: _SweepStart) -> LaunchResult:
         tuner = _tuner(start, searcher, progress, f"{spec.name}-{sweep_run.run_id[:8]}-{launches}")
         with progress:
             tuner.fit()
+        start.interruption.tune_ended()
+        if start.interruption.signal is not None:
+            status = "KILLED"
+            return _interrupted(start, sweep_run, searcher, launches)
         result = _result(start, sweep_run, searcher, launches)
         if searcher.fatal is not None:
             raise SweepAborted(f"{searcher.fatal}; the sweep stopped ({result.summary()}): free space, then relaunch")
         status = result.sweep_status
         return result
     except KeyboardInterrupt:
+        # A second signal, or one before Tune ran: the trials die with this driver's Ray.
+        start.interruption.signal = start.interruption.signal or signal.SIGINT
         status = "KILLED"
-        raise
+        return _interrupted(start, sweep_run, searcher, launches)
     except SweepAborted:
         raise
     except Exception as error:
@@ -477,6 +502,41 @@ def _run_sweep(start: _SweepStart) -> LaunchResult:
         raise SweepAborted(f"{one_line_cause(error, places)}; the sweep stopped: free space, then relaunch") from error
     finally:
         _end_sweep(client, start.experiment_id, sweep_run, status)
+
+
+def _interrupted(
+    start: _SweepStart, sweep_run: TrackedRun, searcher: SweepSearcher | None, launch: int
+) -> LaunchResult:
+    """After a stop signal, once Tune has stopped its trials: the runs they left RUNNING end
+    KILLED with the signal as their cause, and the counts are read from the runs, as
+    ``xsweep status`` reads them (a cell that finished while Tune stopped is finished; one
+    handed out but never started is pending)."""
+    interruption, client = start.interruption, start.client
+    interruption.trials_told()
+    cut_off = _end_running_runs(client, start.experiment_id, sweep_run.run_id, "KILLED", interruption.cause)
+    targets = runs_of_sweep(client, start.experiment_id, sweep_run.run_id, f"and {tag_filter(phase=TARGET)}")
+    finished = sum(run.info.status == "FINISHED" for run in targets)
+    result = LaunchResult(
+        start.plan.spec.name,
+        start.experiment_id,
+        sweep_run.run_id,
+        finished=finished,
+        failed=len(searcher.dag.failed_cells) if searcher else 0,
+        blocked=len(searcher.dag.blocked_cells) if searcher else 0,
+        interrupted=sum(run.data.tags.get("phase") == TARGET for run in cut_off),
+        planned=len(start.plan.cells),
+        stopped_by_signal=interruption.exit_code,
+    )
+    _log_counts(sweep_run, result, launch)
+    return result
+
+
+def _request_stop(client: MlflowClient, experiment_id: str, sweep_run_id: str, cause: str) -> None:
+    """Tag every running trial run of the sweep ``stop_requested``: each trial stops itself."""
+    running = f"{tag_filter(sweep_run_id=sweep_run_id)} and attributes.status = 'RUNNING'"
+    for run in retrying(lambda: client.search_runs([experiment_id], filter_string=running)):
+        if run.info.run_id != sweep_run_id:
+            retrying(lambda run=run: set_run_tags(client, run.info.run_id, RunTags(stop_requested=cause)))
 
 
 def _count_launch(client: MlflowClient, sweep_run: TrackedRun) -> int:
@@ -500,9 +560,13 @@ def _result(start: _SweepStart, sweep_run: TrackedRun, searcher: SweepSearcher, 
         interrupted=len(searcher.dag.running_cells),
         planned=len(start.plan.cells),
     )
+    _log_counts(sweep_run, result, launch)
+    return result
+
+
+def _log_counts(sweep_run: TrackedRun, result: LaunchResult, launch: int) -> None:
     counts = ("finished", "failed", "blocked", "interrupted")
     sweep_run.log_metrics({f"cells/{count}": getattr(result, count) for count in counts}, step=launch)
-    return result
 
 
 def _sweep_params(plan: Plan) -> dict[str, object]:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
 # What a tag value is stored as, per field whose type is not a plain string.
-_INTS = {"seed", "trial", "launches", "resumed_from_stage", "resumed_from_step"}
+_INTS = {"seed", "trial", "launches", "resumed_from_stage", "resumed_from_step", "attempt"}
 _BOOLS = {"same_source", "selected", "pruned"}
 _LISTS = {"languages", "members"}
 # Provenance tags (sweeper/record/provenance.py) keep their own names under this prefix.
@@ -49,6 +49,10 @@ class RunTags:
     pruned: bool | None = None
     # The one-line cause of a failed run.
     error: str = ""
+    # One writer per run (sweeper/record/fence.py): the attempt that owns a trial's run, and
+    # the launch's request that its trials stop (Ctrl-C, SIGTERM), with the cause.
+    attempt: int | None = None
+    stop_requested: str = ""
     # A multi-task run's members that had data; a trial continued from a checkpoint.
     members: tuple[str, ...] = ()
     resumed_from_stage: int | None = None

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from mlflow.artifacts import get_artifact_repository
 from mlflow.data.huggingface_dataset_source import HuggingFaceDatasetSource
@@ -33,7 +33,16 @@ from sweeper.plan.plan import INTERMEDIATE, TARGET
 from sweeper.record.inputs import DatasetRead
 from sweeper.record.tags import RunTags, tag_filter
 
+if TYPE_CHECKING:
+    from sweeper.record.fence import RunFence
+
 log = logging.getLogger(__name__)
+
+
+class RunTaken(RuntimeError):
+    """A trial attempt no longer owns its run (``sweeper/record/fence.py``): a newer attempt
+    claimed it, or the launch asked its trials to stop. It writes nothing more."""
+
 
 # MLflow 3 opens an experiment on its GenAI overview unless told what kind it is.
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
@@ -129,6 +138,13 @@ class TrackedRun:
         self._sender_lock = threading.Lock()
         self._flushing = threading.Event()
         self._undelivered: Exception | None = None
+        # The trial attempt's claim on the run, where it has one (``sweeper/record/fence.py``):
+        # every write checks it first; a lost claim drops metric points and raises elsewhere.
+        self.fence: RunFence | None = None
+
+    def _owned(self) -> None:
+        if self.fence is not None and not self.fence.holds():
+            raise RunTaken(self.fence.lost)
 
     @classmethod
     def start(cls, client: MlflowClient, experiment_id: str, name: str, tags: Mapping[str, str]) -> TrackedRun:
@@ -155,6 +171,7 @@ class TrackedRun:
     def log_params(self, params: Mapping[str, object]) -> None:
         batch = [Param(key, str(value)) for key, value in params.items() if key not in self._logged_params]
         if batch:
+            self._owned()
             retrying(lambda: self.client.log_batch(self.run_id, params=batch))
 
     def log_metrics(self, metrics: Mapping[str, float], step: int = 0) -> None:
@@ -176,6 +193,8 @@ class TrackedRun:
         while True:
             batch = self._next_batch()
             try:
+                if self.fence is not None and not self.fence.holds():
+                    continue  # another attempt owns the run: these points are not ours to write
                 retrying(
                     lambda batch=batch: self.client.log_batch(self.run_id, metrics=batch),
                     attempts=OUTAGE_ATTEMPTS,
@@ -233,13 +252,16 @@ class TrackedRun:
     def set_tags(self, tags: RunTags | Mapping[str, object]) -> None:
         spelled = tags.as_mlflow() if isinstance(tags, RunTags) else tags
         batch = [RunTag(key, str(value)) for key, value in spelled.items()]
+        self._owned()
         retrying(lambda: self.client.log_batch(self.run_id, tags=batch))
 
     def log_artifacts(self, local_dir: str | Path, artifact_path: str) -> None:
+        self._owned()
         retrying(lambda: self.client.log_artifacts(self.run_id, str(local_dir), artifact_path))
 
     def finish(self, status: str = "FINISHED") -> None:
         self.flush()
+        self._owned()
         retrying(lambda: self.client.set_terminated(self.run_id, status))
 
 

@@ -25,10 +25,11 @@ from transformers import TrainerCallback
 from sweeper.plan.plan import INTERMEDIATE, TARGET
 from sweeper.plan.scales import SCALES, batch_layout
 from sweeper.record import provenance
+from sweeper.record.fence import RunFence
 from sweeper.record.inputs import datasets_read
 from sweeper.record.system_metrics import SystemSampler
 from sweeper.record.tags import RunTags, tag_filter
-from sweeper.record.tracking import TrackedRun, log_datasets, metric_key, retrying, with_averages
+from sweeper.record.tracking import RunTaken, TrackedRun, log_datasets, metric_key, retrying, with_averages
 from sweeper.train.finetune import Evaluation, FineTuned, Hyperparameters, evaluate, fine_tune
 from sweeper.train.resume import ResumeStore
 from sweeper.trial.distributed import StageResult, run_placed
@@ -57,6 +58,17 @@ class LossLogger(TrainerCallback):
         wanted = {f"{self.prefix}/{k}": v for k, v in (logs or {}).items() if k in ("loss", "learning_rate")}
         if wanted:
             self.run.log_metrics(wanted, step=state.global_step)
+
+
+class FenceCheck(TrainerCallback):
+    """Stop training within seconds once the run is no longer this attempt's: a newer attempt
+    took it over (this one was given up for lost), or the launch was stopped."""
+
+    def __init__(self, fence: RunFence) -> None:
+        self.fence = fence
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.fence.check()
 
 
 def fetch_encoder(encoder: str, revision: str, tracking_uri: str, work_dir: Path) -> str:
@@ -113,7 +125,9 @@ def train_stage(config: dict) -> StageResult:
     task = _resolved(spec, sweep)
     _hold_to_share(spec)
     # The driver opened (or reopened) the run; what an earlier attempt logged is not re-sent.
-    run = TrackedRun.reopen(MlflowClient(sweep.tracking_uri), config["run_id"], mark_running=False)
+    client = MlflowClient(sweep.tracking_uri)
+    run = TrackedRun.reopen(client, config["run_id"], mark_running=False)
+    run.fence = RunFence(client, run.run_id, config["attempt"])
     with tempfile.TemporaryDirectory(prefix="xsweep-trial-") as tmp:
         work = Path(tmp)
         encoder = fetch_encoder(spec.encoder, spec.encoder_revision, sweep.tracking_uri, work / "encoder")
@@ -126,7 +140,14 @@ def train_stage(config: dict) -> StageResult:
         monitor = _monitor_system(run)
         try:
             tuned = fine_tune(
-                encoder, task, sweep.data, hparams, work / "trainer", [LossLogger(run)], resume, on_epoch=on_epoch
+                encoder,
+                task,
+                sweep.data,
+                hparams,
+                work / "trainer",
+                [LossLogger(run), FenceCheck(run.fence)],
+                resume,
+                on_epoch=on_epoch,
             )
             evaluation = evaluate(tuned, task, sweep.data, spec.languages, spec.splits, hparams.max_length)
         finally:
@@ -280,14 +301,19 @@ def run_trial(config: dict) -> None:
     if recorded is not None:
         tune.report({"objective": recorded, "run_id": run.run_id})
         return
+    run.fence = RunFence.claim(client, run.run_id)
     try:
         placement = {"workers": spec.placement.workers, "sharded": spec.placement.sharded}
         run.log_params({**spec.params, **asdict(hyperparameters(spec, sweep)), **placement, **_version_params()})
-        stage_config = {**config, "run_id": run.run_id}
+        stage_config = {**config, "run_id": run.run_id, "attempt": run.fence.attempt}
         result = run_placed(
             train_stage, stage_config, spec.placement, sweep.storage_path, f"train-{run.run_id}", prunable(spec)
         )
         run.finish("FINISHED")
+    except RunTaken as taken:
+        # Not this attempt's run any more: it writes nothing, and says why in its own log.
+        log.warning("trial %s stops: %s", spec.key, taken)
+        raise
     except (SystemExit, KeyboardInterrupt):
         # Tune stops a trial by ending it at its next report (the study pruned it), or the
         # launch was interrupted: a relaunch continues it.

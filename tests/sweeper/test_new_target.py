@@ -16,6 +16,7 @@ from mlflow.tracking import MlflowClient
 from sweeper.cli import main
 from sweeper.plan.plan import TARGET, TARGET_SEARCH, make_plan
 from sweeper.plan.spec import build_spec
+from sweeper.record.fence import RunFence
 from sweeper.record.tags import RunTags
 from sweeper.record.tracking import TrackedRun
 from sweeper.resources.placement import Placement
@@ -122,7 +123,8 @@ def _run_one_trial(plan, cell, data: Path, tmp_path: Path) -> tuple[TrackedRun, 
     )  # fmt: skip
     shared = SweepShared(holder.run_id, experiment_id, tracking_uri, str(data), str(tmp_path / "tune"))
     run = TrackedRun.start(client, experiment_id, trial.run_name, trial.tags)
-    train_stage({**trial_config(trial, shared), "run_id": run.run_id})
+    attempt = RunFence.claim(client, run.run_id).attempt
+    train_stage({**trial_config(trial, shared), "run_id": run.run_id, "attempt": attempt})
     run.finish("FINISHED")
     return run, tracking_uri
 
