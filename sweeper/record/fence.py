@@ -10,6 +10,7 @@ write after it are two requests; the window between them is one request long.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -20,6 +21,18 @@ from sweeper.record.tracking import RunTaken, retrying
 
 # The tags the fence reads (fields of ``RunTags``).
 ATTEMPT, STOP_REQUESTED = "attempt", "stop_requested"
+# Where set, a folder each process appends its claims and delivered writes to, one line each
+# ("time pid attempt run_id what"): how benchmarks/lost_node.py counts writes an old attempt
+# made after a newer one claimed its run. Unset (the default), nothing is written.
+WRITE_AUDIT = "XSWEEP_WRITE_AUDIT"
+
+
+def audit(attempt: int, run_id: str, what: str) -> None:
+    folder = os.environ.get(WRITE_AUDIT)
+    if folder:
+        with open(os.path.join(folder, f"{os.getpid()}.log"), "a", encoding="utf-8") as log:
+            log.write(f"{time.time():.6f} {os.getpid()} {attempt} {run_id} {what}\n")
+
 
 # How often training asks whether its run is still its own (a request each time).
 CHECK_EVERY_S = 2.0
@@ -41,6 +54,7 @@ class RunFence:
         recorded = RunTags.parse(retrying(lambda: client.get_run(run_id)).data.tags)
         attempt = (recorded.attempt or 0) + 1
         retrying(lambda: client.set_tag(run_id, ATTEMPT, str(attempt)))
+        audit(attempt, run_id, "claim")
         if recorded.stop_requested:
             retrying(lambda: client.delete_tag(run_id, STOP_REQUESTED))
         return cls(client, run_id, attempt)
@@ -60,6 +74,10 @@ class RunFence:
         if parsed.attempt is not None and parsed.attempt != self.attempt:
             return f"attempt {parsed.attempt} of this trial took over its run from attempt {self.attempt}"
         return None
+
+    def audit(self, what: str) -> None:
+        """A write about to go out, in the audit trail where one is kept."""
+        audit(self.attempt, self.run_id, what)
 
     def check(self) -> None:
         """Raise ``RunTaken`` where the run is no longer this attempt's (read at most every

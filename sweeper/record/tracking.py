@@ -195,6 +195,8 @@ class TrackedRun:
             try:
                 if self.fence is not None and not self.fence.holds():
                     continue  # another attempt owns the run: these points are not ours to write
+                if self.fence is not None:
+                    self.fence.audit(f"{len(batch)} points")
                 retrying(
                     lambda batch=batch: self.client.log_batch(self.run_id, metrics=batch),
                     attempts=OUTAGE_ATTEMPTS,

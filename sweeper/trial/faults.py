@@ -105,10 +105,12 @@ class TrialFaults(Callback):
         self.retries = retries
 
     def on_trial_recover(self, iteration: int, trials: list[Trial], trial: Trial, **info: object) -> None:
+        cause = _first_line(trial)
         log.warning(
-            "%s: its process died (%s); retry %d of %d in the same run",
+            "%s: %s (%s); retry %d of %d in the same run",
             trial.config["trial"]["run_name"],
-            _first_line(trial),
+            "its node died" if _node_died(cause) else "its process died",
+            cause,
             trial.run_metadata.num_failures,
             self.retries,
         )
@@ -126,8 +128,17 @@ class TrialFaults(Callback):
                 retrying(lambda run=run: client.set_terminated(run.info.run_id, "FAILED"))
 
 
+def _node_died(cause: str) -> bool:
+    """Whether Ray's error says the trial's node went away (not only its process)."""
+    lowered = cause.lower()
+    return "node" in lowered and any(word in lowered for word in ("died", "dead", "removed", "lost"))
+
+
 def _first_line(trial: Trial) -> str:
-    error = trial.get_error() or ""
+    # Tune writes the error into the trial's local folder first; its copy in the storage
+    # path (``get_error``) is synced later, so a retry's line read it before it was there.
+    local = trial.error_file
+    error = Path(local).read_text() if local and Path(local).is_file() else (trial.get_error() or "")
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     # Tune's error file starts with "Failure # n (occurred at ...)"; the cause follows.
     meaningful = [line for line in lines if not line.startswith("Failure #")]

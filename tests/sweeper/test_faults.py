@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -113,14 +114,20 @@ def _stop(launch: subprocess.Popen, how: signal.Signals) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C on S3"])
 def test_a_stop_signal_ends_the_launch_killed_and_its_relaunch_finishes(
-    tmp_path: Path, data: Path, how: signal.Signals
+    tmp_path: Path, data: Path, how: signal.Signals, request: pytest.FixtureRequest
 ) -> None:
+    """SIGTERM: the end states. Ctrl-C, with the resume checkpoints on the loopback S3 server:
+    the end states, and the relaunch resuming the cut-off run from its checkpoint there."""
     from sweeper.results.status import read_status
 
     tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    args = _args("interrupted", data)
+    storage = str(tmp_path / "tune")
+    if how == signal.SIGINT:
+        store = request.getfixturevalue("object_store")
+        storage = f"s3://{store.make_bucket(f'tune-{uuid.uuid4().hex[:12]}')}/tune"
+    args = _args("interrupted", data, "--storage-path", storage)
     launch = _start(args, tmp_path, tracking_uri)
     try:
         _wait_for(lambda: _training(tracking_uri, "interrupted", "target"), launch, "a target run trains")
@@ -148,13 +155,18 @@ def test_a_stop_signal_ends_the_launch_killed_and_its_relaunch_finishes(
     }
     (cells,) = [row for row in read_status(MlflowClient(tracking_uri), "interrupted").rows if row.kind == "cells"]
     assert (cells.finished, cells.failed, cells.interrupted, cells.running) == (0, 0, 1, 0)
-    if how == signal.SIGINT:
-        return  # the relaunch after a stop is the same for either signal: checked once
+    if how == signal.SIGTERM:
+        return  # the relaunch after a stop is the same for either signal: checked once, on S3
 
     again = run_xsweep(*args, tracking_uri=tracking_uri, cwd=tmp_path)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "1 of 1 cells finished" in again.stdout
     runs = _assert_exactly_once(tracking_uri, "interrupted")
+    resumed = next(run for run in runs if run.data.tags["phase"] == "target")
+    assert int(resumed.data.tags["resumed_from_step"]) > 0, resumed.data.tags
+    # Nothing half-written left in the bucket: no checkpoint folder without its marker.
+    keys = _bucket_keys(store, storage)
+    assert keys and not [key for key in keys if ".partial" in key], keys
     sweep = next(run for run in runs if run.data.tags["phase"] == "sweep")
     assert sweep.data.tags["launches"] == "2"
     # The relaunch's counts are the ones the sweep run shows, not the interrupted launch's.
@@ -162,6 +174,15 @@ def test_a_stop_signal_ends_the_launch_killed_and_its_relaunch_finishes(
         "finished": 1,
         "interrupted": 0,
     }
+
+
+def _bucket_keys(store: object, storage: str) -> list[str]:
+    import boto3
+
+    bucket = storage.removeprefix("s3://").split("/")[0]
+    client = boto3.client("s3", endpoint_url=store.endpoint)
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    return [item["Key"] for page in pages for item in page.get("Contents", [])]
 
 
 def _trial_processes(root: int) -> list[psutil.Process]:

@@ -149,36 +149,62 @@ def test_metric_points_logged_during_an_outage_arrive_exactly_once(
         server.stop()
 
 
-def test_a_sweep_on_a_postgresql_tracking_server_loses_nothing(
-    tmp_path: Path, demo_data: Path, postgres_databases: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.cluster
+def test_the_head_rehearsed_on_loopback_loses_nothing(
+    tmp_path: Path,
+    demo_data: Path,
+    postgres_databases: tuple[str, str],
+    object_store: ObjectStore,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """On PostgreSQL, behind basic auth: every run and metric arrives, and the credentials
-    appear in no run's params, tags or files."""
+    """The head as cluster.yaml builds it, in small: serve.sh on PostgreSQL behind basic auth,
+    its artifacts proxied to the loopback S3 server, Optuna's studies in a second database, a
+    Ray head (no trial on it) with two worker nodes on 127.0.0.1, the sweep with --address and
+    its resume checkpoints on S3. Every run and metric arrives, the credentials appear in no
+    run's params, tags or files, `xsweep report` works, the registered encoder loads from its
+    S3-backed artifact, and a relaunch adds nothing."""
     import mlflow
     import optuna
     import ray
     from mlflow.tracking import MlflowClient
+    from ray.cluster_utils import Cluster
+    from transformers import AutoModel
 
     from sweeper.launch.launch import LaunchOptions, launch
     from sweeper.plan.spec import build_spec
+    from sweeper.record.tracking import registered_model_name
     from tasks.demo import XNLI_DEMO_LANGUAGES
 
     mlflow_db, optuna_db = postgres_databases
+    bucket = object_store.make_bucket(f"head-{uuid.uuid4().hex[:12]}")
     password, env = _auth_env()
-    server = start_tracking_server(tmp_path / "server", "127.0.0.1", backend_store_uri=mlflow_db, extra_env=env)
+    server = start_tracking_server(
+        tmp_path / "server", "127.0.0.1", backend_store_uri=mlflow_db,
+        extra_env={**env, "MLFLOW_ARTIFACTS_DESTINATION": f"s3://{bucket}/mlflow"},
+    )  # fmt: skip
     # The driver and (through the environment Ray starts them with) every trial authenticate.
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
+    # Ray rewrites a 127.0.0.1 address to this machine's network address unless told that
+    # this machine's Ray is not a cluster across machines (ray/_private/services.py).
+    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    loopback = {"node_ip_address": "127.0.0.1", "object_store_memory": 80 * 2**20}
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, **loopback})
+    spec = build_spec(
+        scales="tiny", intermediate="mnli", targets_="xnli", trials=1, seeds=1, data=str(demo_data), name="pg"
+    )
     try:
-        # Trials two at once on a local Ray (the two studies, then the two cells), one server.
-        ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False)
-        spec = build_spec(
-            scales="tiny", intermediate="mnli", targets_="xnli", trials=1, seeds=1, data=str(demo_data), name="pg"
+        for _ in range(2):
+            cluster.add_node(num_cpus=2, **loopback)
+        cluster.wait_for_nodes()
+        options = LaunchOptions(
+            server.uri, address=cluster.address, study_storage=optuna_db, storage_path=f"s3://{bucket}/tune"
         )
-        options = LaunchOptions(server.uri, study_storage=optuna_db, storage_path=str(tmp_path / "tune"))
         result = launch(spec, options)
+        again = launch(spec, options)
     finally:
         ray.shutdown()
+        cluster.shutdown()
     try:
         assert result.ok, result
         client = MlflowClient(server.uri)
@@ -187,6 +213,8 @@ def test_a_sweep_on_a_postgresql_tracking_server_loses_nothing(
         assert Counter(run.data.tags["phase"] for run in runs) == {
             "sweep": 1, "intermediate": 1, "target_search": 1, "target": 2,
         }  # fmt: skip
+        # The relaunch finds the finished sweep and adds no run.
+        assert again.already_done and len(client.search_runs([result.experiment_id], max_results=1000)) == len(runs)
         for run in runs:
             if run.data.tags["phase"] == "target":
                 wanted = {f"test/accuracy/{lang}" for lang in XNLI_DEMO_LANGUAGES}
@@ -204,8 +232,27 @@ def test_a_sweep_on_a_postgresql_tracking_server_loses_nothing(
             ))  # fmt: skip
             for path in files.rglob("*"):
                 assert not path.is_file() or password.encode() not in path.read_bytes(), path
+        # The artifacts went through the server into the bucket: the selected checkpoint is there.
+        keys = _bucket_keys(object_store, bucket)
+        assert any(f"{selected[0].info.run_id}/artifacts/checkpoint/" in key for key in keys)
+        monkeypatch.setenv("MLFLOW_REGISTRY_URI", server.uri)
+        version = f"models:/{registered_model_name('pg', 'tiny', 'mnli')}/1"
+        encoder = mlflow.artifacts.download_artifacts(artifact_uri=version, dst_path=str(tmp_path / "registered"))
+        assert AutoModel.from_pretrained(encoder).config.model_type == "xlm-roberta"
+        report = CliRunner().invoke(
+            main, ["report", "--name", "pg", "--tracking-uri", server.uri, "--out", str(tmp_path / "report")]
+        )
+        assert report.exit_code == 0 and (tmp_path / "report" / "report.md").is_file(), report.output
     finally:
         server.stop()
+
+
+def _bucket_keys(store: ObjectStore, bucket: str) -> list[str]:
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=store.endpoint)
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    return [item["Key"] for page in pages for item in page.get("Contents", [])]
 
 
 @pytest.mark.parametrize("mode", ["MLFLOW_ARTIFACTS_DESTINATION", "MLFLOW_DEFAULT_ARTIFACT_ROOT"])
