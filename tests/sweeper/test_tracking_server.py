@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from sweeper.cli import main
-from tests.conftest import ObjectStore, start_tracking_server
+from tests.conftest import ObjectStore, run_xsweep, start_tracking_server
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 # The driver named in SQLAlchemy URLs: MLflow 3 otherwise asks for psycopg (3), not psycopg2.
@@ -165,13 +165,10 @@ def test_the_head_rehearsed_on_loopback_loses_nothing(
     S3-backed artifact, and a relaunch adds nothing."""
     import mlflow
     import optuna
-    import ray
     from mlflow.tracking import MlflowClient
     from ray.cluster_utils import Cluster
     from transformers import AutoModel
 
-    from sweeper.launch.launch import LaunchOptions, launch
-    from sweeper.plan.spec import build_spec
     from sweeper.record.tracking import registered_model_name
     from tasks.demo import XNLI_DEMO_LANGUAGES
 
@@ -185,36 +182,37 @@ def test_the_head_rehearsed_on_loopback_loses_nothing(
     # The driver and (through the environment Ray starts them with) every trial authenticate.
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
-    # Ray rewrites a 127.0.0.1 address to this machine's network address unless told that
-    # this machine's Ray is not a cluster across machines (ray/_private/services.py).
-    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     loopback = {"node_ip_address": "127.0.0.1", "object_store_memory": 80 * 2**20}
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, **loopback})
-    spec = build_spec(
-        scales="tiny", intermediate="mnli", targets_="xnli", trials=1, seeds=1, data=str(demo_data), name="pg"
-    )
+    args = (
+        "launch", "--name", "pg", "--scales", "tiny", "--intermediate", "mnli", "--targets", "xnli",
+        "--trials", "1", "--seeds", "1", "--data", str(demo_data), "--no-table", "--study-storage", optuna_db,
+        "--storage-path", f"s3://{bucket}/tune",
+    )  # fmt: skip
     try:
         for _ in range(2):
             cluster.add_node(num_cpus=2, **loopback)
         cluster.wait_for_nodes()
-        options = LaunchOptions(
-            server.uri, address=cluster.address, study_storage=optuna_db, storage_path=f"s3://{bucket}/tune"
-        )
-        result = launch(spec, options)
-        again = launch(spec, options)
+        # The driver as a process of its own, as on the head. Ray rewrites a 127.0.0.1 address
+        # to this machine's network address unless told this machine's Ray is not a cluster
+        # across machines (ray/_private/services.py).
+        monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        first = run_xsweep(*args, "--address", cluster.address, tracking_uri=server.uri, cwd=tmp_path)
+        again = run_xsweep(*args, "--address", cluster.address, tracking_uri=server.uri, cwd=tmp_path)
     finally:
-        ray.shutdown()
         cluster.shutdown()
     try:
-        assert result.ok, result
+        assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
         client = MlflowClient(server.uri)
-        runs = client.search_runs([result.experiment_id], max_results=1000)
+        experiment_id = client.get_experiment_by_name("pg").experiment_id
+        runs = client.search_runs([experiment_id], max_results=1000)
         assert {run.info.status for run in runs} == {"FINISHED"}
         assert Counter(run.data.tags["phase"] for run in runs) == {
             "sweep": 1, "intermediate": 1, "target_search": 1, "target": 2,
         }  # fmt: skip
         # The relaunch finds the finished sweep and adds no run.
-        assert again.already_done and len(client.search_runs([result.experiment_id], max_results=1000)) == len(runs)
+        assert again.returncode == 0 and "already finished" in again.stdout, again.stdout[-3000:]
+        assert len(client.search_runs([experiment_id], max_results=1000)) == len(runs)
         for run in runs:
             if run.data.tags["phase"] == "target":
                 wanted = {f"test/accuracy/{lang}" for lang in XNLI_DEMO_LANGUAGES}
@@ -237,7 +235,9 @@ def test_the_head_rehearsed_on_loopback_loses_nothing(
         assert any(f"{selected[0].info.run_id}/artifacts/checkpoint/" in key for key in keys)
         monkeypatch.setenv("MLFLOW_REGISTRY_URI", server.uri)
         version = f"models:/{registered_model_name('pg', 'tiny', 'mnli')}/1"
-        encoder = mlflow.artifacts.download_artifacts(artifact_uri=version, dst_path=str(tmp_path / "registered"))
+        encoder = mlflow.artifacts.download_artifacts(
+            artifact_uri=version, dst_path=str(tmp_path / "registered"), tracking_uri=server.uri
+        )
         assert AutoModel.from_pretrained(encoder).config.model_type == "xlm-roberta"
         report = CliRunner().invoke(
             main, ["report", "--name", "pg", "--tracking-uri", server.uri, "--out", str(tmp_path / "report")]
