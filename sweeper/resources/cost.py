@@ -303,9 +303,8 @@ def print_cost_plan(cost: CostPlan, spec: SweepSpec, console: Console) -> None:
     assumed = f"{hw.utilisation:.0%} of {hw.peak_tflops:g} TFLOP/s per GPU"
     table = Table(title=f"compute: 6·params·tokens to train, padding of {spec.batch_order} batches included")
     headers = ("scale", "parameters", "GPUs/trial", "trials", "training tokens", "with padding", "GPU-hours")
-    for header in (*headers, "storage, alone", "longest chain h", "speed"):
+    for header in (*headers, "longest chain h", "speed"):
         table.add_column(header, justify="left" if header in ("scale", "speed") else "right")
-    stored = {row.scale: human_bytes(row.total) for row in cost.storage.scales} if cost.storage else {}
     for row in cost.scales:
         table.add_row(
             row.scale,
@@ -315,7 +314,6 @@ def print_cost_plan(cost: CostPlan, spec: SweepSpec, console: Console) -> None:
             _tokens(row.train_tokens),
             _tokens(row.padded_tokens),
             _hours(row.gpu_hours),
-            stored.get(row.scale, ""),
             _hours(row.longest_chain_hours),
             row.throughput if row.throughput != "assumed" else assumed,
         )
