@@ -69,6 +69,17 @@ def _trial_process_on(workers: list) -> tuple[object, psutil.Process] | None:
     return None
 
 
+def _wait_for_attempt(tracking_uri: str, attempt: int, launch: subprocess.Popen, timeout: float = 300) -> bool:
+    """Whether a search-trial run reached ``attempt`` (its retry claimed it) in time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and launch.poll() is None:
+        runs = [r for r in _runs(tracking_uri) if r.data.tags.get("phase") == "target_search"]
+        if any(int(r.data.tags.get("attempt", 0)) >= attempt for r in runs):
+            return True
+        time.sleep(0.5)
+    return False
+
+
 def _duplicated_points(tracking_uri: str) -> int:
     client = MlflowClient(tracking_uri)
     twice = 0
@@ -98,12 +109,19 @@ def _late_writes(audit: Path) -> int:
     )
 
 
+def _alive(process: psutil.Process | None) -> bool:
+    try:
+        return process is not None and process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def repetition(work: Path, data: Path) -> dict[str, object]:
     audit = work / "audit"
     audit.mkdir(parents=True)
     tracking_uri = f"sqlite:///{work / 'mlflow.db'}"
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, **LOOPBACK})
-    orphan = None
+    orphan, claimed = None, False
     try:
         workers = [cluster.add_node(num_cpus=1, **LOOPBACK) for _ in range(2)]
         cluster.wait_for_nodes()
@@ -120,17 +138,24 @@ def repetition(work: Path, data: Path) -> dict[str, object]:
             found = _trial_process_on(workers) if _search_trial_trains(tracking_uri) else None
             time.sleep(0.5)
         if found is not None:
+            # The node's raylet dies; the trial's process stalls (a partitioned node) until Ray
+            # has given the trial up and its retry has claimed the run, then wakes up.
             node, orphan = found
+            orphan.suspend()
             node.all_processes["raylet"][0].process.send_signal(signal.SIGKILL)
+            claimed = _wait_for_attempt(tracking_uri, 2, launch)
+            orphan.resume()
         output = launch.communicate(timeout=900)[0]
+        # Before the cluster's shutdown, which would end it either way.
+        alive = _alive(orphan)
     finally:
         cluster.shutdown()
-    alive = orphan is not None and orphan.is_running() and orphan.status() != psutil.STATUS_ZOMBIE
-    if alive:
+    if _alive(orphan):
         orphan.kill()
     return {
         "exit": launch.returncode,
         "node killed": found is not None,
+        "retry claimed the run": claimed,
         "retries": len(re.findall(r"retry \d+ of \d+", output)),
         "points twice": _duplicated_points(tracking_uri),
         "late writes": _late_writes(audit),
@@ -144,7 +169,10 @@ def main() -> None:
     parser.add_argument("--repetitions", type=int, default=5)
     repetitions = parser.parse_args().repetitions
     table = Table(title=f"a worker node's raylet killed mid-trial, {repetitions} repetitions")
-    columns = ("exit", "node killed", "retries", "points twice", "late writes", "orphan alive at the end", "summary")
+    columns = (
+        "exit", "node killed", "retry claimed the run", "retries", "points twice", "late writes",
+        "orphan alive at the end", "summary",
+    )  # fmt: skip
     for column in ("#", *columns, "wall s"):
         table.add_column(column)
     with tempfile.TemporaryDirectory(prefix="xsweep-lost-node-") as tmp:
@@ -153,7 +181,7 @@ def main() -> None:
             started = time.monotonic()
             result = repetition(Path(tmp) / f"r{number}", data)
             table.add_row(str(number), *(str(result[c]) for c in columns), f"{time.monotonic() - started:.0f}")
-    Console().print(table)
+    Console(width=200).print(table)
 
 
 if __name__ == "__main__":
