@@ -121,7 +121,7 @@ def repetition(work: Path, data: Path) -> dict[str, object]:
     audit.mkdir(parents=True)
     tracking_uri = f"sqlite:///{work / 'mlflow.db'}"
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, **LOOPBACK})
-    orphan, claimed = None, False
+    orphan, claimed, woke = None, False, False
     try:
         workers = [cluster.add_node(num_cpus=1, **LOOPBACK) for _ in range(2)]
         cluster.wait_for_nodes()
@@ -144,7 +144,9 @@ def repetition(work: Path, data: Path) -> dict[str, object]:
             orphan.suspend()
             node.all_processes["raylet"][0].process.send_signal(signal.SIGKILL)
             claimed = _wait_for_attempt(tracking_uri, 2, launch)
-            orphan.resume()
+            woke = _alive(orphan)
+            if woke:  # else something on the node (Ray's raylet watchdog) had ended it
+                orphan.resume()
         output = launch.communicate(timeout=900)[0]
         # Before the cluster's shutdown, which would end it either way.
         alive = _alive(orphan)
@@ -156,6 +158,7 @@ def repetition(work: Path, data: Path) -> dict[str, object]:
         "exit": launch.returncode,
         "node killed": found is not None,
         "retry claimed the run": claimed,
+        "old attempt woke": woke,
         "retries": len(re.findall(r"retry \d+ of \d+", output)),
         "points twice": _duplicated_points(tracking_uri),
         "late writes": _late_writes(audit),
@@ -170,7 +173,7 @@ def main() -> None:
     repetitions = parser.parse_args().repetitions
     table = Table(title=f"a worker node's raylet killed mid-trial, {repetitions} repetitions")
     columns = (
-        "exit", "node killed", "retry claimed the run", "retries", "points twice", "late writes",
+        "exit", "node killed", "retry claimed the run", "old attempt woke", "retries", "points twice", "late writes",
         "orphan alive at the end", "summary",
     )  # fmt: skip
     for column in ("#", *columns, "wall s"):
