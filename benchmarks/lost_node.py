@@ -16,6 +16,7 @@ orphaned trial processes still alive at the end.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import signal
@@ -146,7 +147,8 @@ def repetition(work: Path, data: Path) -> dict[str, object]:
             claimed = _wait_for_attempt(tracking_uri, 2, launch)
             woke = _alive(orphan)
             if woke:  # else something on the node (Ray's raylet watchdog) had ended it
-                orphan.resume()
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    orphan.resume()
         output = launch.communicate(timeout=900)[0]
         # Before the cluster's shutdown, which would end it either way.
         alive = _alive(orphan)
