@@ -69,7 +69,11 @@ class Interruption:
     @contextmanager
     def catching(self) -> Iterator[Interruption]:
         """SIGINT and SIGTERM handled here while the block runs (Tune told to leave SIGINT
-        alone); the handlers before are restored after."""
+        alone); the handlers before are restored after. Off the main thread, where Python
+        allows no handler (a launch run from a thread), signals keep their defaults."""
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
         os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
         before = {number: signal.getsignal(number) for number in (*STOP_SIGNALS, signal.SIGUSR1)}
         # Tune installs its SIGUSR1 handler when it starts: none until then.
