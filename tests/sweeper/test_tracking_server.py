@@ -150,7 +150,9 @@ def test_metric_points_logged_during_an_outage_arrive_exactly_once(
 
 
 @pytest.mark.cluster
+@pytest.mark.parametrize("artifacts", ["MLFLOW_ARTIFACTS_DESTINATION", "MLFLOW_DEFAULT_ARTIFACT_ROOT"])
 def test_the_head_rehearsed_on_loopback_loses_nothing(
+    artifacts: str,
     tmp_path: Path,
     demo_data: Path,
     postgres_databases: tuple[str, str],
@@ -158,7 +160,8 @@ def test_the_head_rehearsed_on_loopback_loses_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The head as cluster.yaml builds it, in small: serve.sh on PostgreSQL behind basic auth,
-    its artifacts proxied to the loopback S3 server, Optuna's studies in a second database, a
+    its artifacts on the loopback S3 server (proxied through the server as cluster.yaml has it,
+    or written by the clients straight to S3), Optuna's studies in a second database, a
     Ray head (no trial on it) with two worker nodes on 127.0.0.1, the sweep with --address and
     its resume checkpoints on S3. Every run and metric arrives, the credentials appear in no
     run's params, tags or files, `xsweep report` works, the registered encoder loads from its
@@ -177,7 +180,7 @@ def test_the_head_rehearsed_on_loopback_loses_nothing(
     password, env = _auth_env()
     server = start_tracking_server(
         tmp_path / "server", "127.0.0.1", backend_store_uri=mlflow_db,
-        extra_env={**env, "MLFLOW_ARTIFACTS_DESTINATION": f"s3://{bucket}/mlflow"},
+        extra_env={**env, artifacts: f"s3://{bucket}/mlflow"},
     )  # fmt: skip
     # The driver and (through the environment Ray starts them with) every trial authenticate.
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")
