@@ -107,13 +107,17 @@ def _launch_into(folder: Path, data: Path, stop: threading.Event) -> None:
     """The sweep launched in ``folder``, its exit code written last (as ``returncode``)."""
     folder.mkdir()
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}"}
-    with (folder / "stdout").open("w") as stdout, (folder / "stderr").open("w") as stderr:
-        process = subprocess.Popen([XSWEEP, *_sweep_args(data)], cwd=folder, env=env, stdout=stdout, stderr=stderr)
-        while process.poll() is None:
-            if stop.wait(1):  # the session ended first (-x, Ctrl-C)
-                process.terminate()
-        (folder / "returncode.tmp").write_text(str(process.wait()))
-    (folder / "returncode.tmp").rename(folder / "returncode")
+    returncode = -1  # written whatever happens: the workers wait for this file
+    try:
+        with (folder / "stdout").open("w") as stdout, (folder / "stderr").open("w") as stderr:
+            process = subprocess.Popen([XSWEEP, *_sweep_args(data)], cwd=folder, env=env, stdout=stdout, stderr=stderr)
+            while process.poll() is None:
+                if stop.wait(1):  # the session ended first (-x, Ctrl-C)
+                    process.terminate()
+            returncode = process.wait()
+    finally:
+        (folder / "returncode.tmp").write_text(str(returncode))
+        (folder / "returncode.tmp").rename(folder / "returncode")
 
 
 # The test files that read them: a run of other files launches neither.
@@ -149,14 +153,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         session.config.stash[_SHARED_RUNNER].join(timeout=90)
 
 
-def _shared_sweep(tmp_path_factory: pytest.TempPathFactory, folder: str, timeout: float = 1200) -> FinishedSweep | None:
-    """The controller's sweep in ``folder`` once its launch has exited; None outside xdist."""
+def _shared_sweep(tmp_path_factory: pytest.TempPathFactory, folder: str) -> FinishedSweep | None:
+    """The controller's sweep in ``folder`` once its launch has exited (the controller writes
+    its exit code however it ends); None outside xdist."""
     root = tmp_path_factory.getbasetemp().parent
     if not os.environ.get("PYTEST_XDIST_WORKER") or not (root / "shared-data").is_dir():
         return None
-    deadline = time.monotonic() + timeout
     while not (root / folder / "returncode").exists():
-        assert time.monotonic() < deadline, f"the shared sweep in {root / folder} did not finish within {timeout} s"
         time.sleep(1)
     args = _sweep_args(root / "shared-data")
     outputs = [(root / folder / name).read_text() for name in ("returncode", "stdout", "stderr")]

@@ -131,7 +131,6 @@ def test_a_stop_signal_ends_the_launch_killed_and_its_relaunch_finishes(
     launch = _start(args, tmp_path, tracking_uri)
     try:
         _wait_for(lambda: _training(tracking_uri, "interrupted", "target"), launch, "a target run trains")
-        stopped_at = time.monotonic()
         _stop(launch, how)
         output = launch.communicate(timeout=180)[0]
     finally:
@@ -146,8 +145,8 @@ def test_a_stop_signal_ends_the_launch_killed_and_its_relaunch_finishes(
     assert by_phase["sweep"].info.status == "KILLED"
     cut_off = by_phase["target"]
     assert cut_off.info.status == "KILLED" and how.name in cut_off.data.tags["error"], cut_off.data.tags
-    # The trial stopped when Tune stopped it: its run ended within seconds of the signal.
-    assert cut_off.info.end_time / 1000 - (time.time() - (time.monotonic() - stopped_at)) < 30
+    # The trial stopped when told to, before it could go on to evaluate and finish.
+    assert not any(key.startswith(("dev/", "test/")) for key in cut_off.data.metrics), cut_off.data.metrics
     assert by_phase["target_search"].info.status == "FINISHED"
     assert {key: by_phase["sweep"].data.metrics[f"cells/{key}"] for key in ("finished", "interrupted")} == {
         "finished": 0,
