@@ -1,7 +1,7 @@
 """Where a source's rows are on the hub, and whether they are there: the arguments its one
 loading call takes, and the check of a repository listing against what the catalog expects.
 
-Three layouts exist (``Source.layout``). A repository whose README declares ``configs`` (what
+Four layouts exist (``Source.layout``). A repository whose README declares ``configs`` (what
 the hub's script-to-parquet conversions leave, e.g. google/xtreme's
 ``MLQA.ar.ar/validation-00000-of-00001.parquet``) is loaded by config name, which `datasets`
 resolves from that README, unless the tree also holds a loading script ``<name>.py``: then
@@ -12,6 +12,9 @@ The hub's parquet export (``refs/convert/parquet``: ``<config>/<split>/0000.parq
 README, https://huggingface.co/datasets/unimelb-nlp/wikiann/tree/e1f9e9646ef1f33ad3e2476ef849e1b088e03078/ay/validation)
 is read by file path too (layout ``converted``): there `datasets` infers a single config,
 ``default``, holding every config's files, and refuses ``mlqa.ar.ar`` ("BuilderConfig not found").
+A JSON-lines tarball at the root that no README config names (layout ``archive``: izhx/mewsli-x's
+``candidate_entities.jsonl.tar.gz``) is read by path with the ``json`` builder, which extracts
+an archive and reads every file in it (`datasets`' packaged json module, ``dl_manager.iter_files``).
 
 The listing comes from one hub API call, ``HfApi.dataset_info`` (``/api/datasets/<repo>/
 revision/<rev>``): the commit the revision resolves to, the file names and the README's
@@ -67,17 +70,23 @@ def path_pattern(source: Source) -> str:
     the hub's export (``converted``) or a converted repository's own files (``files``)."""
     if source.layout == "files":
         return f"{source.config}/{source.split}-*.parquet"
+    if source.layout == "archive":
+        return f"{source.config}.jsonl.tar.gz"
     return f"{source.config or 'default'}/{source.split}/*.parquet"
 
 
-_PATH_LAYOUTS = {"converted": "the layout of a parquet export", "files": "the split's parquet files by path"}
+_PATH_LAYOUTS = {
+    "converted": "the layout of a parquet export",
+    "files": "the split's parquet files by path",
+    "archive": "a JSON-lines archive by path",
+}
 
 
 def load_arguments(source: Source) -> tuple[tuple[str, ...], dict[str, object]]:
     """The positional and keyword arguments of ``datasets.load_dataset`` for the split:
     the one call every hub source is read through, its form chosen by the layout."""
     if source.layout in _PATH_LAYOUTS:
-        return ("parquet",), {
+        return ("json" if source.layout == "archive" else "parquet",), {
             "data_files": {source.split: f"{repo_root(source)}/{path_pattern(source)}"},
             "split": source.split,
         }

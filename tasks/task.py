@@ -44,8 +44,10 @@ class Source:
     # knows one config, ``default``, and refuses the config names; "files", a converted
     # repository's ``<config>/<split>-NNNNN-of-NNNNN.parquet`` read by file path, which
     # `datasets` loads at a revision whose tree still holds a loading script (it refuses such a
-    # repository by name).
-    layout: Literal["configs", "converted", "files"] = "configs"
+    # repository by name); "archive", JSON lines in a ``<config>.jsonl.tar.gz`` at the
+    # repository's root with no README config (Mewsli-X's candidates), read by path through
+    # `datasets`' json builder, which extracts archives.
+    layout: Literal["configs", "converted", "files", "archive"] = "configs"
 
     @property
     def pinned(self) -> bool:

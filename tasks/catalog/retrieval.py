@@ -62,8 +62,10 @@ BUCC_RELEASE = Release(
 # is an unofficial mirror of its files (jsonl; per-language wikinews mentions, Wikipedia
 # pairs); the local layout keeps the official JSON records: DIR/mewslix/<lang>/{validation,
 # test}.jsonl (wikinews_mentions by context language), wikipedia_pairs/train.jsonl and
-# candidate_entities/test.jsonl (candidate_set_entities.jsonl): the repository's config for
-# the candidates is ``candidate_entities``. No commit of it was found: unpinned.
+# candidate_entities/test.jsonl (candidate_set_entities.jsonl). The repository holds the
+# candidates as candidate_entities.jsonl.tar.gz at its root, which no README config names: read
+# by path (layout "archive"; tasks/hub_facts/izhx--mewsli-x.json). No commit of it was found:
+# unpinned.
 MEWSLIX = "izhx/mewsli-x"
 MEWSLIX_REVISION = "main"
 
@@ -161,7 +163,7 @@ TASKS: tuple[Task, ...] = (
             "setup": "entity",
             "layer": 1.0,
             "train_language": "en",
-            "candidates": Source("mewslix", MEWSLIX, "candidate_entities", "test", MEWSLIX_REVISION),
+            "candidates": Source("mewslix", MEWSLIX, "candidate_entities", "test", MEWSLIX_REVISION, layout="archive"),
         },
         submission=Submission(benchmarks=("xtreme-r",)),
     ),

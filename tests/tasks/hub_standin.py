@@ -117,10 +117,14 @@ def _other_file(path: Path, name: str, facts: RevisionFacts) -> None:
     if name == "README.md":
         front = _card(facts.readme_configs) if facts.readme_configs is not None else "---\n{}\n---\n"
         path.write_text(front + f"\n# {facts.repository}\n", encoding="utf-8")
-    elif name.endswith(".tar.gz"):
-        member = b'{"entity_id": "Q1"}\n'
+    elif name.endswith(".jsonl.tar.gz"):
+        # A JSON-lines archive holds rows of the config it is named after (Mewsli-X's
+        # candidate_entities.jsonl.tar.gz), where the record has that config's columns.
+        inner = name.removesuffix(".tar.gz")
+        columns = facts.columns(inner.removesuffix(".jsonl"))
+        member = "".join(json.dumps(row) + "\n" for row in synthetic_rows(columns)).encode()
         with tarfile.open(path, "w:gz") as archive:
-            info = tarfile.TarInfo(name.removesuffix(".tar.gz"))
+            info = tarfile.TarInfo(inner)
             info.size = len(member)
             archive.addfile(info, io.BytesIO(member))
     elif name.endswith(".py"):

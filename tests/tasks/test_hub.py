@@ -28,11 +28,10 @@ ROWS = {"ar": [{"id": "a1", "text": "مرحبا"}], "de": [{"id": "d1", "text": 
 SOURCE_TABLE_DOC = Path(__file__).resolve().parents[2] / "docs" / "tasks.md"
 XTREME_PR = ("google/xtreme", "refs/pr/9")
 SCRIPT_REFUSED = "Dataset scripts are no longer supported, but found xtreme.py"
-# What the facts say cannot load, and `datasets`' own words for it: (repository, revision,
-# config or None for every config) -> the error. Anything else must load.
-KNOWN_TO_FAIL = {
-    ("izhx/mewsli-x", "main", "candidate_entities"): "BuilderConfig 'candidate_entities' not found",
-}
+# The official Mewsli-X candidate file's keys (google-research/google-research,
+# dense_representations_for_entity_retrieval/mel/mewsli_x/README.md, "Entity Candidate Set").
+MEWSLIX_CANDIDATE_KEYS = ["entity_id", "title", "description", "description_url", "description_language",
+                          "sentence_spans"]  # fmt: skip
 
 
 def _local(source: Source, root: Path) -> Source:
@@ -43,12 +42,6 @@ def _local(source: Source, root: Path) -> Source:
 def _every_hub_source() -> list[tuple[str, str, Source]]:
     rows = [row for task in TASKS.values() for row in labelled_sources(task)]
     return [row for row in rows if not row[2].local_only]
-
-
-def _known_failure(source: Source) -> str | None:
-    return KNOWN_TO_FAIL.get((source.dataset, source.revision, source.config)) or KNOWN_TO_FAIL.get(
-        (source.dataset, source.revision, None)
-    )
 
 
 @pytest.fixture(scope="module")
@@ -90,25 +83,33 @@ def test_every_catalog_source_loads_through_datasets(hub: str) -> None:
             outcomes[source] = len(load_split(dataclasses.replace(source, id_prefix=None), HUB))
         except Exception as error:  # noqa: BLE001 - each source's outcome is compared below
             outcomes[source] = f"{type(error).__name__}: {error}"
-    wrong = [
-        f"{s.dataset}@{s.revision} {s.config}: {outcome}"
-        for s, outcome in outcomes.items()
-        if (_known_failure(s) is None) != isinstance(outcome, int)
-        or (isinstance(outcome, str) and _known_failure(s) not in outcome)
-    ]
-    assert wrong == []
+    failed = [f"{s.dataset}@{s.revision} {s.config}: {outcome}" for s, outcome in outcomes.items() if
+              not isinstance(outcome, int)]  # fmt: skip
+    assert failed == []
     assert sum(isinstance(outcome, int) and outcome > 0 for outcome in outcomes.values()) > 50
 
 
-def test_data_check_against_the_facts_fails_only_where_they_say(hub: str) -> None:
+def test_data_check_against_the_facts_passes_every_catalog_source(hub: str) -> None:
     result = CliRunner().invoke(main, ["data", "check"])
     lines = result.output.splitlines()[:-1]
     assert len(lines) == len(_every_hub_source())
-    failed = [line for line in lines if "FAILED" in line]
-    expected = [line for line, (_, _, s) in zip(lines, _every_hub_source(), strict=True) if _known_failure(s)]
-    assert failed == expected and failed
-    assert result.exit_code == 1
-    assert not [line for line in lines if "google/xtreme@" in line and "OK (commit" not in line]
+    assert [line for line in lines if "OK (commit" not in line] == []
+    assert result.exit_code == 0
+
+
+def test_mewslix_candidates_are_an_archive_read_by_path(hub: str) -> None:
+    # The mirror's README names no candidate config (`datasets` refuses the name); the tarball
+    # at its root loads by path, with the official candidate file's keys.
+    candidates = get_task("mewslix").settings.candidates
+    assert candidates.layout == "archive"
+    with pytest.raises(ValueError, match="BuilderConfig 'candidate_entities' not found"):
+        load_dataset(candidates.dataset, candidates.config, split=candidates.split, revision=candidates.revision)
+    rows = load_split(candidates, HUB)
+    assert rows.column_names == MEWSLIX_CANDIDATE_KEYS and len(rows) > 0
+    (check,) = check_sources([("mewslix", "-", candidates)], endpoint=hub)
+    assert check.ok, check.line()
+    (gone,) = check_sources([("mewslix", "-", dataclasses.replace(candidates, config="candidates"))], endpoint=hub)
+    assert "FAILED: no candidates.jsonl.tar.gz (a JSON-lines archive by path)" in gone.line()
 
 
 def test_the_pinned_xtreme_commit_is_refused_by_name_and_read_by_path(hub: str) -> None:
@@ -256,7 +257,9 @@ def test_source_problems_name_what_is_missing() -> None:
     assert "mlqa.py: a loading script in the tree" in source_problem(old_mlqa, script)
     old_candidates = Source("mewslix", "izhx/mewsli-x", "candidates", "test")
     assert source_problem(old_candidates, readme) == "no config 'candidates'; valid: candidate_entities"
-    assert source_problem(get_task("mewslix").settings.candidates, readme) is None
+    archive = get_task("mewslix").settings.candidates
+    assert "no candidate_entities.jsonl.tar.gz" in source_problem(archive, readme)
+    assert source_problem(archive, Listing("c" * 40, ("README.md", "candidate_entities.jsonl.tar.gz"), ())) is None
     assert "no split 'train'" in source_problem(dataclasses.replace(old_candidates, config="candidate_entities",
                                                                      split="train"), readme)  # fmt: skip
     wikiann = Source("panx", "unimelb-nlp/wikiann", "lt", "validation", "x", layout="converted")
