@@ -130,22 +130,6 @@ def _runs_a_reader(config: pytest.Config) -> bool:
     return any(path == tests / reader or path in (tests / reader).parents for path in paths for reader in READERS)
 
 
-def _schedule_rank(item: pytest.Item) -> int:
-    """Where a test goes in the run: the long ones (marked slow or cluster) first, the shared
-    sweeps' readers last, the rest between."""
-    if any(item.path == Path(__file__).parent / reader for reader in READERS):
-        return 2
-    return 0 if item.get_closest_marker("slow") or item.get_closest_marker("cluster") else 1
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # pytest-xdist hands tests out in this order, one at a time (`--maxschedchunk 1` in the
-    # Makefile), to whichever worker is free: long tests first leave short ones to even out
-    # the end, and the readers, last, find the controller's sweeps finished instead of
-    # holding a worker idle while they run. A stable sort: each group keeps pytest's order.
-    items.sort(key=_schedule_rank)
-
-
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     if not _is_xdist_controller(config) or not _runs_a_reader(config):

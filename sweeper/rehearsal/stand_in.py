@@ -25,11 +25,12 @@ START, END, NODES, DRIVER_NODE = "rehearsal/start", "rehearsal/end", "rehearsal/
 
 
 def _sleep_stage(config: dict) -> StageResult:
-    import torch.distributed as dist
-
+    # A process group exists only where Ray Train's torch backend made one, which imported
+    # torch: a trial alone in its process never imports it (seconds of CPU a trial).
+    dist = sys.modules.get("torch.distributed")
     node = ray.get_runtime_context().get_node_id()
     nodes = [node]
-    if dist.is_initialized():
+    if dist is not None and dist.is_initialized():
         # Every worker's node, through the process group Ray Train set up for the trial.
         nodes = [""] * dist.get_world_size()
         dist.all_gather_object(nodes, node)
