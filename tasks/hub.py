@@ -65,28 +65,33 @@ def repo_root(source: Source) -> str:
     return f"hf://datasets/{source.dataset}@{quote(source.revision, safe='')}"
 
 
-def path_pattern(source: Source) -> str:
-    """The split's parquet files, relative to the repository, for a layout read by file path:
-    the hub's export (``converted``) or a converted repository's own files (``files``)."""
-    if source.layout == "files":
-        return f"{source.config}/{source.split}-*.parquet"
-    if source.layout == "archive":
-        return f"{source.config}.jsonl.tar.gz"
-    return f"{source.config or 'default'}/{source.split}/*.parquet"
+@dataclass(frozen=True)
+class PathLayout:
+    """A layout read by file path: where the split's files are (``{config}``, ``{split}``
+    filled in), the `datasets` builder that reads them, and what the layout is, in words."""
+
+    pattern: str
+    builder: str
+    what: str
 
 
 _PATH_LAYOUTS = {
-    "converted": "the layout of a parquet export",
-    "files": "the split's parquet files by path",
-    "archive": "a JSON-lines archive by path",
+    "converted": PathLayout("{config}/{split}/*.parquet", "parquet", "the layout of a parquet export"),
+    "files": PathLayout("{config}/{split}-*.parquet", "parquet", "the split's parquet files by path"),
+    "archive": PathLayout("{config}.jsonl.tar.gz", "json", "a JSON-lines archive by path"),
 }
+
+
+def path_pattern(source: Source) -> str:
+    """The split's files, relative to the repository, for a layout read by file path."""
+    return _PATH_LAYOUTS[source.layout].pattern.format(config=source.config or "default", split=source.split)
 
 
 def load_arguments(source: Source) -> tuple[tuple[str, ...], dict[str, object]]:
     """The positional and keyword arguments of ``datasets.load_dataset`` for the split:
     the one call every hub source is read through, its form chosen by the layout."""
     if source.layout in _PATH_LAYOUTS:
-        return ("json" if source.layout == "archive" else "parquet",), {
+        return (_PATH_LAYOUTS[source.layout].builder,), {
             "data_files": {source.split: f"{repo_root(source)}/{path_pattern(source)}"},
             "split": source.split,
         }
@@ -126,7 +131,7 @@ def source_problem(source: Source, listing: Listing) -> str | None:
     if source.layout in _PATH_LAYOUTS:
         pattern = path_pattern(source)
         if not _matching(listing.files, [pattern]):
-            return f"no {pattern} ({_PATH_LAYOUTS[source.layout]})"
+            return f"no {pattern} ({_PATH_LAYOUTS[source.layout].what})"
         return None
     script = loading_script(source.dataset, listing.files)
     if script is not None:

@@ -83,8 +83,7 @@ def test_every_catalog_source_loads_through_datasets(hub: str) -> None:
             outcomes[source] = len(load_split(dataclasses.replace(source, id_prefix=None), HUB))
         except Exception as error:  # noqa: BLE001 - each source's outcome is compared below
             outcomes[source] = f"{type(error).__name__}: {error}"
-    failed = [f"{s.dataset}@{s.revision} {s.config}: {outcome}" for s, outcome in outcomes.items() if
-              not isinstance(outcome, int)]  # fmt: skip
+    failed = [f"{s.dataset}@{s.revision} {s.config}: {o}" for s, o in outcomes.items() if not isinstance(o, int)]
     assert failed == []
     assert sum(isinstance(outcome, int) and outcome > 0 for outcome in outcomes.values()) > 50
 
